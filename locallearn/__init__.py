@@ -1,0 +1,26 @@
+"""locallearn: online, gradient-free local learning for spiking and recurrent networks.
+
+    import locallearn as ll
+    net = ll.Network(ll.NetworkConfig(n_in=40, n_rec=100, n_out=2, n_adaptive=50))
+    rule = ll.rules.make("eprop", feedback="random")
+    g = ll.gradient_estimate(net, rule, inputs, targets, loss="mse")
+    gb = ll.reference.bptt_gradients(net, inputs, targets, loss="mse")
+"""
+
+from . import metrics, reference
+from .config import ConfigError, UnknownNameError
+from .network import Network, NetworkConfig
+from .optim import SGD, Adam, make_optimizer
+from .protocols import Feedback, Rule
+from .runner import OnlineLearner, SequenceResult, gradient_estimate
+
+from . import rules  # noqa: E402,I001  (locallearn.rules is the rules/ directory)
+from . import tasks  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "ConfigError", "Feedback", "Network", "NetworkConfig", "OnlineLearner", "Rule", "SGD",
+    "SequenceResult", "UnknownNameError", "gradient_estimate", "make_optimizer", "metrics",
+    "reference", "rules", "tasks",
+]

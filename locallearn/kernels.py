@@ -1,0 +1,224 @@
+"""The hot loops: numba kernels over contiguous arrays, each with a plain-numpy twin.
+
+Every kernel is a pure function of its arguments: it reads arrays, writes the arrays it is
+documented to write (in place, so that a step allocates nothing), and touches no global state.
+The numpy twin of ``foo`` is ``foo_numpy``; it has the same signature and semantics and is what
+the tests compare the compiled kernel against. ``KERNELS[name]`` maps a backend ("numba" or
+"numpy") to the implementation so that callers never branch on the backend themselves.
+
+Scalars are passed already cast to the arrays' dtype: with float32 arrays that keeps numba's
+arithmetic in float32, like numpy's, so the twins round alike.
+
+The equations are those of DESIGN §3 (dynamics) and §4 (e-prop traces):
+
+    a_j^t = rho a_j^{t-1} + z_j^{t-1}
+    v_j^t = alpha v_j^{t-1} + I_j^t - v_th z_j^{t-1},   I^t = W_in x^t + W_rec z^{t-1}
+    z_j^t = H(v_j^t - v_th - beta_j a_j^t)            (0 while refractory)
+    psi_j^t = gamma/v_th max(0, 1 - |v_j^t - A_j^t| / v_th)
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+# --------------------------------------------------------------------------- synaptic input
+def synaptic_current_numpy(w_in, x, w_rec, z_prev, out):
+    """out = w_in @ x + w_rec @ z_prev  (w_rec may be an empty (n, 0) array: no recurrence)."""
+    out[:] = w_in @ x
+    if w_rec.shape[1] > 0:
+        out += w_rec @ z_prev
+
+
+@_jit
+def synaptic_current(w_in, x, w_rec, z_prev, out):
+    """Event-driven version of :func:`synaptic_current_numpy`: only non-zero presynaptic
+    entries are visited, so silent inputs and neurons cost nothing."""
+    n_post = out.shape[0]
+    active_in = np.flatnonzero(x)
+    active_rec = np.flatnonzero(z_prev) if w_rec.shape[1] > 0 else np.empty(0, np.int64)
+    for j in range(n_post):
+        acc = out.dtype.type(0.0)
+        for k in range(active_in.shape[0]):
+            i = active_in[k]
+            acc += w_in[j, i] * x[i]
+        for k in range(active_rec.shape[0]):
+            i = active_rec[k]
+            acc += w_rec[j, i] * z_prev[i]
+        out[j] = acc
+
+
+# --------------------------------------------------------------------------- LIF / ALIF neurons
+def neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                      sigmoid_width):
+    """Advance LIF/ALIF neurons by one step, in place.
+
+    On entry ``z`` holds z^{t-1}, ``v``/``a`` hold v^{t-1}/a^{t-1} and ``refractory`` counts the
+    steps each neuron must still stay silent. On exit they hold the values at t, and ``psi`` the
+    pseudo-derivative dz/dv at t. ``sigmoid_width > 0`` replaces the Heaviside by the smooth
+    z = sigmoid((v - A) / (v_th sigmoid_width)) and psi by its exact derivative (gradient checks);
+    the refractory period is then started by v > A.
+    """
+    a *= rho
+    a += z
+    v *= alpha
+    v += current
+    v -= v_th * z
+    threshold = v_th + beta * a
+    distance = v - threshold
+    blocked = refractory > 0
+    if sigmoid_width > 0:
+        s = v_th * sigmoid_width
+        smooth = 1.0 / (1.0 + np.exp(-distance / s))
+        z[:] = np.where(blocked, 0, smooth)
+        psi[:] = np.where(blocked, 0, smooth * (1 - smooth) / s)
+        fired = (distance > 0) & ~blocked
+    else:
+        fired = (distance > 0) & ~blocked
+        z[:] = fired
+        psi[:] = np.where(blocked, 0, gamma / v_th * np.maximum(0, 1 - np.abs(distance) / v_th))
+    refractory[:] = np.where(fired, n_ref, np.maximum(refractory - 1, 0))
+
+
+@_jit
+def neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                sigmoid_width):
+    """Compiled twin of :func:`neuron_step_numpy` (same arguments, same in-place contract)."""
+    one = v.dtype.type(1.0)
+    zero = v.dtype.type(0.0)
+    for j in range(v.shape[0]):
+        z_prev = z[j]
+        a_j = rho * a[j] + z_prev
+        v_j = alpha * v[j] + current[j] - v_th * z_prev
+        distance = v_j - (v_th + beta[j] * a_j)
+        a[j] = a_j
+        v[j] = v_j
+        blocked = refractory[j] > 0
+        fired = (distance > zero) and not blocked
+        if blocked:
+            z[j] = zero
+            psi[j] = zero
+        elif sigmoid_width > zero:
+            s = v_th * sigmoid_width
+            smooth = one / (one + np.exp(-distance / s))
+            z[j] = smooth
+            psi[j] = smooth * (one - smooth) / s
+        else:
+            z[j] = one if fired else zero
+            psi[j] = gamma / v_th * max(zero, one - abs(distance) / v_th)
+        if fired:
+            refractory[j] = n_ref
+        elif refractory[j] > 0:
+            refractory[j] -= 1
+
+
+# --------------------------------------------------------------------------- leaky readout
+def leaky_readout_numpy(w_out, z, bias, kappa, y):
+    """y <- kappa y + w_out @ z + bias, in place."""
+    y *= kappa
+    y += w_out @ z
+    y += bias
+
+
+@_jit
+def leaky_readout(w_out, z, bias, kappa, y):
+    """Compiled twin of :func:`leaky_readout_numpy`; skips silent neurons."""
+    active = np.flatnonzero(z)
+    for k in range(y.shape[0]):
+        acc = kappa * y[k] + bias[k]
+        for m in range(active.shape[0]):
+            j = active[m]
+            acc += w_out[k, j] * z[j]
+        y[k] = acc
+
+
+# --------------------------------------------------------------------------- eligibility
+def eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
+                           filtered, learning_signal, reg_signal, accum, accum_decay,
+                           skip_diagonal):
+    """One step of the e-prop trace engine for one projection (input or recurrent), in place.
+
+    ``pre`` is what enters the membrane at this step (x^t, or z^{t-1} for a recurrent projection).
+    Rows ``j < n_lif`` are LIF neurons, the rest ALIF with adaptation state ``eps_a`` of shape
+    (n_post - n_lif, n_pre). With ``p`` the presynaptic trace after this step's update::
+
+        p_i        <- alpha p_i + pre_i                                  (pre_trace)
+        e_ji        = psi_j (p_i - beta_j eps_a_ji)                       (eligibility)
+        eps_a_ji   <- psi_j p_i + (rho - psi_j beta_j) eps_a_ji           (ALIF rows)
+        ebar_ji    <- filter_decay ebar_ji + e_ji                         (filtered)
+        accum_ji   <- accum_decay accum_ji + L_j ebar_ji + R_j e_ji       (accum)
+
+    L is the learning signal and R the regularisation signal. With ``skip_diagonal`` the
+    accumulator's diagonal stays untouched (recurrent self-connections do not exist).
+    """
+    pre_trace *= alpha
+    pre_trace += pre
+    n_post = psi.shape[0]
+    eligibility = np.empty((n_post, pre_trace.shape[0]), dtype=filtered.dtype)
+    eligibility[:n_lif] = psi[:n_lif, None] * pre_trace[None, :]
+    if n_post > n_lif:
+        psi_a = psi[n_lif:, None]
+        beta_a = beta[n_lif:, None]
+        eligibility[n_lif:] = psi_a * (pre_trace[None, :] - beta_a * eps_a)
+        eps_a[:] = psi_a * pre_trace[None, :] + (rho - psi_a * beta_a) * eps_a
+    filtered *= filter_decay
+    filtered += eligibility
+    update = learning_signal[:, None] * filtered + reg_signal[:, None] * eligibility
+    if skip_diagonal:
+        np.fill_diagonal(update, 0)
+        diagonal = np.diagonal(accum).copy()
+        accum *= accum_decay
+        accum += update
+        np.fill_diagonal(accum, diagonal)
+    else:
+        accum *= accum_decay
+        accum += update
+
+
+@_jit
+def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
+                     filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal):
+    """Compiled twin of :func:`eligibility_step_numpy`: one fused sweep over the synapses."""
+    n_pre = pre_trace.shape[0]
+    for i in range(n_pre):
+        pre_trace[i] = alpha * pre_trace[i] + pre[i]
+    for j in range(psi.shape[0]):
+        psi_j = psi[j]
+        beta_j = beta[j]
+        signal_j = learning_signal[j]
+        reg_j = reg_signal[j]
+        adaptive = j >= n_lif
+        decay_a = rho - psi_j * beta_j
+        for i in range(n_pre):
+            p = pre_trace[i]
+            if adaptive:
+                ea = eps_a[j - n_lif, i]
+                e = psi_j * (p - beta_j * ea)
+                eps_a[j - n_lif, i] = psi_j * p + decay_a * ea
+            else:
+                e = psi_j * p
+            eb = filter_decay * filtered[j, i] + e
+            filtered[j, i] = eb
+            if skip_diagonal and i == j:
+                continue
+            accum[j, i] = accum_decay * accum[j, i] + (signal_j * eb + reg_j * e)
+
+
+KERNELS = {
+    "synaptic_current": {"numba": synaptic_current, "numpy": synaptic_current_numpy},
+    "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
+    "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
+    "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
+}
+
+BACKENDS = ("numba", "numpy")
+
+
+def kernel(name: str, backend: str):
+    """Return kernel ``name`` for ``backend`` ("numba" or "numpy")."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {BACKENDS}")
+    return KERNELS[name][backend]

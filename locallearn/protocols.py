@@ -1,0 +1,67 @@
+"""The two small protocols every learning rule is built from (DESIGN §1, §4).
+
+A **Feedback** carries output errors to the neurons that must change: it owns a feedback matrix B
+(exact transpose, fixed random, learned, ...) and turns an output error into a per-neuron learning
+signal ``L_j = sum_k B_jk err_k``. A **Rule** combines a feedback pathway with the trace engine and a
+third factor and produces weight changes; the engine calls it once per step and never needs to
+know which rule it is.
+
+The online loop (``locallearn.runner``) drives a supervised rule like this::
+
+    rule.bind(net)                      # once: allocate traces, draw feedback weights
+    net.reset_state(); rule.begin_sequence()
+    for t:  y = net.step(x[t]);  rule.step(net, err[t])        # err = dE/dy^t (masked)
+            deltas = optimizer.step(net.params, rule.gradients())  # online, or once per sequence
+            rule.after_update(net, deltas);  rule.zero_grad()
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Feedback(Protocol):
+    """Maps an output error to a learning signal per neuron of the layer below the readout."""
+
+    name: str
+
+    def bind(self, net, rng: np.random.Generator) -> None:
+        """Create B for ``net`` (shape (n_rec, n_out)); ``rng`` is the only source of randomness."""
+
+    def matrix(self) -> np.ndarray:
+        """The current feedback matrix B, shape (n_rec, n_out)."""
+
+    def learning_signal(self, error: np.ndarray) -> np.ndarray:
+        """L = B @ error for one step."""
+
+    def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
+        """Called after weights changed by ``deltas``; learned feedback updates B here."""
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """A credit-assignment rule. ``kind`` is "supervised" or "reinforcement"."""
+
+    name: str
+    kind: str
+
+    def bind(self, net) -> None:
+        """Attach to ``net``: allocate traces and gradient buffers (idempotent for one net)."""
+
+    def begin_sequence(self) -> None:
+        """The network's state was just reset: reset the traces that belong to a sequence."""
+
+    def step(self, net, error: np.ndarray) -> None:
+        """Fold step t in, after ``net.step``: ``error`` is dE/dy^t (shape (n_out,))."""
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The accumulated estimate of dE/dW per parameter name (descent is -gradient)."""
+
+    def zero_grad(self) -> None:
+        """Clear the accumulated estimate."""
+
+    def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
+        """Called after the optimizer changed the weights by ``deltas``."""

@@ -1,0 +1,87 @@
+"""The trace engine: presynaptic traces and eligibility traces, maintained online.
+
+For each projection into a layer (the input weights and the recurrent weights) the engine keeps
+(DESIGN §4, e-prop):
+
+* the presynaptic trace ``p_i^t = alpha p_i^{t-1} + pre_i^t`` with ``pre = x^t`` for input
+  synapses and ``pre = z^{t-1}`` for recurrent ones, so that the LIF eligibility vector is
+  ``eps_v,ji^t = p_i^t`` (one float per presynaptic neuron);
+* for ALIF rows the adaptation component ``eps_a,ji`` (one float per synapse), with
+  ``eps_a^{t+1} = psi^t eps_v^t + (rho - psi^t beta) eps_a^t``;
+* the eligibility trace ``e_ji^t = psi_j^t (eps_v,ji^t - beta_j eps_a,ji^t)`` and its filtered
+  version ``ebar^t = filter_decay ebar^{t-1} + e^t`` (one float per synapse; e-prop filters with the
+  readout's kappa, 0 gives the unfiltered trace).
+
+Memory is O(synapses) and independent of the sequence length. The step also folds a rule's
+learning signal in, ``accum_ji <- accum_decay accum_ji + L_j ebar_ji + R_j e_ji``, in the same
+sweep over the synapses: every three-factor rule's weight change has that form, so the engine
+need not know which rule is running.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import kernel
+from .network import SpikingLayer
+
+
+class ProjectionTraces:
+    """Trace state of one weight matrix of shape (n_post, n_pre)."""
+
+    def __init__(self, n_post: int, n_pre: int, n_adaptive: int, dtype, recurrent: bool):
+        self.recurrent = recurrent
+        self.presynaptic_trace = np.zeros(n_pre, dtype)
+        self.eps_a = np.zeros((n_adaptive, n_pre), dtype)
+        self.filtered = np.zeros((n_post, n_pre), dtype)
+
+    def reset(self) -> None:
+        self.presynaptic_trace.fill(0)
+        self.eps_a.fill(0)
+        self.filtered.fill(0)
+
+    @property
+    def nbytes(self) -> int:
+        return self.presynaptic_trace.nbytes + self.eps_a.nbytes + self.filtered.nbytes
+
+
+class EligibilityTraces:
+    """Eligibility state of one :class:`SpikingLayer` (its ``w_in`` and ``w_rec`` projections).
+
+    ``filter_decay`` is the decay of the filtered trace (kappa for e-prop, 0 for none).
+    """
+
+    def __init__(self, layer: SpikingLayer, filter_decay: float):
+        self.layer = layer
+        self.dtype = layer.dtype
+        self.filter_decay = self.dtype.type(filter_decay)
+        self.projections = {
+            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False),
+            "w_rec": ProjectionTraces(layer.n, layer.n, layer.n_adaptive, self.dtype, True),
+        }
+        self._kernel = kernel("eligibility_step", layer.backend)
+
+    def reset(self) -> None:
+        for projection in self.projections.values():
+            projection.reset()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes for p in self.projections.values())
+
+    def step(self, learning_signal: np.ndarray, reg_signal: np.ndarray,
+             accum: dict[str, np.ndarray], accum_decay: float = 1.0) -> None:
+        """Advance the traces to the layer's current step and fold in the signals.
+
+        Call once after each ``layer.step``. ``accum`` maps "w_in"/"w_rec" to arrays shaped like
+        the weights; each receives ``accum_decay * accum + L ebar + R e``.
+        """
+        layer = self.layer
+        params = layer.params
+        decay = self.dtype.type(accum_decay)
+        presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
+        for name, projection in self.projections.items():
+            self._kernel(presynaptic[name], projection.presynaptic_trace, layer.state.psi,
+                         params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
+                         projection.eps_a, projection.filtered, learning_signal, reg_signal,
+                         accum[name], decay, projection.recurrent)
