@@ -15,4 +15,6 @@ make = registry.make
 available = registry.available
 get = registry.get
 
+from . import evidence  # noqa: E402,F401  (built-in tasks register themselves)
+
 __all__ = ["available", "get", "make", "register", "registry"]

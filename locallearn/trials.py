@@ -1,0 +1,53 @@
+"""The protocol of supervised streaming tasks: a seeded stream of trials.
+
+A supervised task produces :class:`Trial` records one at a time from a ``np.random.Generator``
+(the only source of randomness), and scores a network's readout on a trial with its headline
+metric. The runner never needs to know which task it is driving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial: inputs (T, n_in), targets (T, n_out) or class indices (T,), loss mask (T,).
+
+    ``label`` is the trial's answer when it has one (a class, a stored bit); ``info`` anything
+    else the task wants to keep (cue sequence, ...).
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray
+    label: int | None = None
+    info: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class SupervisedTask(Protocol):
+    """Supervised stream: ``n_in``, ``n_out``, ``loss`` ("mse"/"ce"), ``metric`` (its name),
+    ``higher_is_better``, ``trial(rng)`` and ``score(outputs, trial)``."""
+
+    name: str
+    n_in: int
+    n_out: int
+    loss: str
+    metric: str
+    higher_is_better: bool
+
+    def trial(self, rng: np.random.Generator) -> Trial:
+        """Draw one trial."""
+
+    def score(self, outputs: np.ndarray, trial: Trial) -> float:
+        """The headline metric of one trial given the readout history (T, n_out)."""
+
+
+def poisson_spikes(rate_per_step: np.ndarray, rng: np.random.Generator,
+                   dtype=np.float32) -> np.ndarray:
+    """Bernoulli approximation of Poisson spike trains with per-step probabilities ``rate_per_step``."""
+    return (rng.random(rate_per_step.shape) < rate_per_step).astype(dtype)

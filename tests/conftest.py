@@ -1,0 +1,42 @@
+"""Shared builders: small float64 networks whose spikes, refractoriness and adaptation are active."""
+
+import numpy as np
+import pytest
+
+import locallearn as ll
+
+
+def small_network(seed=0, n_in=4, n_rec=8, n_out=3, n_adaptive=4, n_ref=2, **overrides):
+    settings = dict(n_in=n_in, n_rec=n_rec, n_out=n_out, n_adaptive=n_adaptive, n_ref=n_ref,
+                    dtype="float64", beta=0.3, tau_adapt=50.0, tau_mem=20.0, tau_out=15.0,
+                    w_in_gain=3.0, w_rec_gain=1.5, seed=seed)
+    settings.update(overrides)
+    return ll.Network(ll.NetworkConfig(**settings))
+
+
+def random_sequence(net, T=60, seed=0, density=0.3, loss="mse"):
+    rng = np.random.default_rng(seed + 1000)
+    inputs = (rng.random((T, net.n_in)) < density).astype(float)
+    if loss == "mse":
+        targets = rng.standard_normal((T, net.n_out))
+    else:
+        targets = rng.integers(0, net.n_out, T)
+    mask = (rng.random(T) < 0.7).astype(float)
+    return inputs, targets, mask
+
+
+def activity_report(net, inputs):
+    """Counts showing which mechanisms were exercised on this sequence."""
+    traj = ll.reference.simulate(net, inputs)
+    c = net.config
+    beta = np.zeros(c.n_rec)
+    beta[c.n_rec - c.n_adaptive:] = c.beta
+    distance = traj.v - (c.v_th + beta * traj.a)
+    return {"spikes": int(traj.z.sum()),
+            "refractory_blocks": int(np.sum((distance > 0) & (traj.z == 0))),
+            "adaptation": float(traj.a[:, c.n_rec - c.n_adaptive:].max()) if c.n_adaptive else 0.0}
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

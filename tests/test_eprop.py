@@ -1,0 +1,162 @@
+"""e-prop against the exact references (DESIGN §4, "an exact characterisation")."""
+
+import numpy as np
+import pytest
+from conftest import activity_report, random_sequence, small_network
+
+import locallearn as ll
+from locallearn.metrics import relative_error
+from locallearn.traces import EligibilityTraces
+
+EPROP_MODEL = ("recurrent", "reset")
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("n_adaptive", [0, 4, 8])
+def test_eprop_readout_gradient_equals_bptt(loss, n_adaptive):
+    net = small_network(1, n_adaptive=n_adaptive)
+    inputs, targets, mask = random_sequence(net, seed=1, loss=loss)
+    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs, targets,
+                             loss=loss, mask=mask)
+    gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask)
+    for key in ("w_out", "b_out"):
+        assert relative_error(g[key], gb[key]) <= 1e-10, key
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("n_adaptive", [0, 4, 8], ids=["LIF", "mixed", "ALIF"])
+@pytest.mark.parametrize("seed", [0, 5])
+def test_symmetric_eprop_equals_bptt_with_spikes_constant_into_membranes(loss, n_adaptive, seed):
+    net = small_network(seed, n_adaptive=n_adaptive, n_ref=2)
+    inputs, targets, mask = random_sequence(net, seed=seed, loss=loss)
+    activity = activity_report(net, inputs)
+    assert activity["spikes"] > 20 and activity["refractory_blocks"] > 0
+    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="symmetric"), inputs, targets,
+                             loss=loss, mask=mask)
+    gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask, detach=EPROP_MODEL)
+    assert g["loss"] == pytest.approx(gb["loss"], rel=1e-12)
+    for key in ("w_in", "w_rec", "w_out", "b_out"):
+        assert relative_error(g[key], gb[key]) <= 1e-9, key
+    # and it is an approximation of the full gradient, not the gradient itself
+    full = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask)
+    assert relative_error(g["w_rec"], full["w_rec"]) > 1e-6
+
+
+@pytest.mark.parametrize("n_adaptive", [0, 4, 8])
+def test_factorization_with_total_learning_signal_is_exact(n_adaptive):
+    """Sum_t (dE/dz_j^t) e_ji^t == BPTT, with e_ji^t = psi_j^t (eps_v - beta_j eps_a) from the
+    engine and dE/dz_j^t the adjoint's total derivative through every path except neuron j's own
+    hidden state. Treated as constant on both sides: the reset -v_th z_j^{t-1} (our eligibility
+    vector eps_v is the plain presynaptic trace, so it carries no reset term). Kept on both sides:
+    the recurrent input W_rec z^{t-1} (in dE/dz), the adaptation a_j (in eps_a), the readout."""
+    net = small_network(2, n_adaptive=n_adaptive)
+    inputs, targets, mask = random_sequence(net, seed=2)
+    gb = ll.reference.bptt_gradients(net, inputs, targets, mask=mask, detach=("reset",))
+    traces = EligibilityTraces(net.layers[0], filter_decay=0.0)
+    accum = {"w_in": np.zeros_like(net.w_in), "w_rec": np.zeros_like(net.w_rec)}
+    no_reg = np.zeros(net.n_rec)
+    net.reset_state()
+    for t, x in enumerate(net.check_inputs(inputs)):
+        net.step(x)
+        traces.step(gb["learning_signal"][t], no_reg, accum)
+    for key in ("w_in", "w_rec"):
+        assert relative_error(accum[key], gb[key]) <= 1e-12, key
+
+
+def test_direct_equals_random_feedback_for_one_layer():
+    net = small_network(3)
+    inputs, targets, mask = random_sequence(net, seed=3)
+    g_random = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs,
+                                    targets, mask=mask)
+    g_direct = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="direct"), inputs,
+                                    targets, mask=mask)
+    for key in ("w_in", "w_rec", "w_out"):
+        np.testing.assert_array_equal(g_random[key], g_direct[key])
+
+
+def test_random_feedback_differs_from_symmetric_but_readout_is_shared():
+    net = small_network(3)
+    inputs, targets, mask = random_sequence(net, seed=3)
+    g_sym = ll.gradient_estimate(net, ll.rules.make("eprop"), inputs, targets, mask=mask)
+    g_rand = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs,
+                                  targets, mask=mask)
+    np.testing.assert_allclose(g_sym["w_out"], g_rand["w_out"], rtol=1e-12)
+    assert relative_error(g_rand["w_in"], g_sym["w_in"]) > 0.1
+
+
+def test_random_feedback_matrix_has_variance_one_over_n_out():
+    net = small_network(0, n_rec=400, n_out=5, n_in=2, n_adaptive=0)
+    rule = ll.rules.make("eprop", feedback="random")
+    rule.bind(net)
+    B = rule.feedback.matrix()
+    assert B.shape == (400, 5)
+    assert np.var(B) == pytest.approx(1 / 5, rel=0.1)
+
+
+def test_learning_signal_is_feedback_times_error():
+    net = small_network(0)
+    for mode in ("symmetric", "random", "adaptive"):
+        rule = ll.rules.make("eprop", feedback=mode)
+        rule.bind(net)
+        error = np.array([0.5, -1.0, 2.0])
+        np.testing.assert_allclose(rule.feedback.learning_signal(error),
+                                   rule.feedback.matrix() @ error, rtol=1e-14)
+
+
+def test_kolen_pollack_shrinks_mismatch_by_one_minus_decay_per_update():
+    net = small_network(4)
+    inputs, targets, mask = random_sequence(net, T=30, seed=4)
+    decay = 0.05
+    rule = ll.rules.make("eprop", feedback="adaptive", feedback_options={"decay": decay})
+    learner = ll.OnlineLearner(net, rule, ll.SGD(lr=0.01), update="step")
+    before = np.linalg.norm(net.w_out - rule.feedback.matrix().T)
+    learner.run_sequence(inputs, targets, mask)
+    after = np.linalg.norm(net.w_out - rule.feedback.matrix().T)
+    assert after == pytest.approx(before * (1 - decay) ** 30, rel=1e-9)
+
+
+def test_rate_regularisation_adds_c_reg_rate_error_times_eligibility():
+    net = small_network(5, n_adaptive=4)
+    inputs, targets, mask = random_sequence(net, seed=5)
+    zero_mask = np.zeros_like(mask)  # no task error: only the regulariser acts
+    c_reg, f_target, tau_rate = 0.7, 10.0, 30.0
+    rule = ll.rules.make("eprop", c_reg=c_reg, f_target=f_target, tau_rate=tau_rate)
+    g = ll.gradient_estimate(net, rule, inputs, targets, mask=zero_mask)
+    # direct evaluation: e_ji^t from the trace engine, rates from the recorded spikes
+    traces = EligibilityTraces(net.layers[0], filter_decay=0.0)
+    decay = np.exp(-1.0 / tau_rate)
+    rate = np.full(net.n_rec, f_target / 1000)
+    expected = {"w_in": np.zeros_like(net.w_in), "w_rec": np.zeros_like(net.w_rec)}
+    net.reset_state()
+    for x in net.check_inputs(inputs):
+        net.step(x)
+        rate = decay * rate + (1 - decay) * net.layers[0].state.z
+        traces.step(np.zeros(net.n_rec), c_reg * (rate - f_target / 1000), expected)
+    for key in expected:
+        assert np.abs(expected[key]).max() > 0
+        assert relative_error(g[key], expected[key]) <= 1e-12
+
+
+def test_per_sequence_update_is_minus_lr_times_the_estimate():
+    net = small_network(6)
+    inputs, targets, mask = random_sequence(net, seed=6)
+    g = ll.gradient_estimate(net, ll.rules.make("eprop"), inputs, targets, mask=mask)
+    before = {k: v.copy() for k, v in net.params.items()}
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop"), ll.SGD(lr=0.1), update="sequence")
+    learner.run_sequence(inputs, targets, mask)
+    for key in ("w_in", "w_rec", "w_out", "b_out"):
+        np.testing.assert_allclose(net.params[key], before[key] - 0.1 * g[key], rtol=1e-12)
+    assert np.all(np.diagonal(net.w_rec) == 0)
+
+
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+def test_online_learning_lowers_the_loss_on_a_fixed_sequence(feedback):
+    net = small_network(7)
+    inputs, _, mask = random_sequence(net, seed=7)
+    phase = np.linspace(0, 2 * np.pi, inputs.shape[0])
+    targets = np.stack([np.sin(phase), np.cos(phase), np.sin(2 * phase)], axis=1)
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback=feedback), ll.Adam(lr=1e-3))
+    first = learner.run_sequence(inputs, targets, mask).loss
+    for _ in range(30):
+        last = learner.run_sequence(inputs, targets, mask).loss
+    assert last < 0.6 * first

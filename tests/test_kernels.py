@@ -1,0 +1,120 @@
+"""Every numba kernel equals its plain-numpy twin (property-based over shapes, constants, spikes)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from locallearn import kernels
+
+DTYPES = {"float64": (np.float64, 1e-12), "float32": (np.float32, 2e-5)}
+common = settings(max_examples=60, deadline=None)
+
+
+def _spikes(rng, shape, density, dtype):
+    return (rng.random(shape) < density).astype(dtype)
+
+
+def _assert_same(a, b, tol):
+    np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@common
+@given(n_post=st.integers(1, 12), n_in=st.integers(1, 12), density=st.floats(0, 1),
+       seed=st.integers(0, 2**31), dtype=st.sampled_from(list(DTYPES)),
+       recurrent=st.booleans(), analog=st.booleans())
+def test_synaptic_current_twins_agree(n_post, n_in, density, seed, dtype, recurrent, analog):
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    w_in = rng.standard_normal((n_post, n_in)).astype(t)
+    w_rec = rng.standard_normal((n_post, n_post if recurrent else 0)).astype(t)
+    x = _spikes(rng, n_in, density, t) * (rng.standard_normal(n_in).astype(t) if analog else 1)
+    z = _spikes(rng, w_rec.shape[1], density, t)
+    out_numba, out_numpy = np.empty(n_post, t), np.empty(n_post, t)
+    kernels.synaptic_current(w_in, x, w_rec, z, out_numba)
+    kernels.synaptic_current_numpy(w_in, x, w_rec, z, out_numpy)
+    _assert_same(out_numba, out_numpy, tol)
+
+
+@common
+@given(n=st.integers(1, 16), n_adaptive=st.integers(0, 16), seed=st.integers(0, 2**31),
+       alpha=st.floats(0.5, 0.999), rho=st.floats(0.5, 0.9999), n_ref=st.integers(0, 5),
+       sigmoid=st.booleans(), dtype=st.sampled_from(list(DTYPES)), steps=st.integers(1, 20))
+def test_neuron_step_twins_agree(n, n_adaptive, seed, alpha, rho, n_ref, sigmoid, dtype, steps):
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    n_adaptive = min(n_adaptive, n)
+    beta = np.zeros(n, t)
+    beta[n - n_adaptive:] = rng.uniform(0, 0.5)
+    states = []
+    for _ in range(2):
+        states.append([np.zeros(n, t), np.zeros(n, t), np.zeros(n, t), np.zeros(n, np.int32),
+                       np.zeros(n, t)])
+    args = (t(alpha), t(rho), beta, t(0.6), t(0.3), n_ref, t(0.2 if sigmoid else 0.0))
+    for _ in range(steps):
+        current = (rng.standard_normal(n) * 0.8).astype(t)
+        kernels.neuron_step(current, *states[0], *args)
+        kernels.neuron_step_numpy(current, *states[1], *args)
+        for a, b in zip(states[0], states[1]):
+            if sigmoid:
+                _assert_same(a, b, tol)
+            else:
+                np.testing.assert_array_equal(a, b)
+
+
+@common
+@given(n_out=st.integers(1, 6), n=st.integers(1, 20), density=st.floats(0, 1),
+       seed=st.integers(0, 2**31), kappa=st.floats(0, 0.999), dtype=st.sampled_from(list(DTYPES)))
+def test_leaky_readout_twins_agree(n_out, n, density, seed, kappa, dtype):
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    w_out = rng.standard_normal((n_out, n)).astype(t)
+    bias = rng.standard_normal(n_out).astype(t)
+    y0 = rng.standard_normal(n_out).astype(t)
+    z = _spikes(rng, n, density, t)
+    y_numba, y_numpy = y0.copy(), y0.copy()
+    kernels.leaky_readout(w_out, z, bias, t(kappa), y_numba)
+    kernels.leaky_readout_numpy(w_out, z, bias, t(kappa), y_numpy)
+    _assert_same(y_numba, y_numpy, tol)
+
+
+@common
+@given(n_post=st.integers(1, 10), n_pre=st.integers(1, 10), n_adaptive=st.integers(0, 10),
+       seed=st.integers(0, 2**31), alpha=st.floats(0.5, 0.999), rho=st.floats(0.5, 0.9999),
+       filter_decay=st.floats(0, 0.999), accum_decay=st.sampled_from([0.0, 0.5, 1.0]),
+       density=st.floats(0, 1), square=st.booleans(), dtype=st.sampled_from(list(DTYPES)),
+       steps=st.integers(1, 15))
+def test_eligibility_step_twins_agree(n_post, n_pre, n_adaptive, seed, alpha, rho, filter_decay,
+                                      accum_decay, density, square, dtype, steps):
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    if square:
+        n_pre = n_post
+    n_adaptive = min(n_adaptive, n_post)
+    n_lif = n_post - n_adaptive
+    beta = np.zeros(n_post, t)
+    beta[n_lif:] = rng.uniform(0, 1, n_adaptive)
+    states = []
+    for _ in range(2):
+        states.append(dict(pre_trace=np.zeros(n_pre, t), eps_a=np.zeros((n_adaptive, n_pre), t),
+                           filtered=np.zeros((n_post, n_pre), t),
+                           accum=np.full((n_post, n_pre), 0.25, t)))
+    for _ in range(steps):
+        pre = _spikes(rng, n_pre, density, t)
+        psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
+        signal = rng.standard_normal(n_post).astype(t)
+        reg = rng.standard_normal(n_post).astype(t)
+        for implementation, s in ((kernels.eligibility_step, states[0]),
+                                  (kernels.eligibility_step_numpy, states[1])):
+            implementation(pre, s["pre_trace"], psi, beta, n_lif, t(alpha), t(rho), t(filter_decay),
+                           s["eps_a"], s["filtered"], signal, reg, s["accum"], t(accum_decay), square)
+        for key in states[0]:
+            _assert_same(states[0][key], states[1][key], tol)
+    if square:
+        np.testing.assert_array_equal(np.diagonal(states[0]["accum"]), 0.25)
+
+
+def test_kernel_lookup_rejects_unknown_backend():
+    import pytest
+
+    with pytest.raises(ValueError, match="backend"):
+        kernels.kernel("neuron_step", "cuda")
