@@ -7,15 +7,13 @@
     gb = ll.reference.bptt_gradients(net, inputs, targets, loss="mse")
 """
 
-from . import metrics, reference
+# locallearn.rules and locallearn.tasks are installed from the top-level rules/ and tasks/ folders.
+from . import metrics, reference, rules, tasks
 from .config import ConfigError, UnknownNameError
 from .network import Network, NetworkConfig
 from .optim import SGD, Adam, make_optimizer
 from .protocols import Feedback, Rule
 from .runner import OnlineLearner, SequenceResult, gradient_estimate
-
-from . import rules  # noqa: E402,I001  (locallearn.rules is the rules/ directory)
-from . import tasks  # noqa: E402
 
 __version__ = "0.1.0"
 

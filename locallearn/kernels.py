@@ -181,30 +181,41 @@ def eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_
 @_jit
 def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
                      filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal):
-    """Compiled twin of :func:`eligibility_step_numpy`: one fused sweep over the synapses."""
+    """Compiled twin of :func:`eligibility_step_numpy`: one fused sweep over the synapses.
+
+    The inner loops are branch-free (LIF and ALIF rows have their own loop; the diagonal is
+    restored after its row) so that LLVM can vectorise them.
+    """
     n_pre = pre_trace.shape[0]
     for i in range(n_pre):
         pre_trace[i] = alpha * pre_trace[i] + pre[i]
     for j in range(psi.shape[0]):
         psi_j = psi[j]
-        beta_j = beta[j]
         signal_j = learning_signal[j]
         reg_j = reg_signal[j]
-        adaptive = j >= n_lif
-        decay_a = rho - psi_j * beta_j
-        for i in range(n_pre):
-            p = pre_trace[i]
-            if adaptive:
-                ea = eps_a[j - n_lif, i]
+        kept = accum[j, j] if skip_diagonal else accum[j, 0]
+        filtered_j = filtered[j]
+        accum_j = accum[j]
+        if j < n_lif:
+            for i in range(n_pre):
+                e = psi_j * pre_trace[i]
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        else:
+            beta_j = beta[j]
+            decay_a = rho - psi_j * beta_j
+            eps_j = eps_a[j - n_lif]
+            for i in range(n_pre):
+                p = pre_trace[i]
+                ea = eps_j[i]
                 e = psi_j * (p - beta_j * ea)
-                eps_a[j - n_lif, i] = psi_j * p + decay_a * ea
-            else:
-                e = psi_j * p
-            eb = filter_decay * filtered[j, i] + e
-            filtered[j, i] = eb
-            if skip_diagonal and i == j:
-                continue
-            accum[j, i] = accum_decay * accum[j, i] + (signal_j * eb + reg_j * e)
+                eps_j[i] = psi_j * p + decay_a * ea
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        if skip_diagonal:
+            accum[j, j] = kept
 
 
 KERNELS = {

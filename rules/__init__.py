@@ -17,7 +17,7 @@ make = registry.make
 available = registry.available
 get = registry.get
 
-from . import feedback  # noqa: E402  (built-in rules register themselves on import)
-from . import eprop  # noqa: E402
+# built-in rules register themselves on import
+from . import eprop, feedback  # noqa: E402
 
 __all__ = ["available", "eprop", "feedback", "get", "make", "register", "registry"]

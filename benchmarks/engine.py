@@ -1,0 +1,103 @@
+"""Speed of one online e-prop step, numba kernels vs their numpy twins (issue: engine).
+
+For (n_in, n_rec) in {(40, 100), (100, 256), (100, 1024)}, half the neurons ALIF, float32, inputs
+Poisson at 40 Hz, prints steps/s of
+
+* forward      — network step only (synaptic input, neurons, readout);
+* e-prop acc.  — forward + trace engine + learning signal x eligibility accumulation;
+* e-prop online— the above + an SGD update of every weight and clearing the accumulator;
+
+for the numba backend and the numpy twins, and the ratios numba/numpy and online/forward.
+
+    python benchmarks/engine.py [--seconds 1.5] [--sizes 40x100 100x256 100x1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import locallearn as ll
+
+
+def _network(n_in: int, n_rec: int, backend: str) -> ll.Network:
+    return ll.Network(ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2, n_adaptive=n_rec // 2,
+                                       backend=backend, seed=0))
+
+
+def _inputs(n_in: int, n_steps: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.random((n_steps, n_in)) < 0.04).astype(np.float32)
+
+
+def _time(step, inputs: np.ndarray, seconds: float) -> float:
+    """Steps per second of ``step(x)`` over at least ``seconds`` (after a warm-up)."""
+    for x in inputs[:20]:
+        step(x)
+    n, start = 0, time.perf_counter()
+    while True:
+        for x in inputs:
+            step(x)
+        n += len(inputs)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return n / elapsed
+
+
+def measure(n_in: int, n_rec: int, backend: str, seconds: float) -> dict:
+    inputs = _inputs(n_in, 200)
+    targets = np.zeros(2, np.float32)
+    results = {}
+
+    net = _network(n_in, n_rec, backend)
+    results["forward"] = _time(net.step, inputs, seconds)
+
+    net = _network(n_in, n_rec, backend)
+    rule = ll.rules.make("eprop", feedback="random")
+    rule.bind(net)
+
+    def accumulate(x):
+        y = net.step(x)
+        rule.step(net, y - targets)
+
+    results["accumulate"] = _time(accumulate, inputs, seconds)
+
+    net = _network(n_in, n_rec, backend)
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5))
+
+    def online(x):
+        y = net.step(x)
+        learner.rule.step(net, y - targets)
+        learner._apply()
+
+    results["online"] = _time(online, inputs, seconds)
+    return results
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--sizes", nargs="+", default=["40x100", "100x256", "100x1024"])
+    args = parser.parse_args(argv)
+    print(f"steps/s, float32, 50% ALIF; {args.seconds:.1f} s per cell")
+    header = (f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} "
+              f"{'e-prop online':>14} {'online/fwd':>11}")
+    print(header)
+    speedups = []
+    for size in args.sizes:
+        n_in, n_rec = (int(v) for v in size.split("x"))
+        rows = {b: measure(n_in, n_rec, b, args.seconds) for b in ("numba", "numpy")}
+        for backend, r in rows.items():
+            print(f"{size:>13} {backend:>7} {r['forward']:>10.0f} {r['accumulate']:>12.0f} "
+                  f"{r['online']:>14.0f} {r['forward'] / r['online']:>10.1f}x")
+        speedups.append((size, {k: rows["numba"][k] / rows["numpy"][k] for k in rows["numba"]}))
+    print("\nnumba / numpy speed-up")
+    for size, s in speedups:
+        print(f"{size:>13}  forward {s['forward']:.1f}x  e-prop acc. {s['accumulate']:.1f}x  "
+              f"e-prop online {s['online']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
