@@ -1,21 +1,36 @@
 """The online loop: a network, a rule and an optimizer fed one step at a time.
 
-:func:`gradient_estimate` runs one sequence with frozen weights and returns what the rule
-accumulated (the quantity compared with the exact references). :class:`OnlineLearner` runs
-sequences while learning, updating the weights after every step (``update="step"``, truly online)
-or once per sequence (``update="sequence"``, the batch-of-trials protocol of the e-prop paper).
+* :func:`gradient_estimate` runs one sequence with frozen weights and returns what the rule
+  accumulated (the quantity compared with the exact references).
+* :class:`OnlineLearner` runs sequences while learning: the weights change after every step
+  (``update="step"``, truly online) or after every ``batch_size`` trials
+  (``update="trial"``, the batch-of-trials protocol of the e-prop paper).
+* :func:`run_supervised` is a whole experiment on a supervised task: a resolved configuration, a
+  seeded trial stream, periodic evaluation on held-out trials, and a run directory holding
+  ``config.json``, ``metrics.jsonl`` (one row per evaluation), ``weights.npz``,
+  ``learning_curve.png`` and ``summary.json``. Memory does not grow with the number of trials.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .config import check_choice
+from . import io
+from .config import ConfigError, check_choice, check_int, check_positive, unknown_name_message
 from .losses import check_loss, loss_value, output_error, prepare_mask, prepare_targets
+from .network import Network, NetworkConfig
+from .optim import OPTIMIZERS, make_optimizer
 
-UPDATE_MODES = ("step", "sequence")
+UPDATE_MODES = ("step", "trial")
 
 
 def _prepare(net, inputs, targets, loss, mask):
@@ -45,10 +60,11 @@ def gradient_estimate(net, rule, inputs, targets, loss: str = "mse", mask=None) 
     rule.begin_sequence()
     rule.zero_grad()
     outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
+    no_error = np.zeros(net.n_out, net.dtype)
     for t in range(inputs.shape[0]):
         y = net.step(inputs[t])
         outputs[t] = y
-        rule.step(net, output_error(loss, y, targets[t], mask[t]))
+        rule.step(net, output_error(loss, y, targets[t], mask[t]) if mask[t] else no_error)
     estimate = {name: value.copy() for name, value in rule.gradients().items()}
     estimate["loss"] = loss_value(loss, outputs, targets, mask)
     return estimate
@@ -56,23 +72,28 @@ def gradient_estimate(net, rule, inputs, targets, loss: str = "mse", mask=None) 
 
 @dataclass
 class SequenceResult:
-    """What one sequence produced: its loss and readout history (T, n_out)."""
+    """What one sequence produced: its loss, readout history (T, n_out) and spike count."""
 
     loss: float
     outputs: np.ndarray
+    spikes: int
 
 
 class OnlineLearner:
     """Runs sequences through ``net`` while ``rule`` and ``optimizer`` change its weights."""
 
-    def __init__(self, net, rule, optimizer, loss: str = "mse", update: str = "step"):
+    def __init__(self, net, rule, optimizer, loss: str = "mse", update: str = "step",
+                 batch_size: int = 1):
         _check_rule(rule)
         check_choice("OnlineLearner", "update", update, UPDATE_MODES)
+        check_int("OnlineLearner", "batch_size", batch_size, minimum=1)
         self.net, self.rule, self.optimizer = net, rule, optimizer
         self.loss = check_loss(loss)
-        self.update = update
+        self.update, self.batch_size = update, batch_size
         self.steps = 0
+        self.trials = 0
         rule.bind(net)
+        rule.zero_grad()
 
     def _apply(self) -> None:
         deltas = self.optimizer.step(self.net.params, self.rule.gradients())
@@ -81,22 +102,311 @@ class OnlineLearner:
         self.rule.zero_grad()
 
     def run_sequence(self, inputs, targets, mask=None, learn: bool = True) -> SequenceResult:
-        """Run one sequence from a reset state; learn from it unless ``learn=False``."""
+        """Run one sequence from a reset state; learn from it unless ``learn=False`` (then the
+        rule is not touched at all, so evaluation never disturbs a batch in progress)."""
         inputs, targets, loss, mask = _prepare(self.net, inputs, targets, self.loss, mask)
         net, rule = self.net, self.rule
         net.reset_state()
-        rule.begin_sequence()
-        rule.zero_grad()
+        if learn:
+            rule.begin_sequence()
         outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
+        spikes = 0.0
+        z = net.layers[-1].state.z
         online = learn and self.update == "step"
+        no_error = np.zeros(net.n_out, net.dtype)
         for t in range(inputs.shape[0]):
             y = net.step(inputs[t])
             outputs[t] = y
+            spikes += z.sum()
             if learn:
-                rule.step(net, output_error(loss, y, targets[t], mask[t]))
+                # a masked step has zero error: skip computing it (most steps of most tasks)
+                rule.step(net, output_error(loss, y, targets[t], mask[t]) if mask[t] else no_error)
                 if online:
                     self._apply()
-        if learn and not online:
-            self._apply()
-        self.steps += inputs.shape[0]
-        return SequenceResult(loss=loss_value(loss, outputs, targets, mask), outputs=outputs)
+        if learn:
+            self.steps += inputs.shape[0]
+            self.trials += 1
+            if not online and self.trials % self.batch_size == 0:
+                self._apply()
+        return SequenceResult(loss=loss_value(loss, outputs, targets, mask), outputs=outputs,
+                              spikes=int(spikes))
+
+
+# ----------------------------------------------------------------------------- experiments
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How a supervised run trains and evaluates.
+
+    ``n_trials`` training trials; weights change every step (``update="step"``) or every
+    ``batch_size`` trials (``update="trial"``). Every ``eval_every`` trials the network is scored on
+    ``eval_trials`` held-out trials (the same ones each time); at the end, and whenever the quick
+    evaluation reaches ``target``, on ``final_eval_trials``. A final evaluation that reaches
+    ``target`` ends the run early (the reference code's stopping criterion). The learning rate is
+    multiplied by ``lr_decay`` every ``lr_decay_every`` trials (1.0: constant).
+    """
+
+    n_trials: int = 1000
+    update: str = "trial"
+    batch_size: int = 1
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    lr_decay: float = 1.0
+    lr_decay_every: int = 100
+    eval_every: int = 50
+    eval_trials: int = 64
+    final_eval_trials: int = 512
+    target: float | None = None
+
+    def __post_init__(self):
+        owner = "training"
+        for name in ("n_trials", "batch_size", "eval_every", "eval_trials", "final_eval_trials",
+                     "lr_decay_every"):
+            check_int(owner, name, getattr(self, name), minimum=1)
+        check_choice(owner, "update", self.update, UPDATE_MODES)
+        check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
+        check_positive(owner, "lr", self.lr)
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"training.lr_decay must lie in (0, 1], got {self.lr_decay}")
+        if self.target is not None and not isinstance(self.target, int | float):
+            raise ConfigError(f"training.target must be a number or absent, got {self.target!r}")
+
+
+SECTIONS = ("seed", "task", "network", "rule", "training")
+
+
+def _construct(kind: str, factory: Callable, options: dict):
+    """Call ``factory(**options)``, turning unknown keywords into a ConfigError naming them."""
+    parameters = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        allowed = [n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL]
+        for key in options:
+            if key not in allowed:
+                raise ConfigError(unknown_name_message(f"{kind} option", key, allowed))
+    return factory(**options)
+
+
+def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
+    """Fill a partial run configuration with the task's defaults and validate every section.
+
+    ``user`` has ``task`` (a name or a table with ``name`` and task options), optional ``network``
+    (NetworkConfig fields), ``rule`` (``name`` and rule options), ``training`` (TrainingConfig
+    fields) and ``seed``. Unknown keys anywhere raise a ConfigError naming them.
+    """
+    from . import rules, tasks
+
+    unknown = sorted(set(user) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(unknown_name_message("config section", unknown[0], SECTIONS))
+    seed = user.get("seed", 0)
+    check_int("config", "seed", seed, minimum=0)
+    task_section = user.get("task")
+    if task_section is None:
+        raise ConfigError(f"config needs a task (available: {', '.join(tasks.available())})")
+    if isinstance(task_section, str):
+        task_section = {"name": task_section}
+    task_section = dict(task_section)
+    task_name = task_section.pop("name", None)
+    task_class = tasks.get(task_name)
+    task = _construct(f"task {task_name!r}", task_class, task_section)
+    defaults = getattr(task_class, "defaults", {})
+
+    network = {**defaults.get("network", {}), **user.get("network", {})}
+    for key in ("n_in", "n_out"):
+        if key in network and network[key] != getattr(task, key):
+            raise ConfigError(f"network.{key} = {network[key]} contradicts task {task_name!r} "
+                              f"({key} = {getattr(task, key)})")
+    network.update(n_in=task.n_in, n_out=task.n_out, seed=network.get("seed", seed))
+    NetworkConfig.from_dict(network)
+
+    rule_section = {**defaults.get("rule", {"name": "eprop"}), **user.get("rule", {})}
+    rule_options = {k: v for k, v in rule_section.items() if k != "name"}
+    _construct(f"rule {rule_section['name']!r}", rules.get(rule_section["name"]), rule_options)
+
+    training = {**defaults.get("training", {}), **user.get("training", {})}
+    unknown = sorted(set(training) - {f for f in TrainingConfig.__dataclass_fields__})
+    if unknown:
+        raise ConfigError(unknown_name_message("training key", unknown[0],
+                                               TrainingConfig.__dataclass_fields__))
+    training = asdict(TrainingConfig(**training))
+    return {"seed": seed, "task": {"name": task_name, **task_section}, "network": network,
+            "rule": rule_section, "training": training}
+
+
+@dataclass
+class Run:
+    """The live objects of an experiment, handed to callbacks."""
+
+    config: dict
+    task: Any
+    net: Network
+    rule: Any
+    learner: OnlineLearner
+    out: Path
+    rows: list = field(default_factory=list)
+
+
+class _Interrupt:
+    """Turns SIGINT into a flag checked between trials, so the run stops at a clean boundary."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave the default handler alone
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def evaluate(task, learner: OnlineLearner, n_trials: int, seed: int, keep_last: bool = False):
+    """Mean metric and loss on ``n_trials`` held-out trials (the same ones for the same seed)."""
+    rng = np.random.default_rng([seed, 0xE7A1])
+    scores, losses, spikes, steps = [], [], 0, 0
+    last = None
+    for _ in range(n_trials):
+        trial = task.trial(rng)
+        result = learner.run_sequence(trial.inputs, trial.targets, trial.mask, learn=False)
+        scores.append(task.score(result.outputs, trial))
+        losses.append(result.loss)
+        spikes += result.spikes
+        steps += trial.inputs.shape[0]
+        if keep_last:
+            last = (trial, result)
+    net = learner.net
+    rate_hz = spikes / (steps * net.n_rec) * 1000 / net.config.dt
+    return {"metric": float(np.mean(scores)), "loss": float(np.mean(losses)),
+            "rate_hz": float(rate_hz)}, last
+
+
+def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
+                   callbacks: tuple = ()) -> dict:
+    """Train on a supervised task as ``user_config`` says; write the run directory ``out``.
+
+    Returns the summary (also written to ``summary.json``). Ctrl-C stops after the current trial
+    and still writes every file, with ``"status": "interrupted"``. Callbacks are called as
+    ``callback(run, row)`` after each evaluation.
+    """
+    from . import analysis, rules, tasks
+
+    config = resolve_config(user_config)
+    out = Path(out)
+    if (out / "summary.json").exists() or (out / "metrics.jsonl").exists():
+        raise FileExistsError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_json(out / "config.json", config)
+
+    task_options = {k: v for k, v in config["task"].items() if k != "name"}
+    task = tasks.make(config["task"]["name"], **task_options)
+    net = Network(NetworkConfig.from_dict(config["network"]))
+    rule_options = {k: v for k, v in config["rule"].items() if k != "name"}
+    rule = rules.make(config["rule"]["name"], **rule_options)
+    training = TrainingConfig(**config["training"])
+    learner = OnlineLearner(net, rule, make_optimizer(training.optimizer, lr=training.lr),
+                            loss=task.loss, update=training.update, batch_size=training.batch_size)
+    run = Run(config=config, task=task, net=net, rule=rule, learner=learner, out=out)
+    seed = config["seed"]
+    train_rng = np.random.default_rng([seed, 0x7A1])
+    start = time.perf_counter()
+    status, message, final, last = "completed", None, None, None
+    running_loss = []
+
+    def record(trials_done: int, evaluation: dict, kind: str) -> dict:
+        row = {"trial": trials_done, "steps": learner.steps, "kind": kind,
+               "wall_seconds": round(time.perf_counter() - start, 3),
+               task.metric: evaluation["metric"], "eval_loss": evaluation["loss"],
+               "train_loss": float(np.mean(running_loss)) if running_loss else None,
+               "rate_hz": evaluation["rate_hz"]}
+        io.append_jsonl(out / "metrics.jsonl", row)
+        run.rows.append(row)
+        for callback in callbacks:
+            callback(run, row)
+        return row
+
+    def reached(value: float) -> bool:
+        if training.target is None:
+            return False
+        return value >= training.target if task.higher_is_better else value <= training.target
+
+    bar = _progress(training.n_trials, progress, f"{task.name} / {_rule_label(config)}")
+    with _Interrupt() as interrupt:
+        try:
+            record(0, evaluate(task, learner, training.eval_trials, seed)[0], "eval")
+            trial_index = 0
+            while trial_index < training.n_trials:
+                if interrupt.requested:
+                    status = "interrupted"
+                    break
+                trial = task.trial(train_rng)
+                result = learner.run_sequence(trial.inputs, trial.targets, trial.mask)
+                trial_index += 1
+                running_loss.append(result.loss)
+                if not math.isfinite(result.loss):
+                    raise FloatingPointError(f"the loss became {result.loss} at trial {trial_index}")
+                net.check_finite()
+                if trial_index % training.lr_decay_every == 0:
+                    learner.optimizer.lr *= training.lr_decay
+                bar.update(1)
+                at_batch_end = learner.update == "step" or trial_index % training.batch_size == 0
+                if at_batch_end and (trial_index % training.eval_every == 0
+                                     or trial_index == training.n_trials):
+                    evaluation, _ = evaluate(task, learner, training.eval_trials, seed)
+                    row = record(trial_index, evaluation, "eval")
+                    running_loss.clear()
+                    rate = learner.steps / max(time.perf_counter() - start, 1e-9)
+                    bar.set_postfix({task.metric: f"{row[task.metric]:.3f}",
+                                     "steps/s": f"{rate:.0f}"})
+                    if reached(evaluation["metric"]):
+                        final, last = evaluate(task, learner, training.final_eval_trials, seed,
+                                               keep_last=True)
+                        record(trial_index, final, "final")
+                        if reached(final["metric"]):
+                            break
+                        final = None
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except FloatingPointError as error:
+            status, message = "failed", str(error)
+        finally:
+            bar.close()
+    if final is None and status == "completed":
+        final, last = evaluate(task, learner, training.final_eval_trials, seed, keep_last=True)
+        record(learner.trials, final, "final")
+    io.write_npz(out / "weights.npz", {k: np.asarray(v) for k, v in net.params.items()})
+    analysis.plot_learning_curve(run.rows, task.metric, out / "learning_curve.png",
+                                 title=f"{task.name} — {_rule_label(config)}, seed {seed}")
+    if last is not None and task.loss == "mse":
+        analysis.plot_outputs(last[1].outputs, last[0].targets, out / "output_vs_target.png")
+    value = final["metric"] if final else (run.rows[-1][task.metric] if run.rows else None)
+    summary = {"task": task.name, "rule": config["rule"]["name"], "rule_label": _rule_label(config),
+               "seed": seed, "steps": learner.steps, "trials": learner.trials,
+               "wall_seconds": round(time.perf_counter() - start, 3), "metric": task.metric,
+               "value": value, "evaluated_on": (training.final_eval_trials if final
+                                                else training.eval_trials),
+               "update": training.update, "batch_size": training.batch_size, "status": status}
+    if message:
+        summary["message"] = message
+    io.write_json(out / "summary.json", summary)
+    return summary
+
+
+def _rule_label(config: dict) -> str:
+    rule = config["rule"]
+    feedback = rule.get("feedback")
+    return f"{rule['name']}:{feedback}" if isinstance(feedback, str) else rule["name"]
+
+
+def _progress(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="trial", desc=description, disable=not enabled, dynamic_ncols=True)

@@ -76,12 +76,11 @@ class EligibilityTraces:
         Call once after each ``layer.step``. ``accum`` maps "w_in"/"w_rec" to arrays shaped like
         the weights; each receives ``accum_decay * accum + L ebar + R e``.
         """
-        layer = self.layer
-        params = layer.params
+        layer, params = self.layer, self.layer.params
         decay = self.dtype.type(accum_decay)
-        presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
-        for name, projection in self.projections.items():
-            self._kernel(presynaptic[name], projection.presynaptic_trace, layer.state.psi,
-                         params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
+        for name, pre, projection in ((("w_in", layer.input, self.projections["w_in"]),
+                                       ("w_rec", layer.z_prev, self.projections["w_rec"]))):
+            self._kernel(pre, projection.presynaptic_trace, layer.state.psi, params.beta,
+                         params.n_lif, params.alpha, params.rho, self.filter_decay,
                          projection.eps_a, projection.filtered, learning_signal, reg_signal,
                          accum[name], decay, projection.recurrent)

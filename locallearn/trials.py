@@ -31,7 +31,11 @@ class Trial:
 @runtime_checkable
 class SupervisedTask(Protocol):
     """Supervised stream: ``n_in``, ``n_out``, ``loss`` ("mse"/"ce"), ``metric`` (its name),
-    ``higher_is_better``, ``trial(rng)`` and ``score(outputs, trial)``."""
+    ``higher_is_better``, ``trial(rng)`` and ``score(outputs, trial)``.
+
+    A task class may carry ``defaults``: a dict with ``network``, ``rule`` and ``training`` tables
+    of settings known to work on it, which a run configuration then only needs to override.
+    """
 
     name: str
     n_in: int

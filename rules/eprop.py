@@ -75,6 +75,7 @@ class EProp:
         self.rate_decay = t(np.exp(-net.config.dt / self.tau_rate))
         self.rate_khz = np.full(net.n_rec, self.f_target / 1000, net.dtype)
         self.reg_signal = np.zeros(net.n_rec, net.dtype)
+        self._no_signal = np.zeros(net.n_rec, net.dtype)
         self._c_reg = t(self.c_reg)
         self._f_target_khz = t(self.f_target / 1000)
         self._spike_to_khz = t((1 - self.rate_decay) / net.config.dt)
@@ -85,9 +86,12 @@ class EProp:
         self.bias_trace = self.net.dtype.type(0)
 
     def step(self, net, error: np.ndarray) -> None:
-        error = np.asarray(error, net.dtype)
         z = self.layer.state.z
-        learning_signal = np.ascontiguousarray(self.feedback.learning_signal(error), net.dtype)
+        if error.any():
+            learning_signal = self.feedback.learning_signal(error.astype(net.dtype, copy=False))
+            self.grads["w_out"] += np.multiply.outer(error, self.readout_trace * net.kappa + z)
+        else:  # masked step: no learning signal, the traces still advance
+            learning_signal = self._no_signal
         if self.c_reg > 0:
             self.rate_khz *= self.rate_decay
             self.rate_khz += self._spike_to_khz * z
@@ -96,7 +100,6 @@ class EProp:
         self.traces.step(learning_signal, self.reg_signal, self.grads)
         self.readout_trace *= net.kappa
         self.readout_trace += z
-        self.grads["w_out"] += np.multiply.outer(error, self.readout_trace)
         self.bias_trace = net.kappa * self.bias_trace + 1
         self.grads["b_out"] += self.bias_trace * error
 

@@ -15,6 +15,7 @@ make = registry.make
 available = registry.available
 get = registry.get
 
-from . import evidence  # noqa: E402,F401  (built-in tasks register themselves)
+# built-in tasks register themselves on import
+from . import delayed_match, evidence, pattern, store_recall  # noqa: E402,F401
 
 __all__ = ["available", "get", "make", "register", "registry"]

@@ -142,7 +142,7 @@ def test_per_sequence_update_is_minus_lr_times_the_estimate():
     inputs, targets, mask = random_sequence(net, seed=6)
     g = ll.gradient_estimate(net, ll.rules.make("eprop"), inputs, targets, mask=mask)
     before = {k: v.copy() for k, v in net.params.items()}
-    learner = ll.OnlineLearner(net, ll.rules.make("eprop"), ll.SGD(lr=0.1), update="sequence")
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop"), ll.SGD(lr=0.1), update="trial")
     learner.run_sequence(inputs, targets, mask)
     for key in ("w_in", "w_rec", "w_out", "b_out"):
         np.testing.assert_allclose(net.params[key], before[key] - 0.1 * g[key], rtol=1e-12)

@@ -1,0 +1,174 @@
+"""The ``locallearn`` command: list what exists, run an experiment, redraw its plots.
+
+    locallearn list
+    locallearn run --task evidence --rule eprop --feedback random --seed 0 --out runs/x
+    locallearn run --config my_run.toml --set training.lr=0.002 --set network.n_rec=200
+    locallearn plot runs/x
+
+Exit status: 0 on success, 2 for a bad name, value or file (the message lists what is allowed),
+130 when a run was interrupted (its directory is still complete and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, UnknownNameError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+def _parse_value(text: str):
+    """A --set value as a TOML literal (numbers, booleans, strings, arrays), else a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_set(config: dict, assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects section.key=value, got {assignment!r}")
+    path, text = assignment.split("=", 1)
+    keys = path.strip().split(".")
+    node = config
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if isinstance(child, str):  # "task = 'evidence'" written as a table from here on
+            child = node[key] = {"name": child}
+        node = child
+    node[keys[-1]] = _parse_value(text.strip())
+
+
+def _run_config(args) -> dict:
+    config: dict = {}
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            config = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    if args.task:
+        task = config.get("task")
+        if isinstance(task, dict):
+            task["name"] = args.task
+        else:
+            config["task"] = args.task
+    if args.seed is not None:
+        config["seed"] = args.seed
+    rule = config.setdefault("rule", {})
+    if args.rule:
+        rule["name"] = args.rule
+    if args.feedback:
+        rule["feedback"] = args.feedback
+    training = config.setdefault("training", {})
+    for flag, key in (("trials", "n_trials"), ("lr", "lr"), ("update", "update"),
+                      ("batch_size", "batch_size"), ("eval_every", "eval_every"),
+                      ("eval_trials", "eval_trials"), ("final_eval_trials", "final_eval_trials"),
+                      ("target", "target")):
+        value = getattr(args, flag)
+        if value is not None:
+            training[key] = value
+    for assignment in args.set or ():
+        _apply_set(config, assignment)
+    return {k: v for k, v in config.items() if v != {}}
+
+
+def _cmd_list(args) -> int:
+    from . import rules, tasks
+
+    print("rules:          " + ", ".join(rules.available()))
+    print("feedback modes: " + ", ".join(rules.feedback.available()))
+    print("tasks:          " + ", ".join(tasks.available()))
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from .runner import resolve_config, run_supervised
+
+    config = _run_config(args)
+    resolved = resolve_config(config)
+    label = resolved["rule"]["name"]
+    if isinstance(resolved["rule"].get("feedback"), str):
+        label += f"-{resolved['rule']['feedback']}"
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"{resolved['task']['name']}-{label}-seed{resolved['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    training = resolved["training"]
+    print(f"run {out}: task {resolved['task']['name']}, rule {label}, seed {resolved['seed']}, "
+          f"{training['n_trials']} trials, update per {training['update']}"
+          + (f" (batch {training['batch_size']})" if training["update"] == "trial" else ""))
+    summary = run_supervised(config, out, progress=not args.no_progress)
+    metric = summary["metric"]
+    value = summary["value"]
+    print(f"{summary['status']}: {metric} = {value:.4g} on {summary['evaluated_on']} held-out trials "
+          f"after {summary['trials']} trials ({summary['steps']:,} steps) in "
+          f"{summary['wall_seconds']:.0f} s")
+    print(f"wrote {out}/: config.json metrics.jsonl weights.npz learning_curve.png summary.json"
+          + (" output_vs_target.png" if (out / "output_vs_target.png").exists() else ""))
+    if summary["status"] == "interrupted":
+        return 130
+    return 0 if summary["status"] == "completed" else 1
+
+
+def _cmd_plot(args) -> int:
+    from .analysis import replot_run
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "metrics.jsonl").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no metrics.jsonl)")
+    for path in replot_run(run_dir):
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="locallearn", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list rules, feedback modes and tasks").set_defaults(func=_cmd_list)
+
+    run = sub.add_parser("run", help="train a network on a task; writes a run directory")
+    run.add_argument("--task", help="task name (see `locallearn list`)")
+    run.add_argument("--rule", help="rule name (default: eprop)")
+    run.add_argument("--feedback", help="feedback mode of the rule (symmetric, random, ...)")
+    run.add_argument("--seed", type=int, help="seed of network, feedback and trial stream")
+    run.add_argument("--out", help="run directory (default: runs/<task>-<rule>-seed<s>-<time>)")
+    run.add_argument("--config", help="TOML file with [task] [network] [rule] [training] tables")
+    run.add_argument("--trials", type=int, help="number of training trials")
+    run.add_argument("--lr", type=float, help="learning rate")
+    run.add_argument("--update", help="'step' (online, every step) or 'trial' (every batch)")
+    run.add_argument("--batch-size", type=int, help="trials per update when --update trial")
+    run.add_argument("--eval-every", type=int, help="trials between evaluations")
+    run.add_argument("--eval-trials", type=int, help="held-out trials per quick evaluation")
+    run.add_argument("--final-eval-trials", type=int, help="held-out trials of the final evaluation")
+    run.add_argument("--target", type=float, help="stop once the final evaluation reaches this")
+    run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                     help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    plot = sub.add_parser("plot", help="redraw a run directory's figures")
+    plot.add_argument("run_dir")
+    plot.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, UnknownNameError, FileExistsError, TypeError, ValueError) as error:
+        print(f"locallearn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Files a reader can trust: every write goes to a temporary file that is then renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _atomic(path: Path, write) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_json(path, data: Any) -> None:
+    text = json.dumps(data, indent=2, default=_json_default, sort_keys=False) + "\n"
+    _atomic(Path(path), lambda h: h.write(text.encode()))
+
+
+def read_json(path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_npz(path, arrays: dict[str, np.ndarray]) -> None:
+    _atomic(Path(path), lambda h: np.savez(h, **arrays))
+
+
+def append_jsonl(path, row: dict) -> None:
+    """Append one complete line (a single write of the whole row) and flush it to disk."""
+    line = json.dumps(row, default=_json_default) + "\n"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_jsonl(path) -> list[dict]:
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            rows.append(json.loads(line))
+    return rows
+
+
+def save_figure(figure, path) -> None:
+    """Save a matplotlib figure atomically as PNG."""
+    _atomic(Path(path), lambda h: figure.savefig(h, format="png", dpi=110, bbox_inches="tight"))
