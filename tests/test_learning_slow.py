@@ -1,0 +1,31 @@
+"""Full-length learning demonstrations (pytest -m slow); the headline figures of the issue notes."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _benchmark():
+    path = Path(__file__).parents[1] / "benchmarks" / "supervised.py"
+    spec = importlib.util.spec_from_file_location("supervised_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["evidence-random", "evidence-symmetric", "pattern-random",
+                                  "pattern-symmetric", "store-recall-alif"])
+def test_eprop_reaches_the_papers_supervised_results(name, tmp_path):
+    bench = _benchmark()
+    summary = bench.run_one(name, seed=0, out=tmp_path)
+    assert "PASS" in bench.verdict(summary, bench.EXPERIMENTS[name][1])
+
+
+def test_lif_only_network_does_clearly_worse_on_store_recall(tmp_path):
+    bench = _benchmark()
+    alif = bench.run_one("store-recall-alif", seed=0, out=tmp_path)
+    lif = bench.run_one("store-recall-lif", seed=0, out=tmp_path)
+    assert lif["value"] < alif["value"] - 0.15
