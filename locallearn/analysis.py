@@ -25,10 +25,12 @@ def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: 
         train = [(r["trial"], r["train_loss"]) for r in evals if r.get("train_loss") is not None]
         if train:
             bottom.plot(*zip(*train), marker=".", ms=3, alpha=0.7, label="training loss (mean)")
-    for r in finals:
-        top.scatter([r["trial"]], [r[metric]], color="C3", zorder=3, label="final evaluation")
-        top.annotate(f"{r[metric]:.3g}", (r["trial"], r[metric]), textcoords="offset points",
-                     xytext=(4, 4), color="C3")
+    if finals:
+        top.scatter([r["trial"] for r in finals], [r[metric] for r in finals], color="C3",
+                    zorder=3, label="large held-out evaluation")
+        last = finals[-1]
+        top.annotate(f"{last[metric]:.3g}", (last["trial"], last[metric]),
+                     textcoords="offset points", xytext=(-10, -14), color="C3")
     top.set_ylabel(metric)
     top.grid(alpha=0.3)
     top.legend(loc="best", fontsize=8)
