@@ -75,3 +75,41 @@ def replot_run(run_dir: str | Path) -> list[Path]:
     title = f"{summary.get('task', '')} — {summary.get('rule_label', '')}, seed {summary.get('seed', '')}"
     plot_learning_curve(rows, metric, path, title=title)
     return [path]
+
+
+def _moving_average(values, window: int) -> np.ndarray:
+    values = np.asarray(values, np.float64)
+    if len(values) == 0:
+        return values
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (cumulative[1:] - cumulative[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+
+
+def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: int = 100,
+                       title: str = "") -> None:
+    """Per-episode return (dots) and its moving average, and the task metric's moving average,
+    against environment steps, from the rows of a lifetime's ``metrics.jsonl``."""
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
+    if rows:
+        steps = np.array([r["steps"] for r in rows])
+        returns = np.array([r["return"] for r in rows])
+        top.scatter(steps, returns, s=3, alpha=0.25, color="C0", label="episode return")
+        top.plot(steps, _moving_average(returns, window), color="C0", lw=1.8,
+                 label=f"mean of last {window}")
+        if metric != "return" and metric in rows[0]:
+            values = np.array([r[metric] for r in rows])
+            bottom.plot(steps, _moving_average(values, window), color="C2", lw=1.8)
+        else:
+            bottom.plot(steps, [r["length"] for r in rows], color="C2", lw=1.0)
+            metric = "episode length"
+    top.set_ylabel("return")
+    top.grid(alpha=0.3)
+    top.legend(loc="best", fontsize=8)
+    bottom.set_ylabel(f"{metric} (mean of last {window})")
+    bottom.set_xlabel("environment steps")
+    bottom.grid(alpha=0.3)
+    if title:
+        top.set_title(title)
+    io.save_figure(figure, path)
+    plt.close(figure)

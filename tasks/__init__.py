@@ -16,6 +16,6 @@ available = registry.available
 get = registry.get
 
 # built-in tasks register themselves on import
-from . import delayed_match, evidence, pattern, store_recall  # noqa: E402,F401
+from . import catch, delayed_match, evidence, pattern, store_recall  # noqa: E402,F401
 
 __all__ = ["available", "get", "make", "register", "registry"]

@@ -1,0 +1,301 @@
+"""One lifetime in an environment: observe, encode, think for k micro-steps, act, learn — online.
+
+Every environment step: the observation is scaled to [0, 1] (bounds from the observation space,
+or from a warm-up run of random actions when it is unbounded), encoded (``agent.encoder``), and
+presented for ``agent.micro_steps`` network steps; after the last one the rule chooses the action
+and learns from the previous transition. No replay, no batches: the weights change every step.
+Episodes follow each other without resetting the weights; the network's state is reset at episode
+boundaries when ``agent.reset_state`` is true.
+
+The run directory holds ``config.json``, ``metrics.jsonl`` (one row per episode), ``weights.npz``
+(and ``checkpoint.npz`` every ``training.checkpoint_every`` steps), ``learning_curve.png`` and
+``summary.json`` (mean return and the task's metric over the last ``training.window`` episodes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import io
+from .config import ConfigError, check_int, unknown_name_message
+from .encoders import ENCODERS, Scaler, make_encoder
+from .network import Network, NetworkConfig
+from .runner import _construct, _Interrupt, _progress
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """How observations reach the network: encoder, micro-steps per env step, state resets."""
+
+    encoder: str = "population"
+    encoder_options: dict = field(default_factory=dict)
+    micro_steps: int = 5
+    reset_state: bool = True
+    warmup_steps: int = 1000
+
+    def __post_init__(self):
+        if self.encoder not in ENCODERS:
+            raise ConfigError(unknown_name_message("encoder", self.encoder, ENCODERS))
+        if self.encoder == "bsa":
+            raise ConfigError("agent.encoder 'bsa' looks ahead in time and cannot run online")
+        check_int("agent", "micro_steps", self.micro_steps, minimum=1)
+        check_int("agent", "warmup_steps", self.warmup_steps, minimum=1)
+
+
+@dataclass(frozen=True)
+class LifetimeConfig:
+    """Length of the lifetime (environment steps), logging window and checkpoint period."""
+
+    steps: int = 100_000
+    window: int = 100
+    checkpoint_every: int = 0
+    max_episode_steps: int | None = None
+
+    def __post_init__(self):
+        check_int("training", "steps", self.steps, minimum=1)
+        check_int("training", "window", self.window, minimum=1)
+        check_int("training", "checkpoint_every", self.checkpoint_every, minimum=0)
+        if self.max_episode_steps is not None:
+            check_int("training", "max_episode_steps", self.max_episode_steps, minimum=1)
+
+
+SECTIONS = ("seed", "task", "network", "rule", "agent", "training")
+
+
+def is_environment(task_name: str) -> bool:
+    from . import tasks
+
+    return getattr(tasks.get(task_name), "kind", None) == "environment"
+
+
+def _checked(cls, section: str, values: dict) -> dict:
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(unknown_name_message(f"{section} key", unknown[0], cls.__dataclass_fields__))
+    return asdict(cls(**values))
+
+
+def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
+    """Fill a partial lifetime configuration with the environment's defaults and validate it."""
+    from . import rules, tasks
+
+    unknown = sorted(set(user) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(unknown_name_message("config section", unknown[0], SECTIONS))
+    seed = user.get("seed", 0)
+    check_int("config", "seed", seed, minimum=0)
+    task_section = user["task"] if isinstance(user["task"], dict) else {"name": user["task"]}
+    task_section = dict(task_section)
+    name = task_section.pop("name")
+    env_class = tasks.get(name)
+    env = _construct(f"task {name!r}", env_class, task_section)
+    defaults = getattr(env_class, "defaults", {})
+    agent_defaults = dict(defaults.get("agent", {}))
+    user_agent = user.get("agent", {})
+    if "encoder" in user_agent and user_agent["encoder"] != agent_defaults.get("encoder"):
+        agent_defaults.pop("encoder_options", None)  # options of another encoder do not carry over
+    agent = _checked(AgentConfig, "agent", {**agent_defaults, **user_agent})
+    encoder = make_encoder(agent["encoder"], **agent["encoder_options"])
+    n_obs = int(np.prod(env.observation_space.shape))
+    network = {**defaults.get("network", {}), **user.get("network", {})}
+    network.update(n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1,
+                   seed=network.get("seed", seed))
+    NetworkConfig.from_dict(network)
+    rule_section = {**defaults.get("rule", {"name": "reward-eprop"}), **user.get("rule", {})}
+    rule_class = rules.get(rule_section["name"])
+    rule = _construct(f"rule {rule_section['name']!r}", rule_class,
+                      {k: v for k, v in rule_section.items() if k != "name"})
+    if getattr(rule, "kind", None) != "reinforcement":
+        raise ConfigError(f"rule {rule_section['name']!r} is not a reinforcement-learning rule; "
+                          f"{name!r} is an environment")
+    training = _checked(LifetimeConfig, "training",
+                        {**defaults.get("training", {}), **user.get("training", {})})
+    return {"seed": seed, "task": {"name": name, **task_section}, "network": network,
+            "rule": rule_section, "agent": agent, "training": training}
+
+
+class Agent:
+    """Encoder + network + rule: turns observations into actions, learning as it goes."""
+
+    def __init__(self, config: dict, env):
+        from . import rules
+
+        self.config = config
+        agent = config["agent"]
+        self.encoder = make_encoder(agent["encoder"], **agent["encoder_options"])
+        self.net = Network(NetworkConfig.from_dict(config["network"]))
+        rule_options = {k: v for k, v in config["rule"].items() if k != "name"}
+        self.rule = rules.make(config["rule"]["name"], **rule_options)
+        self.rule.bind(self.net)
+        self.micro_steps = agent["micro_steps"]
+        self.reset_state = agent["reset_state"]
+        self.n_obs = int(np.prod(env.observation_space.shape))
+        self.scaler = self._scaler(env, agent["warmup_steps"], config["seed"])
+        self.rng = np.random.default_rng([config["seed"], 0xA6E7])
+
+    @staticmethod
+    def _scaler(env, warmup_steps: int, seed: int) -> Scaler:
+        space = env.observation_space
+        if np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)):
+            return Scaler.from_space(space)
+        rng = np.random.default_rng([seed, 0x5CA1E])
+        samples = [env.reset(seed=int(rng.integers(2**31)))[0]]
+        for _ in range(warmup_steps):
+            obs, _, terminated, truncated, _ = env.step(int(rng.integers(env.action_space.n)))
+            samples.append(obs)
+            if terminated or truncated:
+                samples.append(env.reset()[0])
+        return Scaler.from_samples(np.asarray(samples).reshape(len(samples), -1))
+
+    def begin_episode(self) -> None:
+        self.encoder.reset(self.n_obs)
+        if self.reset_state:
+            self.net.reset_state()
+        self.rule.begin_episode()
+
+    def _present(self, observation, last_is_decision: bool) -> None:
+        u = self.scaler(np.asarray(observation).ravel())
+        for m in range(self.micro_steps):
+            self.net.step(self.encoder.step(u, self.rng).astype(self.net.dtype, copy=False))
+            if m < self.micro_steps - 1 or not last_is_decision:
+                self.rule.advance(self.net)
+
+    def act(self, observation, greedy: bool = False) -> int:
+        self._present(observation, last_is_decision=True)
+        return self.rule.decide(self.net, self.rng, greedy=greedy)
+
+    def observe(self, reward: float, terminated: bool, truncated: bool, next_observation) -> None:
+        self.rule.observe(reward, terminated, truncated)
+        if truncated and not terminated:
+            self._present(next_observation, last_is_decision=False)
+            self.rule.bootstrap(self.net)
+
+
+def _episode_metric(env, episode_return: float, info: dict) -> float:
+    metric = getattr(env, "episode_metric", None)
+    return float(metric(episode_return, info)) if metric else float(episode_return)
+
+
+def run_lifetime(user_config: dict, out: str | Path, progress: bool = True) -> dict:
+    """Live one lifetime as ``user_config`` says; write the run directory ``out``."""
+    from . import analysis, tasks
+
+    config = resolve_config(user_config)
+    out = Path(out)
+    if (out / "summary.json").exists() or (out / "metrics.jsonl").exists():
+        raise FileExistsError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_json(out / "config.json", config)
+    env = tasks.make(config["task"]["name"], **{k: v for k, v in config["task"].items()
+                                                if k != "name"})
+    training = LifetimeConfig(**config["training"])
+    agent = Agent(config, env)
+    metric_name = getattr(env, "metric", "return")
+    seed = config["seed"]
+    start = time.perf_counter()
+    status, message = "completed", None
+    episodes, returns, metrics = 0, [], []
+    observation, _ = env.reset(seed=seed)
+    agent.begin_episode()
+    episode_return, episode_steps = 0.0, 0
+    bar = _progress(training.steps, progress, f"{env.name} / {config['rule']['name']}")
+    bar.unit = "step"
+    step = 0
+    with _Interrupt() as interrupt:
+        try:
+            while step < training.steps:
+                if interrupt.requested:
+                    status = "interrupted"
+                    break
+                action = agent.act(observation)
+                observation, reward, terminated, truncated, info = env.step(action)
+                episode_steps += 1
+                if training.max_episode_steps and episode_steps >= training.max_episode_steps:
+                    truncated = True
+                episode_return += reward
+                agent.observe(reward, terminated, truncated, observation)
+                step += 1
+                if not math.isfinite(agent.rule.last_delta):
+                    raise FloatingPointError(f"the TD error became {agent.rule.last_delta} at step {step}")
+                if step % 1000 == 0:
+                    agent.net.check_finite()
+                    bar.update(1000)
+                if training.checkpoint_every and step % training.checkpoint_every == 0:
+                    io.write_npz(out / "checkpoint.npz", {**agent.net.params,
+                                                          "step": np.array(step)})
+                if terminated or truncated:
+                    episodes += 1
+                    value = _episode_metric(env, episode_return, info)
+                    returns.append(episode_return)
+                    metrics.append(value)
+                    row = {"episode": episodes, "steps": step, "return": episode_return,
+                           "length": episode_steps, metric_name: value,
+                           "wall_seconds": round(time.perf_counter() - start, 3)}
+                    io.append_jsonl(out / "metrics.jsonl", row)
+                    recent = returns[-training.window:]
+                    bar.set_postfix({"episodes": episodes, "mean return": f"{np.mean(recent):.2f}",
+                                     "steps/s": f"{step / (time.perf_counter() - start):.0f}"})
+                    observation, _ = env.reset()
+                    agent.begin_episode()
+                    episode_return, episode_steps = 0.0, 0
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except FloatingPointError as error:
+            status, message = "failed", str(error)
+        finally:
+            bar.close()
+    io.write_npz(out / "weights.npz", dict(agent.net.params))
+    rows = io.read_jsonl(out / "metrics.jsonl") if (out / "metrics.jsonl").exists() else []
+    analysis.plot_episode_curve(rows, metric_name, out / "learning_curve.png", training.window,
+                                title=f"{env.name} — {config['rule']['name']}, seed {seed}")
+    window = metrics[-training.window:]
+    summary = {"task": env.name, "rule": config["rule"]["name"], "rule_label": config["rule"]["name"],
+               "seed": seed, "steps": step, "episodes": episodes,
+               "wall_seconds": round(time.perf_counter() - start, 3), "metric": metric_name,
+               "value": float(np.mean(window)) if window else None,
+               "mean_return": float(np.mean(returns[-training.window:])) if returns else None,
+               "window": min(training.window, episodes),
+               "steps_per_second": round(step / max(time.perf_counter() - start, 1e-9), 1),
+               "update": "step", "status": status}
+    if message:
+        summary["message"] = message
+    io.write_json(out / "summary.json", summary)
+    return summary
+
+
+def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True) -> dict:
+    """Evaluate a saved agent for ``episodes`` episodes (no learning); mean and std of the return
+    and of the task's metric."""
+    from . import tasks
+
+    run_dir = Path(run_dir)
+    config = io.read_json(run_dir / "config.json")
+    env = tasks.make(config["task"]["name"], **{k: v for k, v in config["task"].items()
+                                                if k != "name"})
+    agent = Agent(config, env)
+    weights = np.load(run_dir / "weights.npz")
+    for name in agent.net.params:
+        agent.net.params[name][...] = weights[name]
+    agent.rule.lr = 0.0  # evaluation only: the rule's updates become no-ops
+    returns, metrics = [], []
+    observation, _ = env.reset(seed=seed)
+    for _ in range(episodes):
+        agent.begin_episode()
+        total, done, info = 0.0, False, {}
+        while not done:
+            observation, reward, terminated, truncated, info = env.step(
+                agent.act(observation, greedy=greedy))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+        metrics.append(_episode_metric(env, total, info))
+        observation, _ = env.reset()
+    return {"episodes": episodes, "mean_return": float(np.mean(returns)),
+            "std_return": float(np.std(returns)), "metric": getattr(env, "metric", "return"),
+            "mean_metric": float(np.mean(metrics)), "std_metric": float(np.std(metrics))}

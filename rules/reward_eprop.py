@@ -1,0 +1,175 @@
+"""Reward-based e-prop: an actor-critic trained online with eligibility traces (Bellec et al. 2020,
+Fig. 4-5; DESIGN §4).
+
+The readout has ``n_actions`` policy units and one value unit: pi = softmax(y[:A]), V = y[A], both
+read at the last micro-step of an environment step (the decision). With ebar the readout-filtered
+eligibility trace of the trace engine and a ~ pi the action taken::
+
+    err^t    = [pi^t - onehot(a^t),  -c_V]                 (n_out "output errors")
+    L_j^t    = sum_k B_jk err_k^t                           (learning signal; feedback B)
+    F^t      = gamma lam F^{t-1} + L^t ebar^t               (second, per-synapse trace)
+    F_out^t  = gamma lam F_out^{t-1} + err^t ztilde^tT      (readout: exact)
+    delta^t  = r^t + gamma V^{t+1} - V^t                    (0 bootstrap after `terminated`;
+                                                             V of the final observation after
+                                                             `truncated`)
+    W       <- W - eta delta^t F^t                          (every environment step)
+
+Sign convention (tested on a bandit): with delta > 0 the update raises the logit of the action
+taken and V; the entropy bonus (``c_entropy``) adds eta c_H (B dH/dy) ebar without delta.
+The step size is bounded ObGD-style (Elsayed et al. 2024): with dbar = max(|delta|, 1) and
+M = eta kappa dbar ||F||_1, the effective step is eta / max(M, 1), which prevents the overshoot
+that makes streaming RL diverge.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from locallearn.config import check_positive
+from locallearn.losses import softmax
+from locallearn.traces import EligibilityTraces
+
+from . import feedback as feedback_registry
+from . import register
+
+_FEEDBACK_STREAM = 0xFEEDBAC
+
+
+@register("reward-eprop")
+class RewardEProp:
+    """Actor-critic e-prop for environments (``kind = "reinforcement"``)."""
+
+    name = "reward-eprop"
+    kind = "reinforcement"
+
+    def __init__(self, feedback="random", feedback_options: dict | None = None, lr: float = 1e-3,
+                 gamma: float = 0.99, lam: float = 0.8, c_value: float = 1.0,
+                 c_entropy: float = 0.0, guard_kappa: float | None = 2.0,
+                 seed: int | None = None):
+        for name, value in (("gamma", gamma), ("lam", lam)):
+            if not 0 <= value <= 1:
+                raise ValueError(f"RewardEProp.{name} must lie in [0, 1], got {value}")
+        check_positive("RewardEProp", "lr", lr)
+        check_positive("RewardEProp", "c_value", c_value, allow_zero=True)
+        check_positive("RewardEProp", "c_entropy", c_entropy, allow_zero=True)
+        if guard_kappa is not None:
+            check_positive("RewardEProp", "guard_kappa", guard_kappa)
+        if isinstance(feedback, str):
+            feedback = feedback_registry.make(feedback, **(feedback_options or {}))
+        self.feedback = feedback
+        self.lr, self.gamma, self.lam = lr, gamma, lam
+        self.c_value, self.c_entropy, self.guard_kappa = c_value, c_entropy, guard_kappa
+        self.seed = seed
+        self.net = None
+
+    # ------------------------------------------------------------------ set-up
+    def bind(self, net) -> None:
+        if self.net is net:
+            return
+        if net.n_out < 3:
+            raise ValueError("reward-eprop needs a readout of n_actions + 1 units (>= 2 actions "
+                             f"and a value unit), got n_out = {net.n_out}")
+        seed = net.config.seed if self.seed is None else self.seed
+        self.feedback.bind(net, np.random.default_rng([seed, _FEEDBACK_STREAM]))
+        self.net, self.layer = net, net.layers[0]
+        self.n_actions = net.n_out - 1
+        self.traces = EligibilityTraces(self.layer, filter_decay=net.kappa)
+        self.F = {name: np.zeros_like(value) for name, value in net.params.items()}
+        self.readout_trace = np.zeros(net.n_rec, net.dtype)
+        self._zero = np.zeros(net.n_rec, net.dtype)
+        self._decay = net.dtype.type(self.gamma * self.lam)
+        self.begin_episode()
+
+    def begin_episode(self) -> None:
+        """Forget the episode's traces (the network state is reset or not by the runner)."""
+        self.traces.reset()
+        for value in self.F.values():
+            value.fill(0)
+        self.readout_trace.fill(0)
+        self.bias_trace = self.net.dtype.type(0)
+        self.value_prev = None
+        self.pending = None
+        self.last_delta = 0.0
+
+    # ------------------------------------------------------------------ per step
+    def advance(self, net) -> None:
+        """A micro-step without a decision: the traces move on, F is untouched."""
+        self.traces.step(self._zero, self._zero, self.F, 1.0)
+        self._advance_readout_trace(net)
+
+    def _advance_readout_trace(self, net) -> None:
+        self.readout_trace *= net.kappa
+        self.readout_trace += self.layer.state.z
+        self.bias_trace = net.kappa * self.bias_trace + 1
+
+    def policy(self, net) -> tuple[np.ndarray, float]:
+        y = np.asarray(net.y, np.float64)
+        return softmax(y[:self.n_actions]), float(y[self.n_actions])
+
+    def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
+        """At the last micro-step of an environment step: learn from the pending transition,
+        choose an action, and fold its eligibility into F. Returns the action."""
+        pi, value = self.policy(net)
+        if self.pending is not None:
+            reward = self.pending
+            self._learn(reward + self.gamma * value - self.value_prev)
+            self.pending = None
+        action = int(np.argmax(pi)) if greedy else int(rng.choice(self.n_actions, p=pi))
+        err = np.empty(net.n_out)
+        err[:self.n_actions] = pi
+        err[action] -= 1.0
+        err[self.n_actions] = -self.c_value
+        err = err.astype(net.dtype)
+        signal = np.ascontiguousarray(self.feedback.learning_signal(err), net.dtype)
+        self.traces.step(signal, self._zero, self.F, self._decay)
+        self._advance_readout_trace(net)
+        self.F["w_out"] *= self._decay
+        self.F["w_out"] += np.multiply.outer(err, self.readout_trace)
+        self.F["b_out"] *= self._decay
+        self.F["b_out"] += self.bias_trace * err
+        if self.c_entropy > 0:
+            self._entropy_step(net, pi)
+        self.value_prev = value
+        return action
+
+    def observe(self, reward: float, terminated: bool, truncated: bool) -> None:
+        """The environment answered the last action. A terminal transition is learned from at
+        once (no bootstrap); otherwise it waits for V of the next state."""
+        if terminated:
+            self._learn(reward - self.value_prev)
+            self.pending = None
+        else:
+            self.pending = float(reward)
+
+    def bootstrap(self, net) -> None:
+        """After truncation: the network has seen the final observation; learn from it."""
+        if self.pending is not None:
+            _, value = self.policy(net)
+            self._learn(self.pending + self.gamma * value - self.value_prev)
+            self.pending = None
+
+    # ------------------------------------------------------------------ updates
+    def _learn(self, delta: float) -> None:
+        self.last_delta = delta
+        step = self.lr
+        if self.guard_kappa is not None:
+            trace_norm = sum(float(np.abs(f).sum()) for f in self.F.values())
+            bound = self.lr * self.guard_kappa * max(abs(delta), 1.0) * trace_norm
+            step = self.lr / max(bound, 1.0)
+        scale = self.net.dtype.type(-step * delta)
+        deltas = {name: scale * trace for name, trace in self.F.items()}
+        for name, change in deltas.items():
+            self.net.params[name] += change
+        self.net.enforce_constraints()
+        self.feedback.after_update(self.net, deltas)
+
+    def _entropy_step(self, net, pi: np.ndarray) -> None:
+        entropy = -float(np.sum(pi * np.log(pi + 1e-12)))
+        d_entropy = np.zeros(net.n_out)
+        d_entropy[:self.n_actions] = -pi * (np.log(pi + 1e-12) + entropy)
+        signal = self.feedback.learning_signal(d_entropy.astype(net.dtype))
+        step = net.dtype.type(self.lr * self.c_entropy)
+        for name, projection in self.traces.projections.items():
+            net.params[name] += step * signal[:, None] * projection.filtered
+        net.params["w_out"] += step * np.multiply.outer(d_entropy, self.readout_trace).astype(net.dtype)
+        net.enforce_constraints()
