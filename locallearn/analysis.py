@@ -68,6 +68,13 @@ def replot_run(run_dir: str | Path) -> list[Path]:
     run_dir = Path(run_dir)
     summary = io.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
     rows = io.read_jsonl(run_dir / "metrics.jsonl")
+    if rows and "episode" in rows[0]:
+        path = run_dir / "learning_curve.png"
+        config = io.read_json(run_dir / "config.json")
+        plot_episode_curve(rows, summary.get("metric", "return"), path,
+                           config["training"]["window"],
+                           title=f"{summary.get('task', '')} — {summary.get('rule', '')}")
+        return [path]
     metric = summary.get("metric") or next(k for k in rows[0] if k not in
                                            {"trial", "steps", "kind", "wall_seconds", "eval_loss",
                                             "train_loss", "rate_hz"})

@@ -3,6 +3,8 @@
     locallearn list
     locallearn run --task evidence --rule eprop --feedback random --seed 0 --out runs/x
     locallearn run --config my_run.toml --set training.lr=0.002 --set network.n_rec=200
+    locallearn run --task catch --rule reward-eprop --steps 200000 --out runs/catch
+    locallearn play runs/catch --episodes 100
     locallearn plot runs/x
 
 Exit status: 0 on success, 2 for a bad name, value or file (the message lists what is allowed),
@@ -70,6 +72,8 @@ def _run_config(args) -> dict:
     if args.feedback:
         rule["feedback"] = args.feedback
     training = config.setdefault("training", {})
+    if args.steps is not None:
+        training["steps"] = args.steps
     for flag, key in (("trials", "n_trials"), ("lr", "lr"), ("update", "update"),
                       ("batch_size", "batch_size"), ("eval_every", "eval_every"),
                       ("eval_trials", "eval_trials"), ("final_eval_trials", "final_eval_trials"),
@@ -92,9 +96,16 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    config = _run_config(args)
+    task = config.get("task")
+    task_name = task.get("name") if isinstance(task, dict) else task
+    if task_name is not None:
+        from . import lifetime
+
+        if lifetime.is_environment(task_name):
+            return _run_lifetime(args, config)
     from .runner import resolve_config, run_supervised
 
-    config = _run_config(args)
     resolved = resolve_config(config)
     label = resolved["rule"]["name"]
     if isinstance(resolved["rule"].get("feedback"), str):
@@ -116,6 +127,45 @@ def _cmd_run(args) -> int:
     if summary["status"] == "interrupted":
         return 130
     return 0 if summary["status"] == "completed" else 1
+
+
+def _run_lifetime(args, config: dict) -> int:
+    from . import lifetime
+
+    config.setdefault("rule", {}).setdefault("name", "reward-eprop")
+    resolved = lifetime.resolve_config(config)
+    out = Path(args.out) if args.out else Path("runs") / (
+        f"{resolved['task']['name']}-{resolved['rule']['name']}-seed{resolved['seed']}-"
+        f"{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"lifetime {out}: task {resolved['task']['name']}, rule {resolved['rule']['name']}, "
+          f"seed {resolved['seed']}, {resolved['training']['steps']:,} environment steps, "
+          f"{resolved['agent']['micro_steps']} network steps each, encoder "
+          f"{resolved['agent']['encoder']}")
+    summary = lifetime.run_lifetime(config, out, progress=not args.no_progress)
+    value = summary["value"]
+    shown = "n/a" if value is None else f"{value:.4g}"
+    print(f"{summary['status']}: {summary['metric']} = {shown} and mean return "
+          f"{summary['mean_return']} over the last {summary['window']} of {summary['episodes']} "
+          f"episodes; {summary['steps']:,} steps in {summary['wall_seconds']:.0f} s "
+          f"({summary['steps_per_second']:.0f} steps/s)")
+    print(f"wrote {out}/: config.json metrics.jsonl weights.npz learning_curve.png summary.json")
+    if summary["status"] == "interrupted":
+        return 130
+    return 0 if summary["status"] == "completed" else 1
+
+
+def _cmd_play(args) -> int:
+    from . import lifetime
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "weights.npz").exists():
+        raise ConfigError(f"{run_dir} holds no trained agent (no weights.npz)")
+    result = lifetime.play(run_dir, episodes=args.episodes, seed=args.seed,
+                           greedy=not args.sample)
+    print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions): "
+          f"return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
+          f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f}")
+    return 0
 
 
 def _cmd_plot(args) -> int:
@@ -142,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed of network, feedback and trial stream")
     run.add_argument("--out", help="run directory (default: runs/<task>-<rule>-seed<s>-<time>)")
     run.add_argument("--config", help="TOML file with [task] [network] [rule] [training] tables")
-    run.add_argument("--trials", type=int, help="number of training trials")
+    run.add_argument("--trials", type=int, help="number of training trials (supervised tasks)")
+    run.add_argument("--steps", type=int, help="environment steps of the lifetime (environments)")
     run.add_argument("--lr", type=float, help="learning rate")
     run.add_argument("--update", help="'step' (online, every step) or 'trial' (every batch)")
     run.add_argument("--batch-size", type=int, help="trials per update when --update trial")
@@ -154,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    play = sub.add_parser("play", help="evaluate a trained agent for some episodes")
+    play.add_argument("run_dir")
+    play.add_argument("--episodes", type=int, default=10)
+    play.add_argument("--seed", type=int, default=12345)
+    play.add_argument("--sample", action="store_true", help="sample actions instead of greedy")
+    play.set_defaults(func=_cmd_play)
 
     plot = sub.add_parser("plot", help="redraw a run directory's figures")
     plot.add_argument("run_dir")

@@ -218,11 +218,47 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
             accum[j, j] = kept
 
 
+# --------------------------------------------------------------------------- STDP eligibility
+def stdp_step_numpy(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus,
+                    decay_z, elig):
+    """One step of Florian's (2007) STDP eligibility, in place.
+
+        P+_j <- decay_plus P+_j + a_plus pre_j          (pre_trace)
+        P-_i <- decay_minus P-_i + a_minus post_i       (post_trace; a_minus < 0)
+        zeta_ij = P+_j post_i + P-_i pre_j
+        elig_ij <- decay_z elig_ij + zeta_ij            (decay_z = 0: elig = zeta, MSTDP)
+    """
+    pre_trace *= decay_plus
+    pre_trace += a_plus * pre
+    post_trace *= decay_minus
+    post_trace += a_minus * post
+    zeta = post[:, None] * pre_trace[None, :] + post_trace[:, None] * pre[None, :]
+    elig *= decay_z
+    elig += zeta
+
+
+@_jit
+def stdp_step(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus, decay_z,
+              elig):
+    """Compiled twin of :func:`stdp_step_numpy`."""
+    for j in range(pre.shape[0]):
+        pre_trace[j] = decay_plus * pre_trace[j] + a_plus * pre[j]
+    for i in range(post.shape[0]):
+        post_trace[i] = decay_minus * post_trace[i] + a_minus * post[i]
+    for i in range(post.shape[0]):
+        post_i = post[i]
+        trace_i = post_trace[i]
+        row = elig[i]
+        for j in range(pre.shape[0]):
+            row[j] = decay_z * row[j] + (post_i * pre_trace[j] + trace_i * pre[j])
+
+
 KERNELS = {
     "synaptic_current": {"numba": synaptic_current, "numpy": synaptic_current_numpy},
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
+    "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
 }
 
 BACKENDS = ("numba", "numpy")

@@ -26,7 +26,7 @@ from . import io
 from .config import ConfigError, check_int, unknown_name_message
 from .encoders import ENCODERS, Scaler, make_encoder
 from .network import Network, NetworkConfig
-from .runner import _construct, _Interrupt, _progress
+from .runner import _construct, _Interrupt, _progress, _rule_section
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     network.update(n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1,
                    seed=network.get("seed", seed))
     NetworkConfig.from_dict(network)
-    rule_section = {**defaults.get("rule", {"name": "reward-eprop"}), **user.get("rule", {})}
+    rule_section = _rule_section(defaults.get("rule", {"name": "reward-eprop"}), user.get("rule", {}))
     rule_class = rules.get(rule_section["name"])
     rule = _construct(f"rule {rule_section['name']!r}", rule_class,
                       {k: v for k, v in rule_section.items() if k != "name"})

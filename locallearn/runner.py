@@ -185,6 +185,13 @@ def _construct(kind: str, factory: Callable, options: dict):
     return factory(**options)
 
 
+def _rule_section(default: dict, user: dict) -> dict:
+    """The task's default rule options apply only when the user keeps the default rule."""
+    if "name" in user and user["name"] != default.get("name"):
+        return dict(user)
+    return {**default, **user}
+
+
 def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     """Fill a partial run configuration with the task's defaults and validate every section.
 
@@ -207,6 +214,8 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     task_section = dict(task_section)
     task_name = task_section.pop("name", None)
     task_class = tasks.get(task_name)
+    if getattr(task_class, "kind", None) == "environment":
+        raise ConfigError(f"{task_name!r} is an environment; run it with locallearn.lifetime")
     task = _construct(f"task {task_name!r}", task_class, task_section)
     defaults = getattr(task_class, "defaults", {})
 
@@ -218,7 +227,7 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     network.update(n_in=task.n_in, n_out=task.n_out, seed=network.get("seed", seed))
     NetworkConfig.from_dict(network)
 
-    rule_section = {**defaults.get("rule", {"name": "eprop"}), **user.get("rule", {})}
+    rule_section = _rule_section(defaults.get("rule", {"name": "eprop"}), user.get("rule", {}))
     rule_options = {k: v for k, v in rule_section.items() if k != "name"}
     _construct(f"rule {rule_section['name']!r}", rules.get(rule_section["name"]), rule_options)
 

@@ -18,4 +18,27 @@ get = registry.get
 # built-in tasks register themselves on import
 from . import catch, delayed_match, evidence, pattern, store_recall  # noqa: E402,F401
 
-__all__ = ["available", "get", "make", "register", "registry"]
+
+def register_with_gymnasium() -> list[str]:
+    """Register every environment task with gymnasium as ``locallearn/<Name>-v0`` (no-op without
+    gymnasium); returns the ids. Runs on import, so ``gymnasium.make("locallearn/Catch-v0")`` works
+    after ``import locallearn``."""
+    from locallearn.spaces import _gymnasium
+
+    if _gymnasium is None:
+        return []
+    ids = []
+    for name in available():
+        factory = get(name)
+        if getattr(factory, "kind", None) != "environment":
+            continue
+        env_id = f"locallearn/{factory.__name__}-v0"
+        if env_id not in _gymnasium.registry:
+            _gymnasium.register(id=env_id, entry_point=factory)
+        ids.append(env_id)
+    return ids
+
+
+register_with_gymnasium()
+
+__all__ = ["available", "get", "make", "register", "register_with_gymnasium", "registry"]

@@ -1,0 +1,206 @@
+"""Reward-based rules and the lifetime runner: signs, TD bookkeeping, smoke runs, gymnasium."""
+
+import numpy as np
+import pytest
+
+import locallearn as ll
+from locallearn import io, kernels
+from locallearn.lifetime import play, run_lifetime
+from locallearn.spaces import gymnasium_available
+
+
+def _net(n_out=3, seed=0, **overrides):
+    settings = dict(n_in=5, n_rec=20, n_out=n_out, w_in_gain=2.0, w_out_gain=0.1, tau_out=5.0,
+                    dtype="float64", n_ref=2, seed=seed)
+    settings.update(overrides)
+    return ll.Network(ll.NetworkConfig(**settings))
+
+
+def _present(net, rule, x, micro_steps=5):
+    for m in range(micro_steps):
+        net.step(x)
+        if m < micro_steps - 1:
+            rule.advance(net)
+
+
+X = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+
+
+def _policy_on_x(net, rule):
+    net.reset_state()
+    for _ in range(5):
+        net.step(X)
+    return rule.policy(net)
+
+
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+def test_positive_td_error_raises_the_probability_of_the_action_taken(feedback):
+    """One-step bandit episode with delta = +1: the logit of the action taken and V must rise."""
+    net = _net()
+    rule = ll.rules.make("reward-eprop", feedback=feedback, lr=0.05, gamma=0.0, lam=0.0,
+                         guard_kappa=None)
+    rule.bind(net)
+    pi_before, value_before = _policy_on_x(net, rule)
+    net.reset_state()
+    rule.begin_episode()
+    _present(net, rule, X)
+    action = rule.decide(net, np.random.default_rng(1))
+    rule.observe(rule.value_prev + 1.0, terminated=True, truncated=False)
+    assert rule.last_delta == pytest.approx(1.0)
+    pi_after, value_after = _policy_on_x(net, rule)
+    assert pi_after[action] > pi_before[action]
+    assert value_after > value_before
+
+
+@pytest.mark.parametrize("rewarded_arm", [0, 1])
+def test_bandit_is_learned_with_the_right_sign(rewarded_arm):
+    net = _net()
+    rule = ll.rules.make("reward-eprop", feedback="random", lr=0.02, gamma=0.0, lam=0.0)
+    rule.bind(net)
+    rng = np.random.default_rng(0)
+    chosen = []
+    for _ in range(300):
+        net.reset_state()
+        rule.begin_episode()
+        _present(net, rule, X)
+        action = rule.decide(net, rng)
+        rule.observe(1.0 if action == rewarded_arm else 0.0, terminated=True, truncated=False)
+        chosen.append(action == rewarded_arm)
+    assert np.mean(chosen[-100:]) > 0.9
+
+
+def test_terminated_does_not_bootstrap_and_truncated_does():
+    gamma = 0.9
+    for terminated in (True, False):
+        net = _net(seed=2)
+        rule = ll.rules.make("reward-eprop", lr=1e-9, gamma=gamma, lam=0.5, guard_kappa=None)
+        rule.bind(net)
+        rng = np.random.default_rng(0)
+        net.reset_state()
+        rule.begin_episode()
+        _present(net, rule, X)
+        rule.decide(net, rng)
+        value_prev = rule.value_prev
+        rule.observe(0.5, terminated=terminated, truncated=not terminated)
+        if terminated:
+            assert rule.last_delta == pytest.approx(0.5 - value_prev, abs=1e-12)
+        else:
+            for _ in range(5):
+                net.step(X)
+                rule.advance(net)
+            _, value_next = rule.policy(net)
+            rule.bootstrap(net)
+            assert rule.last_delta == pytest.approx(0.5 + gamma * value_next - value_prev, abs=1e-9)
+
+
+def test_rl_trace_decays_by_gamma_lambda_between_decisions():
+    net = _net(seed=3)
+    rule = ll.rules.make("reward-eprop", lr=1e-12, gamma=0.9, lam=0.5, guard_kappa=None)
+    rule.bind(net)
+    rng = np.random.default_rng(0)
+    net.reset_state()
+    rule.begin_episode()
+    _present(net, rule, X)
+    rule.decide(net, rng)
+    readout_before = rule.F["w_out"].copy()
+    rule.observe(0.0, False, False)
+    _present(net, rule, X)
+    action = rule.decide(net, rng)
+    pi, _ = rule.policy(net)
+    err = np.append(pi, -rule.c_value)
+    err[action] -= 1
+    expected = 0.45 * readout_before + np.outer(err, rule.readout_trace)
+    np.testing.assert_allclose(rule.F["w_out"], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["mstdp", "mstdpet"])
+def test_rstdp_update_is_reward_times_florians_eligibility(variant):
+    net = _net(seed=4)
+    rule = ll.rules.make("rstdp", variant=variant, lr=0.01)
+    rule.bind(net)
+    rng = np.random.default_rng(0)
+    decay = np.exp(-1 / 20)
+    decay_z = np.exp(-1 / 25) if variant == "mstdpet" else 0.0
+    pre_trace, post_trace = np.zeros(net.n_in), np.zeros(net.n_rec)
+    z = np.zeros((net.n_rec, net.n_in))
+    net.reset_state()
+    rule.begin_episode()
+    layer = net.layers[0]
+    for m in range(5):
+        net.step(X)
+        pre_trace = decay * pre_trace + layer.input
+        post_trace = decay * post_trace - layer.state.z
+        z = decay_z * z + np.outer(layer.state.z, pre_trace) + np.outer(post_trace, layer.input)
+        if m < 4:
+            rule.advance(net)
+    rule.decide(net, rng)
+    assert np.abs(z).max() > 0
+    before = net.w_in.copy()
+    rule.observe(-2.0, terminated=True, truncated=False)
+    np.testing.assert_allclose(net.w_in - before, 0.01 * -2.0 * z, rtol=1e-10, atol=1e-14)
+
+
+def test_stdp_kernel_equals_numpy_twin_and_coincident_spikes_cancel():
+    rng = np.random.default_rng(0)
+    states = [[np.zeros(6), np.zeros(4), np.zeros((4, 6))] for _ in range(2)]
+    for _ in range(30):
+        pre = (rng.random(6) < 0.3).astype(float)
+        post = (rng.random(4) < 0.3).astype(float)
+        for impl, s in ((kernels.stdp_step, states[0]), (kernels.stdp_step_numpy, states[1])):
+            impl(pre, post, s[0], s[1], 0.9, 0.9, 1.0, -1.0, 0.8, s[2])
+    for a, b in zip(states[0], states[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    pre_trace, post_trace, elig = np.zeros(1), np.zeros(1), np.zeros((1, 1))
+    kernels.stdp_step(np.ones(1), np.ones(1), pre_trace, post_trace, 0.9, 0.9, 1.0, -1.0, 0.0, elig)
+    assert elig[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("rule", ["reward-eprop", "rstdp"])
+def test_short_lifetime_on_catch_completes_with_well_formed_logs(rule, tmp_path):
+    config = {"task": "catch", "rule": {"name": rule}, "training": {"steps": 2000, "window": 50},
+              "seed": 0}
+    summary = run_lifetime(config, tmp_path / "run", progress=False)
+    assert summary["status"] == "completed" and summary["steps"] == 2000
+    rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert len(rows) == summary["episodes"] == 2000 // 9
+    for row in rows:
+        assert set(row) >= {"episode", "steps", "return", "length", "catch_rate"}
+        assert row["return"] in (-1.0, 1.0) and row["length"] == 9
+    weights = np.load(tmp_path / "run" / "weights.npz")
+    network = io.read_json(tmp_path / "run" / "config.json")["network"]
+    initial = ll.Network(ll.NetworkConfig.from_dict(network))
+    for key in ("w_in", "w_rec", "w_out"):
+        assert not np.array_equal(weights[key], initial.params[key]), key
+    assert (tmp_path / "run" / "learning_curve.png").stat().st_size > 0
+    result = play(tmp_path / "run", episodes=5)
+    assert result["episodes"] == 5 and -1 <= result["mean_return"] <= 1
+
+
+def test_catch_environment_follows_its_rules():
+    env = ll.tasks.make("catch")
+    obs, info = env.reset(seed=3)
+    assert obs.shape == (3,) and obs.dtype == np.float32
+    total, steps, done = 0.0, 0, False
+    while not done:
+        ball_column = env.ball[1]
+        action = int(np.sign(ball_column - env.paddle)) + 1  # move towards the ball
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        steps += 1
+        done = terminated
+        assert env.observation_space.contains(obs)
+    assert steps == 9 and total == 1.0 and info["caught"]
+    with pytest.raises(ValueError, match="action"):
+        env.step(7)
+
+
+@pytest.mark.skipif(not gymnasium_available(), reason="gymnasium (extra [games]) not installed")
+def test_catch_passes_gymnasiums_env_checker_and_is_registered():
+    import gymnasium
+    from gymnasium.utils.env_checker import check_env
+
+    check_env(ll.tasks.make("catch"), skip_render_check=True)
+    check_env(ll.tasks.make("catch", observation="pixels"), skip_render_check=True)
+    env = gymnasium.make("locallearn/Catch-v0")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3,)
