@@ -1,0 +1,228 @@
+"""Pong in numpy, in the coordinates of ALE Pong-v5's RAM — calibration against ALE is OPEN.
+
+Units are those of the ALE RAM bytes (RAM[49] ball x, RAM[54] ball y, RAM[51] agent paddle y,
+RAM[50] CPU paddle y), one step = one agent step of Pong-v5 (4 frames). Measured on ALE 0.12
+with repeat_action_probability 0 and built in here:
+
+* the ball moves 4 px per step horizontally between x = 52 and 205; the CPU paddle returns it at
+  x = 69, the agent's paddle (on the right) at x = 189; its vertical speed is 0, 2, 4 or 8 px per
+  step, set here by where it hits the paddle (edge hits are steep); it bounces between y = 44 and
+  207; returns were seen at ball y - paddle y in [-2, 16];
+* the agent's paddle moves within [38, 203] with inertia: +-10 px/step^2 while a button is held,
+  top speed 23 px/step, 10 px/step of friction after release (ALE's measured response);
+* after a point the ball is absent (x = y = 0, as in RAM) for 14 steps, then served from
+  x = 128 towards a random side; a game is 21 points.
+
+Not yet matched (``python benchmarks/pong_calibration.py``, 3 games each, ours vs ALE): random
+play -17.7 vs -20.3 per game (51 vs 46 steps per point); a centre-tracking player never loses a
+point here but loses 0-21 in ALE; an edge-aiming player +2.3 vs -1.0. The CPU paddle here simply
+follows the ball at ``cpu_speed`` px per step; how ALE's CPU and hit geometry produce those
+numbers is still to be found.
+
+Actions: 0 stay, 1 up (y decreases, ALE action 2), 2 down (ALE action 3). Rewards: +1 / -1 per
+point, plus ``shaping`` for each return by the agent (0 by default). ``continuing=True`` never
+terminates: games follow each other (a lifelong stream; ``info["games"]`` counts them). Otherwise
+the episode ends after a game, or is truncated after ``max_steps`` (27,000 = ALE's 108,000 frames).
+
+Observations (float32 in [0, 1]): ``"state"`` = ball x, y, x-velocity, y-velocity, agent y,
+CPU y; ``"positions"`` = ball x, y, agent y, CPU y (velocities must be inferred: needs memory);
+``"ram"`` = RAM[49], RAM[54], RAM[51], RAM[50], RAM[13], RAM[14] divided by 255 (the vector an
+adapter can build from the real game's RAM).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from locallearn.config import check_choice, check_int, check_positive
+from locallearn.envs import Environment
+from locallearn.spaces import Box, Discrete
+
+from . import register
+
+X_MIN, X_MAX = 52, 205           # ball leaves the court beyond these
+CPU_X, AGENT_X = 69, 189         # where paddles return the ball
+Y_MIN, Y_MAX = 44, 207           # ball bounces off these walls
+PADDLE_MIN, PADDLE_MAX = 38, 203  # paddle y range
+HIT_LOW, HIT_HIGH = -2, 16       # ball y - paddle y inside this window is a hit
+SERVE_X, PAUSE = 128, 14
+ACCEL, V_MAX = 10, 23             # agent paddle inertia
+DX = 4
+POINTS_PER_GAME = 21
+
+
+def _bounce_dy(offset: int) -> int:
+    """Vertical speed after a hit at ``offset`` = ball y - paddle y (edges are steep)."""
+    centre = offset - 7
+    magnitude = 8 if abs(centre) >= 7 else 4 if abs(centre) >= 4 else 2 if abs(centre) >= 1 else 0
+    return int(np.sign(centre)) * magnitude
+
+
+@register("pong")
+class Pong(Environment):
+    name = "pong"
+    metric = "score"
+    metadata = {"render_modes": []}
+    defaults = {
+        "network": {"n_rec": 100, "n_adaptive": 0, "n_ref": 2, "w_in_gain": 1.5,
+                    "w_out_gain": 0.1, "tau_out": 5.0},
+        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 12},
+                  "micro_steps": 3},
+        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 5e-4, "gamma": 0.99,
+                 "lam": 0.95, "guard_kappa": None},
+        "training": {"steps": 2_000_000, "window": 10},
+    }
+
+    def __init__(self, observation: str = "state", cpu_speed: int = 6, shaping: float = 0.0,
+                 continuing: bool = False, max_steps: int = 27_000):
+        check_choice("Pong", "observation", observation, ("state", "positions", "ram"))
+        check_int("Pong", "cpu_speed", cpu_speed, minimum=1)
+        check_positive("Pong", "shaping", shaping, allow_zero=True)
+        check_int("Pong", "max_steps", max_steps, minimum=1)
+        self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
+        self.continuing, self.max_steps = continuing, max_steps
+        size = {"state": 6, "positions": 4, "ram": 6}[observation]
+        self.observation_space = Box(0.0, 1.0, shape=(size,), dtype=np.float32)
+        self.action_space = Discrete(3)
+        self._seed(None)
+        self.t = None
+
+    # ------------------------------------------------------------------ state
+    def _serve(self) -> None:
+        self.ball_x = self.ball_y = 0
+        self.dx = self.dy = 0
+        self.pause = PAUSE
+
+    def _launch(self) -> None:
+        rng = self.np_random
+        self.ball_x = SERVE_X
+        self.ball_y = int(rng.integers(Y_MIN + 30, Y_MAX - 30))
+        self.dx = DX if rng.random() < 0.5 else -DX
+        self.dy = int(rng.choice([-4, -2, 2, 4]))
+
+    def _observe(self) -> np.ndarray:
+        if self.observation == "ram":
+            values = [self.ball_x, self.ball_y, self.agent_y, self.cpu_y, self.cpu_score,
+                      self.agent_score]
+            return (np.array(values, np.float32) / 255).astype(np.float32)
+        present = self.ball_x != 0
+        ball_x = (self.ball_x - X_MIN) / (X_MAX - X_MIN) if present else 0.0
+        ball_y = (self.ball_y - Y_MIN) / (Y_MAX - Y_MIN) if present else 0.0
+        agent = (self.agent_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN)
+        cpu = np.clip((self.cpu_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN), 0, 1)
+        if self.observation == "positions":
+            values = [ball_x, ball_y, agent, cpu]
+        else:
+            values = [ball_x, ball_y, (self.dx / DX + 1) / 2, (self.dy / 8 + 1) / 2, agent, cpu]
+        return np.clip(np.array(values, np.float32), 0, 1)
+
+    def reset(self, seed=None, options=None):
+        self._seed(seed)
+        self.agent_y = self.cpu_y = (PADDLE_MIN + PADDLE_MAX) // 2
+        self.agent_v = 0
+        self.agent_score = self.cpu_score = 0
+        self.games = 0
+        self.t = 0
+        self._serve()
+        return self._observe(), {"games": 0}
+
+    # ------------------------------------------------------------------ dynamics
+    def _move_agent(self, action: int) -> None:
+        # Inertia as measured on ALE: +-10 px/step^2 while a button is held, top speed 23,
+        # and 10 px/step of friction once it is released.
+        direction = {0: 0, 1: -1, 2: 1}[action]
+        if direction:
+            self.agent_v = int(np.clip(self.agent_v + ACCEL * direction, -V_MAX, V_MAX))
+        else:
+            self.agent_v = int(np.sign(self.agent_v)) * max(abs(self.agent_v) - ACCEL, 0)
+        self.agent_y = int(np.clip(self.agent_y + self.agent_v, PADDLE_MIN, PADDLE_MAX))
+        if self.agent_y in (PADDLE_MIN, PADDLE_MAX):
+            self.agent_v = 0
+
+    def _move_cpu(self) -> None:
+        if self.ball_x == 0:
+            return
+        target = self.ball_y - 7
+        self.cpu_y += int(np.clip(target - self.cpu_y, -self.cpu_speed, self.cpu_speed))
+        self.cpu_y = int(np.clip(self.cpu_y, PADDLE_MIN - 38, PADDLE_MAX))
+
+    def _move_ball(self) -> tuple[int, bool]:
+        """Advance the ball; return (point: +1 agent / -1 cpu / 0, agent returned the ball)."""
+        if self.ball_x == 0:
+            self.pause -= 1
+            if self.pause <= 0:
+                self._launch()
+            return 0, False
+        x, y = self.ball_x + self.dx, self.ball_y + self.dy
+        if y < Y_MIN:
+            y, self.dy = 2 * Y_MIN - y, -self.dy
+        elif y > Y_MAX:
+            y, self.dy = 2 * Y_MAX - y, -self.dy
+        returned = False
+        if self.dx > 0 and self.ball_x < AGENT_X <= x:
+            offset = y - self.agent_y
+            if HIT_LOW <= offset <= HIT_HIGH:
+                x, self.dx, self.dy = AGENT_X, -DX, _bounce_dy(offset)
+                returned = True
+        elif self.dx < 0 and self.ball_x > CPU_X >= x:
+            offset = y - self.cpu_y
+            if HIT_LOW <= offset <= HIT_HIGH:
+                x, self.dx, self.dy = CPU_X, DX, _bounce_dy(offset)
+        self.ball_x, self.ball_y = x, y
+        if x > X_MAX:
+            return -1, returned
+        if x < X_MIN:
+            return 1, returned
+        return 0, returned
+
+    def step(self, action):
+        if self.t is None:
+            raise RuntimeError("call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"Pong: action must be 0 (stay), 1 (up) or 2 (down), got {action!r}")
+        self.t += 1
+        self._move_agent(int(action))
+        self._move_cpu()
+        point, returned = self._move_ball()
+        reward = float(point) + (self.shaping if returned else 0.0)
+        info = {"games": self.games}
+        terminated = False
+        if point:
+            if point > 0:
+                self.agent_score += 1
+            else:
+                self.cpu_score += 1
+            self._serve()
+            if max(self.agent_score, self.cpu_score) >= POINTS_PER_GAME:
+                info["score"] = self.agent_score - self.cpu_score
+                self.games += 1
+                info["games"] = self.games
+                if self.continuing:
+                    self.agent_score = self.cpu_score = 0
+                else:
+                    terminated = True
+        truncated = not terminated and not self.continuing and self.t >= self.max_steps
+        return self._observe(), reward, terminated, truncated, info
+
+    @staticmethod
+    def episode_metric(episode_return: float, info: dict) -> float:
+        """Score of the game (agent points - CPU points), shaping excluded."""
+        return float(info.get("score", episode_return))
+
+    # ------------------------------------------------------------------ scripted players
+    def scripted_action(self, policy: str) -> int:
+        """Reference players: "track" keeps the paddle centred on the ball, "edge" aims to hit
+        the ball with the paddle's edge (steep returns the CPU cannot follow)."""
+        if self.ball_x == 0:
+            target = (PADDLE_MIN + PADDLE_MAX) // 2
+        elif policy == "track":
+            target = self.ball_y - 7
+        elif policy == "edge":
+            side = -1 if self.ball_y > (Y_MIN + Y_MAX) / 2 else 1
+            target = self.ball_y - 7 - side * 9
+        else:
+            raise ValueError(f"unknown scripted policy {policy!r} (track, edge)")
+        gap = target - self.agent_y
+        if abs(gap) <= 5:
+            return 0
+        return 2 if gap > 0 else 1

@@ -1,0 +1,73 @@
+"""Pong: rules of the game, observation modes, seeding, checker."""
+
+import numpy as np
+import pytest
+
+import locallearn as ll
+from locallearn.spaces import gymnasium_available
+
+
+@pytest.mark.parametrize("observation, size", [("state", 6), ("positions", 4), ("ram", 6)])
+def test_observations_have_their_documented_size_and_range(observation, size):
+    env = ll.tasks.make("pong", observation=observation)
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        assert obs.shape == (size,) and obs.dtype == np.float32
+        assert np.all(obs >= 0) and np.all(obs <= 1)
+        obs, *_ = env.step(int(rng.integers(3)))
+
+
+def test_a_game_ends_at_21_points_with_score_in_info_and_unit_rewards():
+    env = ll.tasks.make("pong")
+    env.reset(seed=1)
+    rng = np.random.default_rng(1)
+    total, done = 0.0, False
+    while not done:
+        _, reward, terminated, truncated, info = env.step(int(rng.integers(3)))
+        assert reward in (-1.0, 0.0, 1.0)
+        total += reward
+        done = terminated or truncated
+    assert terminated and max(env.agent_score, env.cpu_score) == 21
+    assert info["score"] == total == env.agent_score - env.cpu_score
+
+
+def test_continuing_mode_never_terminates_and_counts_games():
+    env = ll.tasks.make("pong", continuing=True)
+    env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    for _ in range(4000):
+        _, _, terminated, truncated, info = env.step(int(rng.integers(3)))
+        assert not terminated and not truncated
+    assert info["games"] >= 1
+
+
+def test_same_seed_same_game():
+    trajectories = []
+    for _ in range(2):
+        env = ll.tasks.make("pong")
+        obs, _ = env.reset(seed=5)
+        frames = [obs]
+        for t in range(500):
+            obs, *_ = env.step(t % 3)
+            frames.append(obs)
+        trajectories.append(np.array(frames))
+    np.testing.assert_array_equal(*trajectories)
+
+
+def test_paddle_has_the_inertia_measured_on_ale():
+    env = ll.tasks.make("pong")
+    env.reset(seed=0)
+    ys = [env.agent_y]
+    for action in [2, 2, 2, 0, 0, 0]:
+        env.step(action)
+        ys.append(env.agent_y)
+    assert np.diff(ys).tolist() == [10, 20, 23, 13, 3, 0]
+
+
+@pytest.mark.skipif(not gymnasium_available(), reason="gymnasium (extra [games]) not installed")
+def test_pong_passes_gymnasiums_env_checker():
+    from gymnasium.utils.env_checker import check_env
+
+    for observation in ("state", "positions", "ram"):
+        check_env(ll.tasks.make("pong", observation=observation), skip_render_check=True)
