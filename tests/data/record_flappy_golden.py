@@ -3,8 +3,8 @@
     pip install flappy-bird-gymnasium==0.4.0 && python tests/data/record_flappy_golden.py
 
 Writes tests/data/flappy_golden.npz: for each seed, the actions played (a hand controller with
-occasional random extra flaps on odd seeds, so that episodes both pass pipes and crash), and the observations (the 12
-features), rewards, terminated and truncated flags the package returned. tests/test_flappy.py
+occasional random extra flaps on odd seeds, so that episodes both pass pipes and crash), and
+the observations (the 12 features), rewards, terminated and truncated flags the package returned. tests/test_flappy.py
 replays the actions on locallearn's "flappy" and requires identical outputs.
 """
 
