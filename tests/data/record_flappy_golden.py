@@ -4,8 +4,8 @@
 
 Writes tests/data/flappy_golden.npz: for each seed, the actions played (a hand controller with
 occasional random extra flaps on odd seeds, so that episodes both pass pipes and crash), and
-the observations (the 12 features), rewards, terminated and truncated flags the package returned. tests/test_flappy.py
-replays the actions on locallearn's "flappy" and requires identical outputs.
+the observations (the 12 features), rewards, terminated and truncated flags the package
+returned. tests/test_flappy.py replays the actions on locallearn's "flappy" and requires identical outputs.
 """
 
 from pathlib import Path
