@@ -86,3 +86,20 @@ def test_flappy_passes_gymnasiums_env_checker():
 
     for observation in ("compact", "features"):
         check_env(ll.tasks.make("flappy", observation=observation), skip_render_check=True)
+
+
+def test_flappy_gym_adapter_gives_our_compact_observation_of_the_real_game():
+    pytest.importorskip("flappy_bird_gymnasium")
+    real = ll.tasks.make("flappy_gym")
+    ours = ll.tasks.make("flappy")
+    a, _ = real.reset(seed=3)
+    b, _ = ours.reset(seed=3)
+    np.testing.assert_array_equal(a, b)
+    for _ in range(300):
+        action = ours.scripted_action()
+        a, ra, ta, _, _ = real.step(action)
+        b, rb, tb, _, _ = ours.step(action)
+        np.testing.assert_array_equal(a, b)
+        assert (ra, ta) == (rb, tb)
+        if ta:
+            break

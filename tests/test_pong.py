@@ -71,3 +71,16 @@ def test_pong_passes_gymnasiums_env_checker():
 
     for observation in ("state", "positions", "ram"):
         check_env(ll.tasks.make("pong", observation=observation), skip_render_check=True)
+
+
+def test_ale_pong_adapter_reads_the_ram_features_and_maps_actions():
+    pytest.importorskip("ale_py")
+    env = ll.tasks.make("ale_pong", sticky=0.0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (6,) and obs.dtype == np.float32
+    ys = []
+    for _ in range(6):
+        obs, reward, terminated, truncated, _ = env.step(1)  # up: RAM[51] decreases
+        ys.append(obs[2] * 255)
+        assert np.all((obs >= 0) & (obs <= 1))
+    assert ys[-1] < ys[0]
