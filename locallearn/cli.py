@@ -161,7 +161,7 @@ def _cmd_play(args) -> int:
     if not (run_dir / "weights.npz").exists():
         raise ConfigError(f"{run_dir} holds no trained agent (no weights.npz)")
     result = lifetime.play(run_dir, episodes=args.episodes, seed=args.seed,
-                           greedy=not args.sample)
+                           greedy=not args.sample, task=args.task)
     print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions): "
           f"return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
           f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f}")
@@ -211,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--episodes", type=int, default=10)
     play.add_argument("--seed", type=int, default=12345)
     play.add_argument("--sample", action="store_true", help="sample actions instead of greedy")
+    play.add_argument("--task", help="play another environment with the same spaces, e.g. "
+                                     "flappy_gym (the real game) for an agent trained on flappy")
     play.set_defaults(func=_cmd_play)
 
     plot = sub.add_parser("plot", help="redraw a run directory's figures")

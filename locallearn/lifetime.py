@@ -269,15 +269,22 @@ def run_lifetime(user_config: dict, out: str | Path, progress: bool = True) -> d
     return summary
 
 
-def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True) -> dict:
+def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True,
+         task: str | None = None) -> dict:
     """Evaluate a saved agent for ``episodes`` episodes (no learning); mean and std of the return
-    and of the task's metric."""
+    and of the task's metric. ``task`` plays another environment with the same observations and
+    actions instead (e.g. ``flappy_gym``, the real game, for an agent trained on ``flappy``)."""
     from . import tasks
 
     run_dir = Path(run_dir)
     config = io.read_json(run_dir / "config.json")
-    env = tasks.make(config["task"]["name"], **{k: v for k, v in config["task"].items()
-                                                if k != "name"})
+    options = {k: v for k, v in config["task"].items() if k != "name"}
+    env = tasks.make(task, **options) if task else tasks.make(config["task"]["name"], **options)
+    trained_space = tasks.make(config["task"]["name"], **options).observation_space
+    n_actions = config["network"]["n_out"] - 1
+    if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
+        raise ValueError(f"{task!r} does not share {config['task']['name']!r}'s observation and "
+                         "action spaces")
     agent = Agent(config, env)
     weights = np.load(run_dir / "weights.npz")
     for name in agent.net.params:
