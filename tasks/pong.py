@@ -1,4 +1,4 @@
-"""Pong in numpy, in the coordinates of ALE Pong-v5's RAM — calibration against ALE is OPEN.
+"""Pong in numpy, in the coordinates of ALE Pong-v5's RAM — calibration against ALE is PARTIAL.
 
 Units are those of the ALE RAM bytes (RAM[49] ball x, RAM[54] ball y, RAM[51] agent paddle y,
 RAM[50] CPU paddle y), one step = one agent step of Pong-v5 (4 frames). Measured on ALE 0.12
@@ -7,17 +7,19 @@ with repeat_action_probability 0 and built in here:
 * the ball moves 4 px per step horizontally between x = 52 and 205; the CPU paddle returns it at
   x = 69, the agent's paddle (on the right) at x = 189; its vertical speed is 0, 2, 4 or 8 px per
   step, set here by where it hits the paddle (edge hits are steep); it bounces between y = 44 and
-  207; returns were seen at ball y - paddle y in [-2, 16];
+  207; a paddle at y returns a ball whose y - paddle y lies in [3, 21] (ALE rallies longest
+  when the paddle is held at ball y - 14; returns are steepest at the ends of the window);
 * the agent's paddle moves within [38, 203] with inertia: +-10 px/step^2 while a button is held,
   top speed 23 px/step, 10 px/step of friction after release (ALE's measured response);
 * after a point the ball is absent (x = y = 0, as in RAM) for 14 steps, then served from
   x = 128 towards a random side; a game is 21 points.
 
-Not yet matched (``python benchmarks/pong_calibration.py``, 3 games each, ours vs ALE): random
-play -17.7 vs -20.3 per game (51 vs 46 steps per point); a centre-tracking player never loses a
-point here but loses 0-21 in ALE; an edge-aiming player +2.3 vs -1.0. The CPU paddle here simply
-follows the ball at ``cpu_speed`` px per step; how ALE's CPU and hit geometry produce those
-numbers is still to be found.
+Matched so far (``python benchmarks/pong_calibration.py``, 3 games each, ours vs ALE): random play
+-19.7 vs -20.3 per game (52 vs 46 steps per point). Not matched: scripted players that aim at
+fixed paddle offsets ("track", "edge" in that script) end up in near-endless rallies here, while
+in ALE they lose 0-21 and 20-21: ALE's CPU returns balls at varying angles that such players
+miss, which this CPU (it follows the ball at ``cpu_speed`` px per step and always hits the same
+way) does not reproduce yet.
 
 Actions: 0 stay, 1 up (y decreases, ALE action 2), 2 down (ALE action 3). Rewards: +1 / -1 per
 point, plus ``shaping`` for each return by the agent (0 by default). ``continuing=True`` never
@@ -44,7 +46,7 @@ X_MIN, X_MAX = 52, 205           # ball leaves the court beyond these
 CPU_X, AGENT_X = 69, 189         # where paddles return the ball
 Y_MIN, Y_MAX = 44, 207           # ball bounces off these walls
 PADDLE_MIN, PADDLE_MAX = 38, 203  # paddle y range
-HIT_LOW, HIT_HIGH = -2, 16       # ball y - paddle y inside this window is a hit
+HIT_LOW, HIT_HIGH = 3, 21        # ball y - paddle y inside this window is a hit
 SERVE_X, PAUSE = 128, 14
 ACCEL, V_MAX = 10, 23             # agent paddle inertia
 DX = 4
@@ -53,7 +55,7 @@ POINTS_PER_GAME = 21
 
 def _bounce_dy(offset: int) -> int:
     """Vertical speed after a hit at ``offset`` = ball y - paddle y (edges are steep)."""
-    centre = offset - 7
+    centre = offset - (HIT_LOW + HIT_HIGH) // 2
     magnitude = 8 if abs(centre) >= 7 else 4 if abs(centre) >= 4 else 2 if abs(centre) >= 1 else 0
     return int(np.sign(centre)) * magnitude
 
