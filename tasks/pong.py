@@ -215,13 +215,14 @@ class Pong(Environment):
     def scripted_action(self, policy: str) -> int:
         """Reference players: "track" keeps the paddle centred on the ball, "edge" aims to hit
         the ball with the paddle's edge (steep returns the CPU cannot follow)."""
+        centre = (HIT_LOW + HIT_HIGH) // 2
         if self.ball_x == 0:
             target = (PADDLE_MIN + PADDLE_MAX) // 2
         elif policy == "track":
-            target = self.ball_y - 7
+            target = self.ball_y - centre
         elif policy == "edge":
             side = -1 if self.ball_y > (Y_MIN + Y_MAX) / 2 else 1
-            target = self.ball_y - 7 - side * 9
+            target = self.ball_y - centre - side * 8
         else:
             raise ValueError(f"unknown scripted policy {policy!r} (track, edge)")
         gap = target - self.agent_y
