@@ -50,9 +50,9 @@ class FlappyBird(Environment):
                     "w_out_gain": 0.1, "tau_out": 5.0},
         "agent": {"encoder": "population", "encoder_options": {"n_neurons": 10},
                   "micro_steps": 3},
-        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 5e-4, "gamma": 0.99,
-                 "lam": 0.9, "guard_kappa": None},
-        "training": {"steps": 1_000_000, "window": 20},
+        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 1e-3, "gamma": 0.95,
+                 "lam": 0.8, "guard_kappa": None},
+        "training": {"steps": 3_000_000, "window": 20},
     }
 
     def __init__(self, observation: str = "compact"):
