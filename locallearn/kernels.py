@@ -253,12 +253,37 @@ def stdp_step(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus,
             row[j] = decay_z * row[j] + (post_i * pre_trace[j] + trace_i * pre[j])
 
 
+# --------------------------------------------------------------------------- SAL
+def antisymmetric_stdp_step_numpy(x_low, s_low, x_up, s_up, lr, feedback):
+    """Spike-based alignment learning of feedback weights B (lower <- upper), in place:
+
+        B += lr (outer(x_low, s_up) - outer(s_low, x_up))
+
+    with x the exponentially filtered spike trains *including* this step's spikes, so a
+    coincident pair of spikes contributes lr (1 - 1) = 0 and swapping the two trains flips the
+    sign (the window is antisymmetric)."""
+    feedback += lr * (np.multiply.outer(x_low, s_up) - np.multiply.outer(s_low, x_up))
+
+
+@_jit
+def antisymmetric_stdp_step(x_low, s_low, x_up, s_up, lr, feedback):
+    """Compiled twin of :func:`antisymmetric_stdp_step_numpy`; rows and columns of silent
+    neurons are skipped."""
+    for i in range(x_low.shape[0]):
+        for k in range(x_up.shape[0]):
+            change = x_low[i] * s_up[k] - s_low[i] * x_up[k]
+            if change != 0.0:
+                feedback[i, k] += lr * change
+
+
 KERNELS = {
     "synaptic_current": {"numba": synaptic_current, "numpy": synaptic_current_numpy},
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
+    "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,
+                                "numpy": antisymmetric_stdp_step_numpy},
 }
 
 BACKENDS = ("numba", "numpy")

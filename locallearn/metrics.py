@@ -37,3 +37,15 @@ def alignment_angle(B, W) -> float:
         raise ValueError(f"B must have the shape of W^T {W.T.shape}, got {B.shape}")
     c = np.clip(cosine(B, W.T), -1.0, 1.0)
     return float(np.degrees(np.arccos(c)))
+
+
+def alignment_slope(B, W) -> float:
+    """Least-squares slope of the entries of B regressed on those of W^T (through the origin):
+    1 when B has W^T's magnitude."""
+    b, w = _flat(B), _flat(np.asarray(W).T)
+    return float(b @ w / (w @ w))
+
+
+def residual_variance(B, W) -> float:
+    """var(B - W^T) over the entries."""
+    return float(np.var(_flat(B) - _flat(np.asarray(W).T)))

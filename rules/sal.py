@@ -1,0 +1,119 @@
+"""Spike-based alignment learning, SAL (Gierlich, Baumbach, Kungl, Max, Petrovici, arXiv 2503.02642;
+reference code unibe-cns/sal-code, ``symmnet/sal_net.py``): feedback weights learn the transpose of
+the forward weights from spike timing alone.
+
+Network (the reference code's GLM sampling network): layers of stochastic neurons with escape
+noise; neuron j of layer l fires with probability sigmoid(u_j - ln t_ref) per step unless it fired
+within the last ``t_ref`` steps, where
+
+    u_l = W_{l-1} psp_{l-1} + B_l psp_{l+1} + b_l          (psp: spikes in the last t_ref steps)
+
+so W (upper <- lower) and B (lower <- upper) act at the same time. With traces
+x <- d x + s, d = exp(-1 / tau), tau = t_ref (equal amplitudes and time constants)::
+
+    Delta B_l = eta (outer(x_l, s_{l+1}) - outer(s_l, x_{l+1}))
+
+Lower-before-upper spike pairs (caused by W) potentiate B_lj,k in proportion to W_kj; pairs
+caused by B itself depress it, which bounds B without weight decay. Coincident spikes cancel.
+``SALNetwork.symmetrize`` runs the noise-driven symmetrization phase and records the alignment of
+every B_l with W_l^T over time. ``heterogeneity`` draws per-neuron biases (std) and thresholds
+(std of an offset to ln t_ref) to test robustness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from locallearn.config import check_int, check_positive
+from locallearn.kernels import kernel
+from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
+
+
+class SALNetwork:
+    """Layered escape-noise spiking network with fixed forward weights W and feedback weights B
+    learned by SAL. ``sizes`` runs from the bottom (layer 0) to the top."""
+
+    def __init__(self, sizes=(30, 20, 10), t_ref: int = 10, lr: float = 1e-3,
+                 bias_std: float = 0.0, threshold_std: float = 0.0, seed: int = 0,
+                 backend: str = "numba"):
+        sizes = tuple(int(n) for n in sizes)
+        if len(sizes) < 2:
+            raise ValueError("SALNetwork needs at least two layers")
+        for n in sizes:
+            check_int("SALNetwork", "sizes", n, minimum=1)
+        check_int("SALNetwork", "t_ref", t_ref, minimum=1)
+        check_positive("SALNetwork", "lr", lr)
+        check_positive("SALNetwork", "bias_std", bias_std, allow_zero=True)
+        check_positive("SALNetwork", "threshold_std", threshold_std, allow_zero=True)
+        rng = np.random.default_rng([seed, 0x5A1])
+        self.sizes, self.t_ref, self.lr = sizes, t_ref, lr
+        # Forward and feedback weights are drawn independently (Kaiming-uniform, as the
+        # reference code initialises both), so B starts at ~90 degrees from W^T.
+        self.W = [rng.uniform(-1, 1, (sizes[l + 1], sizes[l])) / np.sqrt(sizes[l])
+                  for l in range(len(sizes) - 1)]
+        self.B = [rng.uniform(-1, 1, (sizes[l], sizes[l + 1])) / np.sqrt(sizes[l + 1])
+                  for l in range(len(sizes) - 1)]
+        self.bias = [rng.normal(0.0, bias_std, n) for n in sizes]
+        self.offset = [np.log(t_ref) + rng.normal(0.0, threshold_std, n) for n in sizes]
+        self.decay = np.exp(-1.0 / t_ref)
+        self._update = kernel("antisymmetric_stdp_step", backend)
+        self.reset()
+
+    def reset(self) -> None:
+        self.spikes = [np.zeros(n) for n in self.sizes]
+        self.history = [np.zeros((self.t_ref, n)) for n in self.sizes]
+        self.psp = [np.zeros(n) for n in self.sizes]
+        self.traces = [np.zeros(n) for n in self.sizes]
+        self.since = [np.full(n, self.t_ref + 1) for n in self.sizes]
+        self.t = 0
+
+    def step(self, rng: np.random.Generator, learn: bool = True) -> None:
+        """One step: potentials from the current PSPs, stochastic spikes, traces, SAL update."""
+        L = len(self.sizes)
+        slot = self.t % self.t_ref
+        for l in range(L):
+            u = self.bias[l].copy()
+            if l > 0:
+                u += self.W[l - 1] @ self.psp[l - 1]
+            if l < L - 1:
+                u += self.B[l] @ self.psp[l + 1]
+            rate = 1.0 / (1.0 + np.exp(-(u - self.offset[l])))
+            fire = (rng.random(self.sizes[l]) < rate) & (self.since[l] > self.t_ref)
+            self.since[l] = np.where(fire, 1, self.since[l] + 1)
+            self.spikes[l] = fire.astype(np.float64)
+        for l in range(L):
+            self.psp[l] += self.spikes[l] - self.history[l][slot]
+            self.history[l][slot] = self.spikes[l]
+            self.traces[l] *= self.decay
+            self.traces[l] += self.spikes[l]
+        if learn:
+            for l in range(L - 1):
+                self._update(self.traces[l], self.spikes[l], self.traces[l + 1],
+                             self.spikes[l + 1], self.lr, self.B[l])
+        self.t += 1
+
+    def alignment(self) -> list[dict]:
+        """Per feedback matrix: angle(B, W^T) in degrees, slope of B on W^T, var(B - W^T)."""
+        return [{"angle": alignment_angle(B, W), "slope": alignment_slope(B, W),
+                 "residual_variance": residual_variance(B, W)} for B, W in zip(self.B, self.W)]
+
+    def symmetrize(self, steps: int, record_every: int = 1000, seed: int = 0,
+                   final_lr: float | None = None) -> list[dict]:
+        """Noise-driven symmetrization phase; returns rows (step, per-layer alignment, rates).
+        With ``final_lr`` the learning rate decays geometrically from ``lr`` to it, which trades
+        the early speed of a large rate for the low fluctuation of a small one."""
+        rng = np.random.default_rng([seed, 0x57E9])
+        start_lr = self.lr
+        ratio = (final_lr / start_lr) ** (1.0 / max(steps - 1, 1)) if final_lr else 1.0
+        rows = []
+        counts = [np.zeros(n) for n in self.sizes]
+        for t in range(steps):
+            if t % record_every == 0:
+                rows.append({"step": t, "lr": self.lr, "alignment": self.alignment()})
+            self.step(rng)
+            self.lr *= ratio
+            for c, s in zip(counts, self.spikes):
+                c += s
+        rows.append({"step": steps, "alignment": self.alignment(),
+                     "rate_per_step": [float(c.mean() / steps) for c in counts]})
+        return rows
