@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from locallearn.rules.sal import SALNetwork
 
 from locallearn import kernels
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
-from locallearn.rules.sal import SALNetwork
 
 
 def _run_update(low_spikes, up_spikes, decay=0.9, lr=0.1, backend="numba"):
