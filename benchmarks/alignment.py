@@ -20,15 +20,14 @@ alignment.png (angle against simulation steps) and alignment.json to --out.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+from locallearn.rules.sal import SALNetwork
 
 from locallearn import io
 from locallearn.analysis import plt
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
-from locallearn.rules.sal import SALNetwork
 
 SIZES = (30, 20, 10)
 
