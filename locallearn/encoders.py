@@ -75,10 +75,15 @@ def _as_signal(signal) -> np.ndarray:
 
 
 class _Encoder:
-    """Offline ``encode`` runs the streaming ``step`` over time, so the two always agree."""
+    """Offline ``encode`` runs the streaming ``step`` over time, so the two always agree.
+
+    ``stateless`` encoders map the same input to the same output at every step (no memory, no
+    randomness), so a caller may encode an observation once and present it for several steps.
+    """
 
     channels = 1
     decode = None
+    stateless = False
 
     def n_outputs(self, d: int) -> int:
         return d * self.channels
@@ -152,6 +157,10 @@ class PopulationEncoder(_Encoder):
         self.width = width if width is not None else 1.0 / (n_neurons - 1)
         check_positive("PopulationEncoder", "width", self.width)
         self.output, self.p_max = output, max_rate * dt / 1000
+
+    @property
+    def stateless(self) -> bool:
+        return self.output == "current"
 
     def activation(self, x) -> np.ndarray:
         u = np.clip(np.asarray(x, np.float64), 0, 1)
@@ -345,6 +354,8 @@ class LIFEncoder(_Encoder):
 
 class CurrentEncoder(_Encoder):
     """Direct current injection: the scaled value itself, times ``gain``, as analog input."""
+
+    stateless = True
 
     def __init__(self, gain: float = 1.0):
         check_positive("CurrentEncoder", "gain", gain)

@@ -161,8 +161,11 @@ class Agent:
 
     def _present(self, observation, last_is_decision: bool) -> None:
         u = self.scaler(np.asarray(observation).ravel())
+        x = None
         for m in range(self.micro_steps):
-            self.net.step(self.encoder.step(u, self.rng).astype(self.net.dtype, copy=False))
+            if x is None or not self.encoder.stateless:
+                x = self.encoder.step(u, self.rng).astype(self.net.dtype, copy=False)
+            self.net.step(x)
             if m < self.micro_steps - 1 or not last_is_decision:
                 self.rule.advance(self.net)
 

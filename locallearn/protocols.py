@@ -24,7 +24,11 @@ import numpy as np
 
 @runtime_checkable
 class Feedback(Protocol):
-    """Maps an output error to a learning signal per neuron of the layer below the readout."""
+    """Maps an output error to a learning signal per neuron of the layer below the readout.
+
+    ``learns`` (default False) says whether ``after_update`` changes B, i.e. whether callers must
+    hand it the applied weight changes.
+    """
 
     name: str
 

@@ -78,6 +78,7 @@ class KolenPollackFeedback(RandomFeedback):
     """Kolen-Pollack: ``B <- (1 - decay)(B + dW_out^T)``, ``W_out <- (1 - decay) W_out``."""
 
     name = "adaptive"
+    learns = True
 
     def __init__(self, decay: float = 1e-4):
         check_positive("KolenPollackFeedback", "decay", decay, allow_zero=True)
