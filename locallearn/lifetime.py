@@ -26,7 +26,7 @@ from . import io
 from .config import ConfigError, check_int, unknown_name_message
 from .encoders import ENCODERS, Scaler, make_encoder
 from .network import Network, NetworkConfig
-from .runner import _construct, _Interrupt, _progress, _rule_section
+from .runner import _construct, _Interrupt, _progress, _rule_section, build_task, new_run_dir
 
 
 @dataclass(frozen=True)
@@ -187,16 +187,11 @@ def _episode_metric(env, episode_return: float, info: dict) -> float:
 
 def run_lifetime(user_config: dict, out: str | Path, progress: bool = True) -> dict:
     """Live one lifetime as ``user_config`` says; write the run directory ``out``."""
-    from . import analysis, tasks
+    from . import analysis
 
     config = resolve_config(user_config)
-    out = Path(out)
-    if (out / "summary.json").exists() or (out / "metrics.jsonl").exists():
-        raise FileExistsError(f"{out} already holds a run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    io.write_json(out / "config.json", config)
-    env = tasks.make(config["task"]["name"], **{k: v for k, v in config["task"].items()
-                                                if k != "name"})
+    out = new_run_dir(out, config)
+    env = build_task(config["task"])
     training = LifetimeConfig(**config["training"])
     agent = Agent(config, env)
     metric_name = getattr(env, "metric", "return")
@@ -277,13 +272,10 @@ def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: boo
     """Evaluate a saved agent for ``episodes`` episodes (no learning); mean and std of the return
     and of the task's metric. ``task`` plays another environment with the same observations and
     actions instead (e.g. ``flappy_gym``, the real game, for an agent trained on ``flappy``)."""
-    from . import tasks
-
     run_dir = Path(run_dir)
     config = io.read_json(run_dir / "config.json")
-    options = {k: v for k, v in config["task"].items() if k != "name"}
-    env = tasks.make(task, **options) if task else tasks.make(config["task"]["name"], **options)
-    trained_space = tasks.make(config["task"]["name"], **options).observation_space
+    env = build_task(config["task"], name=task)
+    trained_space = build_task(config["task"]).observation_space
     n_actions = config["network"]["n_out"] - 1
     if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
         raise ValueError(f"{task!r} does not share {config['task']['name']!r}'s observation and "

@@ -185,6 +185,24 @@ def _construct(kind: str, factory: Callable, options: dict):
     return factory(**options)
 
 
+def new_run_dir(out: str | Path, config: dict) -> Path:
+    """Create run directory ``out`` holding ``config.json``; refuse one that already holds a run."""
+    out = Path(out)
+    if (out / "summary.json").exists() or (out / "metrics.jsonl").exists():
+        raise FileExistsError(f"{out} already holds a run; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_json(out / "config.json", config)
+    return out
+
+
+def build_task(section: dict, name: str | None = None):
+    """The task a resolved ``task`` table describes (``name`` overrides its name)."""
+    from . import tasks
+
+    options = {k: v for k, v in section.items() if k != "name"}
+    return tasks.make(name or section["name"], **options)
+
+
 def _rule_section(default: dict, user: dict) -> dict:
     """The task's default rule options apply only when the user keeps the default rule."""
     if "name" in user and user["name"] != default.get("name"):
@@ -306,17 +324,11 @@ def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
     and still writes every file, with ``"status": "interrupted"``. Callbacks are called as
     ``callback(run, row)`` after each evaluation.
     """
-    from . import analysis, rules, tasks
+    from . import analysis, rules
 
     config = resolve_config(user_config)
-    out = Path(out)
-    if (out / "summary.json").exists() or (out / "metrics.jsonl").exists():
-        raise FileExistsError(f"{out} already holds a run; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    io.write_json(out / "config.json", config)
-
-    task_options = {k: v for k, v in config["task"].items() if k != "name"}
-    task = tasks.make(config["task"]["name"], **task_options)
+    out = new_run_dir(out, config)
+    task = build_task(config["task"])
     net = Network(NetworkConfig.from_dict(config["network"]))
     rule_options = {k: v for k, v in config["rule"].items() if k != "name"}
     rule = rules.make(config["rule"]["name"], **rule_options)

@@ -55,3 +55,16 @@ def poisson_spikes(rate_per_step: np.ndarray, rng: np.random.Generator,
                    dtype=np.float32) -> np.ndarray:
     """Bernoulli approximation of Poisson spike trains with per-step probabilities ``rate_per_step``."""
     return (rng.random(rate_per_step.shape) < rate_per_step).astype(dtype)
+
+
+def memory_task_defaults(target: float) -> dict:
+    """Settings that reach the e-prop paper's results on its memory tasks (evidence accumulation,
+    store-recall): 50 LIF + 50 ALIF, random feedback, rate regularisation, per-trial Adam updates
+    with a decaying learning rate, stopping once ``target`` is reached on 512 held-out trials."""
+    return {
+        "network": {"n_rec": 100, "n_adaptive": 50, "tau_adapt": 2000.0},
+        "rule": {"name": "eprop", "feedback": "random", "c_reg": 1.0},
+        "training": {"n_trials": 3000, "update": "trial", "batch_size": 1, "lr": 1e-3,
+                     "lr_decay": 0.8, "lr_decay_every": 300, "eval_every": 100,
+                     "eval_trials": 64, "final_eval_trials": 512, "target": target},
+    }

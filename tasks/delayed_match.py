@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from locallearn.config import check_int, check_positive
-from locallearn.trials import Trial, poisson_spikes
+from locallearn.trials import Trial, memory_task_defaults, poisson_spikes
 
 from . import register
 
@@ -27,13 +27,7 @@ class DelayedMatch:
     loss = "ce"
     metric = "accuracy"
     higher_is_better = True
-    defaults = {
-        "network": {"n_rec": 100, "n_adaptive": 50, "tau_adapt": 2000.0},
-        "rule": {"name": "eprop", "feedback": "random", "c_reg": 1.0},
-        "training": {"n_trials": 3000, "update": "trial", "lr": 1e-3, "lr_decay": 0.8,
-                     "lr_decay_every": 300, "eval_every": 100, "eval_trials": 64,
-                     "final_eval_trials": 512, "target": 0.95},
-    }
+    defaults = memory_task_defaults(target=0.95)
 
     def __init__(self, n_in: int = 40, t_cue: int = 100, min_delay: int = 300, max_delay: int = 800,
                  t_gap: int = 100, t_recall: int = 150, f_in: float = 40.0, f_noise: float = 10.0,
