@@ -204,3 +204,20 @@ def test_catch_passes_gymnasiums_env_checker_and_is_registered():
     env = gymnasium.make("locallearn/Catch-v0")
     obs, _ = env.reset(seed=0)
     assert obs.shape == (3,)
+
+
+def test_cli_lifetime_run_and_play_on_another_environment(tmp_path, capsys):
+    from locallearn.cli import main
+
+    out = tmp_path / "flappy"
+    assert main(["run", "--task", "flappy", "--steps", "600", "--out", str(out),
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "pipes" in text and "steps/s" in text
+    summary = io.read_json(out / "summary.json")
+    assert summary["steps"] == 600 and summary["metric"] == "pipes"
+    assert main(["play", str(out), "--episodes", "2"]) == 0
+    assert "2 episodes (greedy actions)" in capsys.readouterr().out
+    assert main(["play", str(out), "--task", "catch"]) == 2
+    pytest.importorskip("flappy_bird_gymnasium")  # the real game needs the [games] extra
+    assert main(["play", str(out), "--episodes", "1", "--task", "flappy_gym"]) == 0
