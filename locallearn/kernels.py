@@ -184,7 +184,9 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
     """Compiled twin of :func:`eligibility_step_numpy`: one fused sweep over the synapses.
 
     The inner loops are branch-free (LIF and ALIF rows have their own loop; the diagonal is
-    restored after its row) so that LLVM can vectorise them.
+    restored after its row) so that LLVM can vectorise them. A row whose signals are zero with
+    ``accum_decay == 1`` leaves ``accum`` as it is, so its accumulator is not even read (masked
+    steps of a task, the silent micro-steps between decisions of an agent).
     """
     n_pre = pre_trace.shape[0]
     for i in range(n_pre):
@@ -193,15 +195,20 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
         psi_j = psi[j]
         signal_j = learning_signal[j]
         reg_j = reg_signal[j]
+        fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
         kept = accum[j, j] if skip_diagonal else accum[j, 0]
         filtered_j = filtered[j]
         accum_j = accum[j]
         if j < n_lif:
-            for i in range(n_pre):
-                e = psi_j * pre_trace[i]
-                eb = filter_decay * filtered_j[i] + e
-                filtered_j[i] = eb
-                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+            if fold:
+                for i in range(n_pre):
+                    e = psi_j * pre_trace[i]
+                    eb = filter_decay * filtered_j[i] + e
+                    filtered_j[i] = eb
+                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+            else:
+                for i in range(n_pre):
+                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
         else:
             beta_j = beta[j]
             decay_a = rho - psi_j * beta_j
@@ -213,9 +220,56 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
                 eps_j[i] = psi_j * p + decay_a * ea
                 eb = filter_decay * filtered_j[i] + e
                 filtered_j[i] = eb
-                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+                if fold:
+                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
         if skip_diagonal:
             accum[j, j] = kept
+
+
+def present_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha,
+                        rho, beta, v_th, gamma, n_ref, sigmoid_width, current, layer_input, z_prev,
+                        y, n_lif, filter_decay, pre_in, eps_in, filtered_in, accum_in, pre_rec,
+                        eps_rec, filtered_rec, accum_rec, no_signal, readout_trace):
+    """Run ``len(inputs)`` network steps and advance the e-prop traces without a learning signal
+    (the silent micro-steps between two decisions), in place: per step the forward pass, the
+    eligibility update of the input and recurrent projections, and the readout trace."""
+    one = v.dtype.type(1.0)
+    for x in inputs:
+        z_prev[:] = z
+        layer_input[:] = x
+        synaptic_current_numpy(w_in, x, w_rec, z_prev, current)
+        neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                          sigmoid_width)
+        leaky_readout_numpy(w_out, z, b_out, kappa, y)
+        eligibility_step_numpy(x, pre_in, psi, beta, n_lif, alpha, rho, filter_decay, eps_in,
+                               filtered_in, no_signal, no_signal, accum_in, one, False)
+        eligibility_step_numpy(z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay,
+                               eps_rec, filtered_rec, no_signal, no_signal, accum_rec, one, True)
+        readout_trace *= kappa
+        readout_trace += z
+
+
+@_jit
+def present_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha, rho,
+                  beta, v_th, gamma, n_ref, sigmoid_width, current, layer_input, z_prev, y, n_lif,
+                  filter_decay, pre_in, eps_in, filtered_in, accum_in, pre_rec, eps_rec,
+                  filtered_rec, accum_rec, no_signal, readout_trace):
+    """Compiled twin of :func:`present_steps_numpy`: k micro-steps in one call."""
+    one = v.dtype.type(1.0)
+    for m in range(inputs.shape[0]):
+        x = inputs[m]
+        z_prev[:] = z
+        layer_input[:] = x
+        synaptic_current(w_in, x, w_rec, z_prev, current)
+        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                    sigmoid_width)
+        leaky_readout(w_out, z, b_out, kappa, y)
+        eligibility_step(x, pre_in, psi, beta, n_lif, alpha, rho, filter_decay, eps_in,
+                         filtered_in, no_signal, no_signal, accum_in, one, False)
+        eligibility_step(z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay, eps_rec,
+                         filtered_rec, no_signal, no_signal, accum_rec, one, True)
+        for j in range(readout_trace.shape[0]):
+            readout_trace[j] = kappa * readout_trace[j] + z[j]
 
 
 # --------------------------------------------------------------------------- STDP eligibility
@@ -282,6 +336,7 @@ KERNELS = {
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
+    "present_steps": {"numba": present_steps, "numpy": present_steps_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,
                                 "numpy": antisymmetric_stdp_step_numpy},
 }

@@ -161,13 +161,21 @@ class Agent:
 
     def _present(self, observation, last_is_decision: bool) -> None:
         u = self.scaler(np.asarray(observation).ravel())
-        x = None
-        for m in range(self.micro_steps):
-            if x is None or not self.encoder.stateless:
-                x = self.encoder.step(u, self.rng).astype(self.net.dtype, copy=False)
-            self.net.step(x)
-            if m < self.micro_steps - 1 or not last_is_decision:
+        if self.encoder.stateless:
+            x = self.encoder.step(u, self.rng).astype(self.net.dtype)
+            inputs = np.broadcast_to(x, (self.micro_steps, x.shape[0]))
+        else:
+            inputs = np.stack([self.encoder.step(u, self.rng) for _ in range(self.micro_steps)]
+                              ).astype(self.net.dtype)
+        silent = self.micro_steps - 1 if last_is_decision else self.micro_steps
+        if silent and hasattr(self.rule, "advance_many"):
+            self.rule.advance_many(self.net, np.ascontiguousarray(inputs[:silent]))
+        else:
+            for x in inputs[:silent]:
+                self.net.step(x)
                 self.rule.advance(self.net)
+        if last_is_decision:
+            self.net.step(inputs[-1])
 
     def act(self, observation, greedy: bool = False) -> int:
         self._present(observation, last_is_decision=True)

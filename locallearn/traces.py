@@ -60,6 +60,7 @@ class EligibilityTraces:
             "w_rec": ProjectionTraces(layer.n, layer.n, layer.n_adaptive, self.dtype, True),
         }
         self._kernel = kernel("eligibility_step", layer.backend)
+        self._no_signal = np.zeros(layer.n, self.dtype)
 
     def reset(self) -> None:
         for projection in self.projections.values():
@@ -84,3 +85,20 @@ class EligibilityTraces:
                          params.n_lif, params.alpha, params.rho, self.filter_decay,
                          projection.eps_a, projection.filtered, learning_signal, reg_signal,
                          accum[name], decay, projection.recurrent)
+
+    def present(self, net, inputs: np.ndarray, readout_trace: np.ndarray,
+                accum: dict[str, np.ndarray]) -> None:
+        """Run ``net`` for ``len(inputs)`` steps (single-layer network, ``self.layer``) while the
+        traces advance without a learning signal (``accum`` is left as it is) and
+        ``readout_trace`` (kappa-filtered spikes) follows: the silent micro-steps between two
+        decisions, in one compiled call."""
+        layer, params, state = self.layer, self.layer.params, self.layer.state
+        p_in, p_rec = self.projections["w_in"], self.projections["w_rec"]
+        kernel("present_steps", layer.backend)(
+            inputs, layer.w_in, layer.w_rec, net.w_out, net.b_out, net.kappa, state.v, state.a,
+            state.z, state.refractory, state.psi, params.alpha, params.rho, params.beta,
+            params.v_th, params.gamma, params.n_ref, params.sigmoid_width, layer._current,
+            layer.input, layer.z_prev, net.y, params.n_lif, self.filter_decay,
+            p_in.presynaptic_trace, p_in.eps_a, p_in.filtered, accum["w_in"],
+            p_rec.presynaptic_trace, p_rec.eps_a, p_rec.filtered, accum["w_rec"],
+            self._no_signal, readout_trace)

@@ -97,6 +97,13 @@ class RewardEProp:
         self.traces.step(self._zero, self._zero, self.F, 1.0)
         self._advance_readout_trace(net)
 
+    def advance_many(self, net, inputs: np.ndarray) -> None:
+        """``len(inputs)`` micro-steps without a decision, network and traces in one compiled
+        call (equal to ``net.step`` + :meth:`advance` per row of ``inputs``)."""
+        self.traces.present(net, inputs, self.readout_trace, self.F)
+        for _ in range(len(inputs)):
+            self.bias_trace = net.kappa * self.bias_trace + 1
+
     def _advance_readout_trace(self, net) -> None:
         self.readout_trace *= net.kappa
         self.readout_trace += self.layer.state.z

@@ -221,3 +221,32 @@ def test_cli_lifetime_run_and_play_on_another_environment(tmp_path, capsys):
     assert main(["play", str(out), "--task", "catch"]) == 2
     pytest.importorskip("flappy_bird_gymnasium")  # the real game needs the [games] extra
     assert main(["play", str(out), "--episodes", "1", "--task", "flappy_gym"]) == 0
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_compiled_micro_steps_equal_step_by_step_presentation(backend):
+    rng = np.random.default_rng(0)
+    inputs = (rng.random((7, 5)) < 0.5).astype(float)
+    states = []
+    for compiled in (True, False):
+        net = _net(seed=6, n_adaptive=10, backend=backend)
+        rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None)
+        rule.bind(net)
+        net.reset_state()
+        rule.begin_episode()
+        for _ in range(3):
+            if compiled:
+                rule.advance_many(net, inputs)
+            else:
+                for x in inputs:
+                    net.step(x)
+                    rule.advance(net)
+            net.step(inputs[0])
+            rule.decide(net, np.random.default_rng(1))
+            rule.observe(0.5, False, False)
+        projections = rule.traces.projections
+        states.append([net.y.copy(), net.layers[0].state.v.copy(), rule.readout_trace.copy(),
+                       projections["w_in"].filtered.copy(), projections["w_rec"].eps_a.copy(),
+                       rule.F["w_rec"].copy(), net.w_in.copy(), np.array(rule.bias_trace)])
+    for a, b in zip(*states):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
