@@ -28,7 +28,7 @@ from . import io
 from .config import ConfigError, check_choice, check_int, check_positive, unknown_name_message
 from .losses import check_loss, loss_value, output_error, prepare_mask, prepare_targets
 from .network import Network, NetworkConfig
-from .optim import OPTIMIZERS, make_optimizer
+from .optim import OPTIMIZERS, SGD, make_optimizer
 
 UPDATE_MODES = ("step", "trial")
 
@@ -94,6 +94,11 @@ class OnlineLearner:
         self.trials = 0
         rule.bind(net)
         rule.zero_grad()
+        # Per-step plain SGD can be folded into the rule's own sweep over the synapses, when the
+        # rule offers it and no feedback pathway needs to see the applied changes.
+        self.direct = (update == "step" and type(optimizer) is SGD
+                       and hasattr(rule, "accumulate_into_weights")
+                       and not getattr(getattr(rule, "feedback", None), "learns", False))
 
     def _apply(self) -> None:
         deltas = self.optimizer.step(self.net.params, self.rule.gradients())
@@ -113,6 +118,9 @@ class OnlineLearner:
         spikes = 0.0
         z = net.layers[-1].state.z
         online = learn and self.update == "step"
+        direct = online and self.direct
+        if direct:
+            rule.accumulate_into_weights(self.optimizer.lr)
         no_error = np.zeros(net.n_out, net.dtype)
         for t in range(inputs.shape[0]):
             y = net.step(inputs[t])
@@ -121,8 +129,10 @@ class OnlineLearner:
             if learn:
                 # a masked step has zero error: skip computing it (most steps of most tasks)
                 rule.step(net, output_error(loss, y, targets[t], mask[t]) if mask[t] else no_error)
-                if online:
+                if online and not direct:
                     self._apply()
+        if direct:
+            rule.accumulate_into_weights(None)
         if learn:
             self.steps += inputs.shape[0]
             self.trials += 1

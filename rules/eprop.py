@@ -57,6 +57,7 @@ class EProp:
         self.c_reg, self.f_target, self.tau_rate = c_reg, f_target, tau_rate
         self.seed = seed
         self.net = None
+        self._direct_lr = None
 
     def bind(self, net) -> None:
         if self.net is net:
@@ -85,23 +86,37 @@ class EProp:
         self.readout_trace.fill(0)
         self.bias_trace = self.net.dtype.type(0)
 
+    def accumulate_into_weights(self, lr: float | None) -> None:
+        """Online SGD inside the trace sweep: with ``lr`` set, every step adds -lr times its
+        contribution straight to the weights rather than to the gradient buffers (one pass over
+        the synapses instead of three). ``None`` goes back to accumulating gradients."""
+        self._direct_lr = lr
+
     def step(self, net, error: np.ndarray) -> None:
         z = self.layer.state.z
+        direct = self._direct_lr
+        target = self.grads if direct is None else net.params
+        scale = net.dtype.type(1.0 if direct is None else -direct)
         if error.any():
             learning_signal = self.feedback.learning_signal(error.astype(net.dtype, copy=False))
-            self.grads["w_out"] += np.multiply.outer(error, self.readout_trace * net.kappa + z)
+            if direct is not None:
+                learning_signal = scale * learning_signal
+            target["w_out"] += scale * np.multiply.outer(error, self.readout_trace * net.kappa + z)
         else:  # masked step: no learning signal, the traces still advance
             learning_signal = self._no_signal
+        reg_signal = self.reg_signal
         if self.c_reg > 0:
             self.rate_khz *= self.rate_decay
             self.rate_khz += self._spike_to_khz * z
             np.subtract(self.rate_khz, self._f_target_khz, out=self.reg_signal)
             self.reg_signal *= self._c_reg
-        self.traces.step(learning_signal, self.reg_signal, self.grads)
+            if direct is not None:
+                reg_signal = scale * self.reg_signal
+        self.traces.step(learning_signal, reg_signal, target)
         self.readout_trace *= net.kappa
         self.readout_trace += z
         self.bias_trace = net.kappa * self.bias_trace + 1
-        self.grads["b_out"] += self.bias_trace * error
+        target["b_out"] += scale * self.bias_trace * error
 
     def gradients(self) -> dict[str, np.ndarray]:
         return self.grads

@@ -160,3 +160,20 @@ def test_online_learning_lowers_the_loss_on_a_fixed_sequence(feedback):
     for _ in range(30):
         last = learner.run_sequence(inputs, targets, mask).loss
     assert last < 0.6 * first
+
+
+def test_sgd_folded_into_the_trace_sweep_equals_separate_updates():
+    results = []
+    for fold in (True, False):
+        net = small_network(8)
+        inputs, targets, mask = random_sequence(net, seed=8)
+        learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random", c_reg=0.2),
+                                   ll.SGD(lr=0.01), update="step")
+        learner.direct = fold
+        for _ in range(3):
+            learner.run_sequence(inputs, targets, mask)
+        results.append({k: v.copy() for k, v in net.params.items()})
+    assert ll.OnlineLearner(small_network(8), ll.rules.make("eprop"), ll.SGD(0.01)).direct
+    for key in results[0]:
+        np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-9, atol=1e-12)
+    assert np.all(np.diagonal(results[0]["w_rec"]) == 0)
