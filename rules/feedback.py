@@ -8,7 +8,14 @@ Each turns the output error into the learning signal ``L_j = sum_k B_jk err_k``:
   fixed random matrix. With one recurrent layer it draws exactly what ``random`` draws (same
   generator, same calls) and is identical to it; the two differ once layers stack;
 * ``adaptive``  — Kolen-Pollack: B starts random and receives the update applied to W_out^T;
-  both B and W_out then decay by (1 - decay), so W_out - B^T shrinks by (1 - decay) per update.
+  both B and W_out then decay by (1 - decay), so W_out - B^T shrinks by (1 - decay) per update;
+* ``sign_symmetry`` — B = sign(W_out^T) / sqrt(n_out) (uSF, Liao et al. 2016), read live;
+  ``sign_symmetry_fr`` — B = |M| o sign(W_out^T) with M fixed random (frSF);
+* ``weight_mirror`` — after every weight update, white noise x (std ``sigma``) is injected into
+  the layer, the readout answers y = W_out x, and B <- B + eta (x y^T - lambda B) (Akrout et al.
+  2019): B tends to (eta sigma^2 / lambda) W_out^T;
+* ``pal`` — like the weight mirror but with Ornstein-Uhlenbeck noise xi (time constant ``tau``
+  updates) and the readout's response high-passed: B <- B + eta (xi hp(W_out xi)^T - alpha B).
 """
 
 from __future__ import annotations
@@ -92,3 +99,96 @@ class KolenPollackFeedback(RandomFeedback):
         keep = net.dtype.type(1 - self.decay)
         self.B *= keep
         net.w_out *= keep
+
+
+@register("sign_symmetry")
+class SignSymmetryFeedback:
+    """uSF: B = sign(W_out^T) / sqrt(n_out), read live (only the signs are transported)."""
+
+    name = "sign_symmetry"
+
+    def bind(self, net, rng: np.random.Generator) -> None:
+        self.net = net
+        self.scale = net.dtype.type(1 / np.sqrt(net.n_out))
+
+    def magnitude(self) -> np.ndarray | np.floating:
+        return self.scale
+
+    def matrix(self) -> np.ndarray:
+        return self.magnitude() * np.sign(self.net.w_out.T)
+
+    def learning_signal(self, error: np.ndarray) -> np.ndarray:
+        return self.matrix() @ error
+
+    def after_update(self, net, deltas) -> None:
+        pass
+
+
+@register("sign_symmetry_fr")
+class FixedRandomMagnitudeSignFeedback(SignSymmetryFeedback):
+    """frSF: B = |M| o sign(W_out^T) with M ~ N(0, 1/n_out) fixed at bind time."""
+
+    name = "sign_symmetry_fr"
+
+    def bind(self, net, rng: np.random.Generator) -> None:
+        self.net = net
+        self.M = np.abs(_random_matrix(net, rng))
+
+    def magnitude(self) -> np.ndarray:
+        return self.M
+
+
+@register("weight_mirror")
+class WeightMirrorFeedback(RandomFeedback):
+    """Weight mirror: after each update, noise x into the layer, B <- B + eta (x (W_out x)^T - lambda B)."""
+
+    name = "weight_mirror"
+    learns = True
+
+    def __init__(self, lr: float = 1e-3, decay: float = 1e-3, sigma: float = 1.0):
+        for field, value in (("lr", lr), ("decay", decay), ("sigma", sigma)):
+            check_positive(type(self).__name__, field, value)
+        self.lr, self.decay, self.sigma = lr, decay, sigma
+
+    def bind(self, net, rng: np.random.Generator) -> None:
+        super().bind(net, rng)
+        self.rng = rng
+
+    def _noise(self, n: int) -> np.ndarray:
+        return self.sigma * self.rng.standard_normal(n)
+
+    def _response(self, net, noise: np.ndarray) -> np.ndarray:
+        return net.w_out @ noise
+
+    def after_update(self, net, deltas) -> None:
+        x = self._noise(net.n_rec)
+        y = self._response(net, x)
+        self.B += (self.lr * (np.outer(x, y) - self.decay * self.B)).astype(net.dtype)
+
+
+@register("pal")
+class PALFeedback(WeightMirrorFeedback):
+    """Phaseless alignment learning (rate-based): OU noise xi, high-passed readout response."""
+
+    name = "pal"
+
+    def __init__(self, lr: float = 1e-3, decay: float = 1e-3, sigma: float = 1.0,
+                 tau: float = 5.0, tau_highpass: float = 20.0):
+        super().__init__(lr, decay, sigma)
+        check_positive("PALFeedback", "tau", tau)
+        check_positive("PALFeedback", "tau_highpass", tau_highpass)
+        self.a_noise, self.a_highpass = np.exp(-1 / tau), np.exp(-1 / tau_highpass)
+
+    def bind(self, net, rng: np.random.Generator) -> None:
+        super().bind(net, rng)
+        self.xi = np.zeros(net.n_rec)
+        self.low_pass = np.zeros(net.n_out)
+
+    def _noise(self, n: int) -> np.ndarray:
+        self.xi = self.a_noise * self.xi + np.sqrt(1 - self.a_noise ** 2) * super()._noise(n)
+        return self.xi
+
+    def _response(self, net, noise: np.ndarray) -> np.ndarray:
+        response = net.w_out @ noise
+        self.low_pass = self.a_highpass * self.low_pass + (1 - self.a_highpass) * response
+        return response - self.low_pass

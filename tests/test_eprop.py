@@ -177,3 +177,55 @@ def test_sgd_folded_into_the_trace_sweep_equals_separate_updates():
     for key in results[0]:
         np.testing.assert_allclose(results[0][key], results[1][key], rtol=1e-9, atol=1e-12)
     assert np.all(np.diagonal(results[0]["w_rec"]) == 0)
+
+
+def test_sign_symmetry_feedbacks_transport_only_signs():
+    net = small_network(9)
+    for mode in ("sign_symmetry", "sign_symmetry_fr"):
+        rule = ll.rules.make("eprop", feedback=mode)
+        rule.bind(net)
+        B = rule.feedback.matrix()
+        np.testing.assert_array_equal(np.sign(B), np.sign(net.w_out.T))
+        if mode == "sign_symmetry":
+            np.testing.assert_allclose(np.abs(B), 1 / np.sqrt(net.n_out))
+        else:
+            assert np.std(np.abs(B)) > 0  # fixed random magnitudes
+
+
+@pytest.mark.parametrize("mode", ["weight_mirror", "pal"])
+def test_mirror_feedback_updates_follow_their_formula(mode):
+    net = small_network(10)
+    options = {"lr": 0.01, "decay": 0.05, "sigma": 0.5}
+    rule = ll.rules.make("eprop", feedback=mode, feedback_options=options)
+    rule.bind(net)
+    feedback = rule.feedback
+    B = feedback.matrix().copy()
+    twin = np.random.default_rng()
+    twin.bit_generator.state = feedback.rng.bit_generator.state
+    xi, low = np.zeros(net.n_rec), np.zeros(net.n_out)
+    for _ in range(3):
+        noise = 0.5 * twin.standard_normal(net.n_rec)
+        if mode == "pal":
+            a, h = np.exp(-1 / 5.0), np.exp(-1 / 20.0)
+            xi = a * xi + np.sqrt(1 - a**2) * noise
+            noise = xi
+            response = net.w_out @ noise
+            low = h * low + (1 - h) * response
+            response = response - low
+        else:
+            response = net.w_out @ noise
+        B = B + 0.01 * (np.outer(noise, response) - 0.05 * B)
+        feedback.after_update(net, {})
+    np.testing.assert_allclose(feedback.matrix(), B, rtol=1e-12)
+
+
+def test_weight_mirror_aligns_with_the_readout_over_many_updates():
+    net = small_network(11, n_rec=30, n_out=5)
+    rule = ll.rules.make("eprop", feedback="weight_mirror",
+                         feedback_options={"lr": 0.01, "decay": 0.01})
+    rule.bind(net)
+    before = ll.metrics.alignment_angle(rule.feedback.matrix(), net.w_out)
+    for _ in range(2000):
+        rule.feedback.after_update(net, {})
+    after = ll.metrics.alignment_angle(rule.feedback.matrix(), net.w_out)
+    assert before > 60 and after < 15
