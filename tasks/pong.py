@@ -21,6 +21,12 @@ in ALE they lose 0-21 and 20-21: ALE's CPU returns balls at varying angles that 
 miss, which this CPU (it follows the ball at ``cpu_speed`` px per step and always hits the same
 way) does not reproduce yet.
 
+Measured on ALE but not built in yet (building both in made random play -18.3 and left the
+scripted players' gap as it was): after a return the ball's vertical speed follows the hit
+offset (ball y - paddle y at the reversal step) as -8 for offsets <= 0, -4 for 1..4, 0 for 5..8,
++2..4 for 9..12, +8 for >= 13; ALE's CPU keeps its paddle level with the ball (offset ~0, moving
+6-8 px per step), so most of its returns leave at -8 or -4.
+
 Actions: 0 stay, 1 up (y decreases, ALE action 2), 2 down (ALE action 3). Rewards: +1 / -1 per
 point, plus ``shaping`` for each return by the agent (0 by default). ``continuing=True`` never
 terminates: games follow each other (a lifelong stream; ``info["games"]`` counts them). Otherwise
