@@ -168,6 +168,43 @@ def _cmd_play(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from . import sweep
+
+    overrides: dict = {}
+    if args.sweep:
+        path = Path(args.sweep)
+        if not path.is_file():
+            raise ConfigError(f"sweep file {path} does not exist")
+        spec = tomllib.loads(path.read_text())
+        unknown = sorted(set(spec) - {"rules", "tasks", "seeds", "workers", "out", "config"})
+        if unknown:
+            raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: rules, tasks, "
+                              "seeds, workers, out, config)")
+        args.rules = args.rules or ",".join(spec.get("rules", []))
+        args.tasks = args.tasks or ",".join(spec.get("tasks", []))
+        args.seeds = args.seeds or ",".join(str(s) for s in spec.get("seeds", [])) or None
+        args.workers = args.workers or spec.get("workers")
+        args.out = args.out or spec.get("out")
+        overrides = spec.get("config", {})
+    for assignment in args.set or ():
+        _apply_set(overrides, assignment)
+    if not args.rules or not args.tasks:
+        raise ConfigError("compare needs --rules and --tasks (or a --sweep file naming them)")
+    cells = sweep.cells(sweep.parse_rules(args.rules),
+                        [t.strip() for t in args.tasks.split(",") if t.strip()],
+                        sweep.parse_seeds(args.seeds or "0"), overrides)
+    out = Path(args.out or f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}")
+    print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s)")
+    rows = sweep.run_sweep(cells, out, workers=args.workers)
+    print(sweep.results_table(rows), end="")
+    failed = [r for r in rows if r["status"] != "completed"]
+    for row in failed:
+        print(f"failed: {row['run_dir']}: {row['message']}")
+    print(f"wrote {out}/: results.csv results.md curves.png and one run directory per cell")
+    return 1 if failed else 0
+
+
 def _cmd_plot(args) -> int:
     from .analysis import replot_run
 
@@ -205,6 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    compare = sub.add_parser("compare", help="rules x tasks x seeds, in parallel")
+    compare.add_argument("--rules", help="e.g. eprop:random,eprop:symmetric,rstdp")
+    compare.add_argument("--tasks", help="e.g. evidence,catch")
+    compare.add_argument("--seeds", help="e.g. 0-4 or 0,1,2 (default 0)")
+    compare.add_argument("--workers", type=int, help="processes (default: number of cores)")
+    compare.add_argument("--out", help="sweep directory (default sweeps/<time>)")
+    compare.add_argument("--sweep", help="TOML file with rules, tasks, seeds, workers, out, [config]")
+    compare.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                         help="override a config value in every cell (repeatable)")
+    compare.set_defaults(func=_cmd_compare)
 
     play = sub.add_parser("play", help="evaluate a trained agent for some episodes")
     play.add_argument("run_dir")

@@ -1,0 +1,238 @@
+"""Rule x task x seed comparisons through a ``concurrent.futures`` executor.
+
+Every cell is an ordinary run directory under the sweep directory (supervised tasks through
+``runner.run_supervised``, environments through ``lifetime.run_lifetime``). The sweep writes
+``results.csv`` (one row per cell), ``results.md`` (rule x task table of mean ± std over seeds,
+with the number of seeds) and ``curves.png`` (learning curves, mean and band over seeds, per rule).
+
+Restarting the same sweep skips cells whose ``summary.json`` says they completed and redoes the
+others. A cell that fails (bad numbers, an exception) is recorded as failed; the others go on.
+Every cell's configuration is resolved before anything runs, so an unknown rule, task, feedback
+mode or option stops the sweep at once, naming it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+import shutil
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .config import ConfigError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep: a rule (and its feedback mode), a task, a seed, config overrides."""
+
+    rule: str
+    task: str
+    seed: int
+    feedback: str | None = None
+    overrides: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.rule}:{self.feedback}" if self.feedback else self.rule
+
+    @property
+    def name(self) -> str:
+        return f"{self.task}-{self.label.replace(':', '-')}-seed{self.seed}"
+
+    def config(self) -> dict:
+        config = json.loads(json.dumps(self.overrides))  # a deep copy
+        config["task"] = {**config.get("task", {}), "name": self.task}
+        rule = {**config.get("rule", {}), "name": self.rule}
+        if self.feedback:
+            rule["feedback"] = self.feedback
+        config["rule"] = rule
+        config["seed"] = self.seed
+        return config
+
+
+def parse_rules(text: str) -> list[tuple[str, str | None]]:
+    """"eprop:random,eprop:symmetric,rstdp" -> [("eprop", "random"), ..., ("rstdp", None)]."""
+    rules = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, feedback = item.partition(":")
+        rules.append((name, feedback or None))
+    if not rules:
+        raise ConfigError("no rules given")
+    return rules
+
+
+def parse_seeds(text: str) -> list[int]:
+    """"0-4" -> [0, 1, 2, 3, 4]; "0,2,5" -> [0, 2, 5]."""
+    seeds = []
+    try:
+        for part in filter(None, (p.strip() for p in str(text).split(","))):
+            if "-" in part:
+                low, high = part.split("-", 1)
+                seeds.extend(range(int(low), int(high) + 1))
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise ConfigError(f"seeds must be non-negative integers or ranges like 0-4, got {text!r}")
+    return seeds
+
+
+def cells(rules, tasks, seeds, overrides: dict | None = None) -> list[Cell]:
+    return [Cell(rule=r, feedback=f, task=t, seed=s, overrides=overrides or {})
+            for t in tasks for r, f in rules for s in seeds]
+
+
+def validate(sweep: list[Cell]) -> None:
+    """Resolve every cell's configuration; the first bad entry raises, naming the cell."""
+    from . import lifetime, runner
+
+    for cell in sweep:
+        try:
+            if lifetime.is_environment(cell.task):
+                lifetime.resolve_config(cell.config())
+            else:
+                runner.resolve_config(cell.config())
+        except (ConfigError, KeyError, ValueError, TypeError) as error:
+            raise ConfigError(f"sweep cell {cell.name}: {error}") from None
+
+
+def run_cell(cell: Cell, sweep_dir: str) -> dict:
+    """Run (or reuse) one cell; never raises — a failure becomes a row with status "failed"."""
+    from . import lifetime, runner
+
+    run_dir = Path(sweep_dir) / cell.name
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists():
+        summary = io.read_json(summary_path)
+        if summary.get("status") == "completed":
+            return _row(cell, run_dir, summary, reused=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        if lifetime.is_environment(cell.task):
+            summary = lifetime.run_lifetime(cell.config(), run_dir, progress=False)
+        else:
+            summary = runner.run_supervised(cell.config(), run_dir, progress=False)
+    except Exception as error:  # a cell's failure must not stop the sweep
+        summary = {"status": "failed", "message": f"{type(error).__name__}: {error}",
+                   "metric": None, "value": None, "steps": 0, "wall_seconds": 0.0}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        io.write_json(summary_path, summary)
+    return _row(cell, run_dir, summary, reused=False)
+
+
+def _row(cell: Cell, run_dir: Path, summary: dict, reused: bool) -> dict:
+    return {"task": cell.task, "rule": cell.rule, "feedback": cell.feedback or "",
+            "label": cell.label, "seed": cell.seed, "metric": summary.get("metric"),
+            "value": summary.get("value"), "status": summary.get("status"),
+            "steps": summary.get("steps"), "wall_seconds": summary.get("wall_seconds"),
+            "reused": reused, "message": summary.get("message", ""), "run_dir": str(run_dir)}
+
+
+COLUMNS = ("task", "rule", "feedback", "label", "seed", "metric", "value", "status", "steps",
+           "wall_seconds", "reused", "message", "run_dir")
+
+
+def write_results(rows: list[dict], out: Path) -> None:
+    buffer = _io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k) for k in COLUMNS})
+    io.write_text(out / "results.csv", buffer.getvalue())
+    io.write_text(out / "results.md", results_table(rows))
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown table: one line per rule, one column per task, mean ± std over seeds (n)."""
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    metrics = {t: next((r["metric"] for r in rows if r["task"] == t and r["metric"]), "")
+               for t in tasks}
+    lines = ["| rule | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks) + " |",
+             "|---|" + "---|" * len(tasks)]
+    for label in labels:
+        cells_text = []
+        for task in tasks:
+            values = [r["value"] for r in rows if r["task"] == task and r["label"] == label
+                      and r["status"] == "completed" and r["value"] is not None]
+            failed = sum(1 for r in rows if r["task"] == task and r["label"] == label
+                         and r["status"] != "completed")
+            text = (f"{np.mean(values):.3f} ± {np.std(values):.3f} (n={len(values)})"
+                    if values else "—")
+            if failed:
+                text += f", {failed} failed"
+            cells_text.append(text)
+        lines.append(f"| {label} | " + " | ".join(cells_text) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _curve(run_dir: Path, metric: str):
+    path = run_dir / "metrics.jsonl"
+    if not path.exists() or not metric:
+        return None
+    rows = io.read_jsonl(path)
+    if rows and "episode" in rows[0]:
+        from .analysis import _moving_average
+
+        x = np.array([r["steps"] for r in rows], float)
+        return x, _moving_average([r[metric] for r in rows], 100)
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    if not evals:
+        return None
+    return np.array([r["trial"] for r in evals], float), np.array([r[metric] for r in evals])
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    from .analysis import plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 3.8), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for k, label in enumerate(dict.fromkeys(r["label"] for r in rows if r["task"] == task)):
+            curves = [_curve(Path(r["run_dir"]), r["metric"]) for r in rows
+                      if r["task"] == task and r["label"] == label and r["status"] == "completed"]
+            curves = [c for c in curves if c is not None and len(c[0]) > 1]
+            if not curves:
+                continue
+            grid = np.linspace(0, min(c[0][-1] for c in curves), 60)
+            values = np.array([np.interp(grid, x, y) for x, y in curves])
+            mean = values.mean(axis=0)
+            ax.plot(grid, mean, color=f"C{k}", label=f"{label} (n={len(curves)})")
+            ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=f"C{k}", alpha=0.2)
+        metric = next((r["metric"] for r in rows if r["task"] == task and r["metric"]), "")
+        ax.set_title(task)
+        ax.set_xlabel("training trials (supervised) or environment steps")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    io.save_figure(figure, path)
+    plt.close(figure)
+
+
+def run_sweep(sweep: list[Cell], out: str | Path, workers: int | None = None,
+              executor: Executor | None = None) -> list[dict]:
+    """Run every cell (skipping completed ones) and write the sweep's result files."""
+    validate(sweep)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_json(out / "sweep.json", {"cells": [{"rule": c.rule, "feedback": c.feedback,
+                                                  "task": c.task, "seed": c.seed,
+                                                  "overrides": c.overrides} for c in sweep]})
+    own = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = [executor.submit(run_cell, cell, str(out)) for cell in sweep]
+        rows = [future.result() for future in futures]
+    finally:
+        if own:
+            executor.shutdown()
+    write_results(rows, out)
+    plot_curves(rows, out / "curves.png")
+    return rows

@@ -1,0 +1,103 @@
+"""Rule comparisons: a small sweep end to end, reuse of finished cells, failures, bad input."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from locallearn import io, sweep
+from locallearn.cli import main
+from locallearn.config import ConfigError
+
+SMALL = {"task": {"n_cues": 1, "seq_len": 360},
+         "network": {"n_rec": 12, "n_adaptive": 6},
+         "training": {"n_trials": 6, "eval_every": 3, "eval_trials": 4, "final_eval_trials": 4,
+                      "target": None}}
+
+
+def test_parse_rules_and_seeds():
+    assert sweep.parse_rules("eprop:random, eprop:symmetric,rstdp") == [
+        ("eprop", "random"), ("eprop", "symmetric"), ("rstdp", None)]
+    assert sweep.parse_seeds("0-2,5") == [0, 1, 2, 5]
+    with pytest.raises(ConfigError):
+        sweep.parse_seeds("-1")
+
+
+def test_small_sweep_writes_results_and_reuses_finished_cells(tmp_path):
+    cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [0, 1],
+                        SMALL)
+    rows = sweep.run_sweep(cells, tmp_path, workers=2)
+    assert [r["status"] for r in rows] == ["completed"] * 4
+    with open(tmp_path / "results.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == 4 and {r["label"] for r in table} == {"eprop:random", "eprop:symmetric"}
+    text = (tmp_path / "results.md").read_text()
+    assert "eprop:random" in text and "(n=2)" in text
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    weights = np.load(tmp_path / cells[0].name / "weights.npz")["w_in"].copy()
+    again = sweep.run_sweep(cells, tmp_path, workers=1)  # a restart skips what completed
+    assert all(r["reused"] for r in again)
+    np.testing.assert_array_equal(np.load(tmp_path / cells[0].name / "weights.npz")["w_in"],
+                                  weights)
+    assert [r["value"] for r in again] == [r["value"] for r in rows]
+
+
+def test_an_unfinished_cell_is_redone(tmp_path):
+    cells = sweep.cells([("eprop", "random")], ["evidence"], [0], SMALL)
+    sweep.run_sweep(cells, tmp_path, workers=1)
+    summary_path = tmp_path / cells[0].name / "summary.json"
+    summary = io.read_json(summary_path)
+    io.write_json(summary_path, {**summary, "status": "interrupted"})
+    rows = sweep.run_sweep(cells, tmp_path, workers=1)
+    assert rows[0]["status"] == "completed" and not rows[0]["reused"]
+
+
+def test_a_diverging_cell_fails_alone(tmp_path):
+    diverging = {**SMALL, "training": {**SMALL["training"], "lr": 1e38, "optimizer": "sgd"}}
+    cells = (sweep.cells([("eprop", "random")], ["evidence"], [0], diverging)
+             + sweep.cells([("eprop", "random")], ["evidence"], [1], SMALL))
+    rows = sweep.run_sweep(cells, tmp_path, workers=1)
+    assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
+    assert rows[1]["status"] == "completed"
+    assert "1 failed" in (tmp_path / "results.md").read_text()
+
+
+@pytest.mark.parametrize("rules, tasks, fragment", [
+    ("eprop:randm", "evidence", "unknown feedback mode 'randm'"),
+    ("bptt", "evidence", "unknown rule 'bptt'"),
+    ("eprop", "evidnce", "unknown task 'evidnce'"),
+    ("eprop", "catch", "not a reinforcement-learning rule"),
+])
+def test_bad_sweeps_fail_before_anything_runs(rules, tasks, fragment, tmp_path):
+    overrides = {} if tasks == "catch" else SMALL
+    cells = sweep.cells(sweep.parse_rules(rules), tasks.split(","), [0], overrides)
+    with pytest.raises(ConfigError, match=fragment):
+        sweep.run_sweep(cells, tmp_path / "s", workers=1)
+    assert not (tmp_path / "s").exists()
+
+
+def test_compare_from_a_sweep_file(tmp_path, capsys):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(f"""
+rules = ["eprop:random"]
+tasks = ["evidence"]
+seeds = [0]
+workers = 1
+out = "{tmp_path / 'out'}"
+[config.task]
+n_cues = 1
+seq_len = 360
+[config.network]
+n_rec = 12
+n_adaptive = 6
+[config.training]
+n_trials = 3
+eval_every = 3
+eval_trials = 2
+final_eval_trials = 2
+""")
+    assert main(["compare", "--sweep", str(spec)]) == 0
+    assert "eprop:random" in capsys.readouterr().out
+    spec.write_text('rules = ["eprop"]\ntasks = ["evidence"]\nfoo = 1\n')
+    assert main(["compare", "--sweep", str(spec)]) == 2
+    assert "unknown sweep file key 'foo'" in capsys.readouterr().err
