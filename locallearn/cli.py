@@ -196,7 +196,15 @@ def _cmd_compare(args) -> int:
                         sweep.parse_seeds(args.seeds or "0"), overrides)
     out = Path(args.out or f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s)")
-    rows = sweep.run_sweep(cells, out, workers=args.workers)
+    if args.dask:
+        try:
+            import distributed
+        except ModuleNotFoundError:
+            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
+        with distributed.Client(args.dask) as client:
+            rows = sweep.run_sweep(cells, out, executor=client.get_executor())
+    else:
+        rows = sweep.run_sweep(cells, out, workers=args.workers)
     print(sweep.results_table(rows), end="")
     failed = [r for r in rows if r["status"] != "completed"]
     for row in failed:
@@ -249,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seeds", help="e.g. 0-4 or 0,1,2 (default 0)")
     compare.add_argument("--workers", type=int, help="processes (default: number of cores)")
     compare.add_argument("--out", help="sweep directory (default sweeps/<time>)")
+    compare.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
+                         help="run the cells on an existing Dask distributed cluster")
     compare.add_argument("--sweep", help="TOML file with rules, tasks, seeds, workers, out, [config]")
     compare.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                          help="override a config value in every cell (repeatable)")

@@ -101,3 +101,19 @@ final_eval_trials = 2
     spec.write_text('rules = ["eprop"]\ntasks = ["evidence"]\nfoo = 1\n')
     assert main(["compare", "--sweep", str(spec)]) == 2
     assert "unknown sweep file key 'foo'" in capsys.readouterr().err
+
+
+def test_a_dask_local_cluster_gives_the_process_pool_results_bit_for_bit(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [3], SMALL)
+    pool_rows = sweep.run_sweep(cells, tmp_path / "pool", workers=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dask_rows = sweep.run_sweep(cells, tmp_path / "dask", executor=client.get_executor())
+    for a, b in zip(pool_rows, dask_rows):
+        assert a["value"] == b["value"] and a["steps"] == b["steps"]
+        wa = np.load(tmp_path / "pool" / a["run_dir"].split("/")[-1] / "weights.npz")
+        wb = np.load(tmp_path / "dask" / b["run_dir"].split("/")[-1] / "weights.npz")
+        for key in wa.files:
+            np.testing.assert_array_equal(wa[key], wb[key])
