@@ -95,7 +95,25 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _cmd_resume(args) -> int:
+    from . import io, lifetime
+    from .runner import run_supervised
+
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.json").exists():
+        raise ConfigError(f"{run_dir} is not a run directory (no config.json) to resume")
+    if lifetime.is_environment(io.read_json(run_dir / "config.json")["task"]["name"]):
+        raise ConfigError("--resume continues supervised runs; lifetimes in environments cannot "
+                          "be resumed yet")
+    summary = run_supervised(None, run_dir, progress=not args.no_progress, resume=True)
+    print(f"{summary['status']}: {summary['metric']} = {summary['value']:.4g} after "
+          f"{summary['trials']} trials; wrote {run_dir}/")
+    return 130 if summary["status"] == "interrupted" else 0 if summary["status"] == "completed" else 1
+
+
 def _cmd_run(args) -> int:
+    if args.resume:
+        return _cmd_resume(args)
     config = _run_config(args)
     task = config.get("task")
     task_name = task.get("name") if isinstance(task, dict) else task
@@ -249,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted supervised run from its last checkpoint")
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser("compare", help="rules x tasks x seeds, in parallel")

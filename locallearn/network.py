@@ -184,7 +184,8 @@ class Network:
     def check_finite(self) -> None:
         for name, value in self.params.items():
             if not np.all(np.isfinite(value)):
-                raise FloatingPointError(f"{name} became non-finite (NaN or inf)")
+                layer = "readout" if name in ("w_out", "b_out") else "layer 0"
+                raise FloatingPointError(f"{name} ({layer}) became non-finite (NaN or inf)")
 
     # ------------------------------------------------------------------ dynamics
     @property

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import signal
 import time
@@ -326,18 +327,62 @@ def evaluate(task, learner: OnlineLearner, n_trials: int, seed: int, keep_last: 
             "rate_hz": float(rate_hz)}, last
 
 
-def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
-                   callbacks: tuple = ()) -> dict:
+def _write_checkpoint(out: Path, learner: OnlineLearner, train_rng, trial_index: int,
+                      n_rows: int, elapsed: float) -> None:
+    """Everything a resumed run needs to continue exactly as an uninterrupted one would (taken
+    between trials, where the network's state is reset anyway)."""
+    arrays = {f"params/{k}": v for k, v in learner.net.params.items()}
+    arrays.update({f"optimizer/{k}": np.asarray(v)
+                   for k, v in learner.optimizer.state_dict().items()})
+    if hasattr(learner.rule, "state_dict"):
+        arrays.update({f"rule/{k}": np.asarray(v) for k, v in learner.rule.state_dict().items()})
+    meta = {"trial_index": trial_index, "steps": learner.steps, "trials": learner.trials,
+            "lr": learner.optimizer.lr, "train_rng": train_rng.bit_generator.state,
+            "rows": n_rows, "elapsed": elapsed}
+    arrays["meta"] = np.array(json.dumps(meta))
+    io.write_npz(out / "checkpoint.npz", arrays)
+
+
+def _restore_checkpoint(path: Path, learner: OnlineLearner, train_rng) -> dict:
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    for name, value in learner.net.params.items():
+        value[...] = arrays[f"params/{name}"]
+    learner.optimizer.load_state_dict({k[len("optimizer/"):]: v for k, v in arrays.items()
+                                       if k.startswith("optimizer/")})
+    learner.optimizer.lr = meta["lr"]
+    if hasattr(learner.rule, "load_state_dict"):
+        learner.rule.load_state_dict({k[len("rule/"):]: v for k, v in arrays.items()
+                                      if k.startswith("rule/")})
+    learner.steps, learner.trials = meta["steps"], meta["trials"]
+    train_rng.bit_generator.state = meta["train_rng"]
+    return meta
+
+
+def run_supervised(user_config: dict | None, out: str | Path, progress: bool = True,
+                   callbacks: tuple = (), resume: bool = False) -> dict:
     """Train on a supervised task as ``user_config`` says; write the run directory ``out``.
 
     Returns the summary (also written to ``summary.json``). Ctrl-C stops after the current trial
     and still writes every file, with ``"status": "interrupted"``. Callbacks are called as
-    ``callback(run, row)`` after each evaluation.
+    ``callback(run, row)`` after each evaluation. A checkpoint is written at every evaluation;
+    ``resume=True`` continues the run in ``out`` from it (its own config.json; ``user_config`` is
+    ignored) and ends with the weights an uninterrupted run would have.
     """
     from . import analysis, rules
 
-    config = resolve_config(user_config)
-    out = new_run_dir(out, config)
+    if resume:
+        out = Path(out)
+        if not (out / "config.json").exists():
+            raise ConfigError(f"{out} is not a run directory (no config.json) to resume")
+        config = io.read_json(out / "config.json")
+        if (out / "summary.json").exists() and \
+                io.read_json(out / "summary.json").get("status") == "completed":
+            return io.read_json(out / "summary.json")
+    else:
+        config = resolve_config(user_config)
+        out = new_run_dir(out, config)
     task = build_task(config["task"])
     net = Network(NetworkConfig.from_dict(config["network"]))
     rule_options = {k: v for k, v in config["rule"].items() if k != "name"}
@@ -351,6 +396,17 @@ def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
     start = time.perf_counter()
     status, message, final, last = "completed", None, None, None
     running_loss = []
+    checkpoint_path = out / "checkpoint.npz"
+    trial_index, checkpoint_trial = 0, None
+    if resume and checkpoint_path.exists():
+        meta = _restore_checkpoint(checkpoint_path, learner, train_rng)
+        trial_index = checkpoint_trial = meta["trial_index"]
+        start -= meta["elapsed"]
+        run.rows = io.read_jsonl(out / "metrics.jsonl")[:meta["rows"]]
+    elif resume:  # killed before its first checkpoint: start over in the same directory
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    if resume:  # rows written after the checkpoint will be written again
+        io.write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in run.rows))
 
     def record(trials_done: int, evaluation: dict, kind: str) -> dict:
         row = {"trial": trials_done, "steps": learner.steps, "kind": kind,
@@ -369,11 +425,19 @@ def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
             return False
         return value >= training.target if task.higher_is_better else value <= training.target
 
+    def checkpoint() -> None:
+        nonlocal checkpoint_trial
+        _write_checkpoint(out, learner, train_rng, trial_index, len(run.rows),
+                          time.perf_counter() - start)
+        checkpoint_trial = trial_index
+
     bar = _progress(training.n_trials, progress, f"{task.name} / {_rule_label(config)}")
+    bar.update(trial_index)
     with _Interrupt() as interrupt:
         try:
-            record(0, evaluate(task, learner, training.eval_trials, seed)[0], "eval")
-            trial_index = 0
+            if checkpoint_trial is None:
+                record(0, evaluate(task, learner, training.eval_trials, seed)[0], "eval")
+                checkpoint()
             while trial_index < training.n_trials:
                 if interrupt.requested:
                     status = "interrupted"
@@ -383,7 +447,7 @@ def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
                 trial_index += 1
                 running_loss.append(result.loss)
                 if not math.isfinite(result.loss):
-                    raise FloatingPointError(f"the loss became {result.loss} at trial {trial_index}")
+                    raise FloatingPointError(f"the loss became {result.loss}")
                 net.check_finite()
                 if trial_index % training.lr_decay_every == 0:
                     learner.optimizer.lr *= training.lr_decay
@@ -404,10 +468,13 @@ def run_supervised(user_config: dict, out: str | Path, progress: bool = True,
                         if reached(final["metric"]):
                             break
                         final = None
+                    checkpoint()
         except KeyboardInterrupt:
             status = "interrupted"
         except FloatingPointError as error:
-            status, message = "failed", str(error)
+            status = "failed"
+            message = (f"{error} at trial {trial_index} (step {learner.steps}); last finite "
+                       f"checkpoint: trial {checkpoint_trial}, {checkpoint_path}")
         finally:
             bar.close()
     if final is None and status == "completed":

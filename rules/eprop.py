@@ -127,3 +127,18 @@ class EProp:
 
     def after_update(self, net, deltas) -> None:
         self.feedback.after_update(net, deltas)
+
+    def state_dict(self) -> dict:
+        """What must survive a checkpoint between trials: rate estimates, gradient buffers and
+        the feedback pathway's own state."""
+        state = {"rate_khz": self.rate_khz.copy()}
+        state.update({f"grads/{k}": v.copy() for k, v in self.grads.items()})
+        state.update({f"feedback/{k}": v for k, v in self.feedback.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rate_khz[...] = state["rate_khz"]
+        for name, value in self.grads.items():
+            value[...] = state[f"grads/{name}"]
+        self.feedback.load_state_dict({k[len("feedback/"):]: v for k, v in state.items()
+                                       if k.startswith("feedback/")})

@@ -20,6 +20,8 @@ Each turns the output error into the learning signal ``L_j = sum_k B_jk err_k``:
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from locallearn.config import check_positive
@@ -53,6 +55,12 @@ class SymmetricFeedback:
     def after_update(self, net, deltas) -> None:
         pass
 
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 @register("random")
 class RandomFeedback:
@@ -71,6 +79,12 @@ class RandomFeedback:
 
     def after_update(self, net, deltas) -> None:
         pass
+
+    def state_dict(self) -> dict:
+        return {"B": self.B.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.B[...] = state["B"]
 
 
 @register("direct")
@@ -123,6 +137,12 @@ class SignSymmetryFeedback:
     def after_update(self, net, deltas) -> None:
         pass
 
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
 
 @register("sign_symmetry_fr")
 class FixedRandomMagnitudeSignFeedback(SignSymmetryFeedback):
@@ -164,6 +184,20 @@ class WeightMirrorFeedback(RandomFeedback):
         x = self._noise(net.n_rec)
         y = self._response(net, x)
         self.B += (self.lr * (np.outer(x, y) - self.decay * self.B)).astype(net.dtype)
+
+    def state_dict(self) -> dict:
+        state = {"B": self.B.copy(), "rng": np.array(json.dumps(self.rng.bit_generator.state))}
+        for name in ("xi", "low_pass"):
+            if hasattr(self, name):
+                state[name] = getattr(self, name).copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        self.B[...] = state["B"]
+        self.rng.bit_generator.state = json.loads(str(state["rng"]))
+        for name in ("xi", "low_pass"):
+            if name in state:
+                setattr(self, name, np.array(state[name]))
 
 
 @register("pal")

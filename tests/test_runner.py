@@ -177,3 +177,43 @@ def test_sigint_leaves_a_complete_run_directory_marked_interrupted(tmp_path):
         assert "accuracy" in row
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]
     assert ll.tasks.make("evidence").n_in == weights["w_in"].shape[1]
+
+
+def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    settings = ["--task", "store_recall", "--seed", "4", "--trials", "40", "--eval-every", "5",
+                "--eval-trials", "2", "--final-eval-trials", "2", "--set", "task.n_symbols=3",
+                "--set", "task.t_symbol=60", "--set", "network.n_rec=20",
+                "--set", "network.n_adaptive=10", "--set", "training.lr_decay=0.9",
+                "--set", "rule.feedback='adaptive'", "--no-progress"]
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["run", *settings, "--out", str(whole)]) == 0
+    process = subprocess.Popen([sys.executable, "-m", "locallearn", "run", *settings,
+                                "--out", str(killed)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        rows = io.read_jsonl(killed / "metrics.jsonl") if (killed / "metrics.jsonl").exists() else []
+        if len(rows) >= 3:
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=30)
+    assert not (killed / "summary.json").exists()  # it really died mid-run
+    assert main(["run", "--resume", str(killed), "--no-progress"]) == 0
+    a, b = np.load(whole / "weights.npz"), np.load(killed / "weights.npz")
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
+    assert strip(io.read_jsonl(whole / "metrics.jsonl")) == strip(
+        io.read_jsonl(killed / "metrics.jsonl"))
+    assert io.read_json(killed / "summary.json")["status"] == "completed"
+
+
+def test_a_diverging_run_names_the_step_layer_and_last_checkpoint(tmp_path):
+    config = {**SHORT["store_recall"], "seed": 0}
+    config["training"] = {**config["training"], "lr": 1e38, "optimizer": "sgd"}
+    summary = run_supervised(config, tmp_path / "run", progress=False)
+    assert summary["status"] == "failed"
+    assert "non-finite" in summary["message"] and "trial 1 (step" in summary["message"]
+    assert "layer 0" in summary["message"] or "readout" in summary["message"]
+    assert "last finite checkpoint: trial 0" in summary["message"]
