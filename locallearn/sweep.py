@@ -14,6 +14,7 @@ mode or option stops the sweep at once, naming it.
 from __future__ import annotations
 
 import csv
+import fcntl
 import io as _io
 import json
 import shutil
@@ -104,7 +105,16 @@ def validate(sweep: list[Cell]) -> None:
 
 
 def run_cell(cell: Cell, sweep_dir: str) -> dict:
-    """Run (or reuse) one cell; never raises — a failure becomes a row with status "failed"."""
+    """Run (or reuse) one cell; never raises — a failure becomes a row with status "failed".
+
+    The cell is locked while it runs: a worker orphaned by a killed driver may still be finishing
+    it when the sweep restarts, and the restart then waits for it instead of racing it."""
+    with open(Path(sweep_dir) / f".{cell.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _run_cell_locked(cell, sweep_dir)
+
+
+def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
     from . import lifetime, runner
 
     run_dir = Path(sweep_dir) / cell.name
@@ -136,7 +146,7 @@ def _row(cell: Cell, run_dir: Path, summary: dict, reused: bool) -> dict:
 
 
 COLUMNS = ("task", "rule", "feedback", "label", "seed", "metric", "value", "status", "steps",
-           "wall_seconds", "reused", "message", "run_dir")
+           "wall_seconds", "message", "run_dir")
 
 
 def write_results(rows: list[dict], out: Path) -> None:

@@ -117,3 +117,35 @@ def test_a_dask_local_cluster_gives_the_process_pool_results_bit_for_bit(tmp_pat
         wb = np.load(tmp_path / "dask" / b["run_dir"].split("/")[-1] / "weights.npz")
         for key in wa.files:
             np.testing.assert_array_equal(wa[key], wb[key])
+
+
+def test_a_killed_sweep_restarted_gives_the_results_of_an_uninterrupted_one(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    def command(out):
+        return [sys.executable, "-m", "locallearn", "compare", "--rules", "eprop:random",
+                "--tasks", "evidence", "--seeds", "0-3", "--workers", "1", "--out", str(out),
+                "--set", "task.n_cues=1", "--set", "task.seq_len=360",
+                "--set", "network.n_rec=12", "--set", "network.n_adaptive=6",
+                "--set", "training.n_trials=6", "--set", "training.eval_every=3",
+                "--set", "training.eval_trials=4", "--set", "training.final_eval_trials=4"]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
+    process = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not list((tmp_path / "killed").glob("*/summary.json")) and time.time() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait(timeout=30)
+    assert not (tmp_path / "killed" / "results.csv").exists()
+    subprocess.run(command(tmp_path / "killed"), check=True, capture_output=True)
+
+    def table(out):
+        with open(out / "results.csv") as handle:
+            return [{k: v for k, v in row.items() if k not in ("wall_seconds", "run_dir")}
+                    for row in csv.DictReader(handle)]
+
+    assert table(tmp_path / "whole") == table(tmp_path / "killed")
