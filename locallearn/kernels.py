@@ -213,15 +213,21 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
             beta_j = beta[j]
             decay_a = rho - psi_j * beta_j
             eps_j = eps_a[j - n_lif]
-            for i in range(n_pre):
-                p = pre_trace[i]
-                ea = eps_j[i]
-                e = psi_j * (p - beta_j * ea)
-                eps_j[i] = psi_j * p + decay_a * ea
-                eb = filter_decay * filtered_j[i] + e
-                filtered_j[i] = eb
-                if fold:
+            if fold:
+                for i in range(n_pre):
+                    p = pre_trace[i]
+                    ea = eps_j[i]
+                    e = psi_j * (p - beta_j * ea)
+                    eps_j[i] = psi_j * p + decay_a * ea
+                    eb = filter_decay * filtered_j[i] + e
+                    filtered_j[i] = eb
                     accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+            else:
+                for i in range(n_pre):
+                    p = pre_trace[i]
+                    ea = eps_j[i]
+                    eps_j[i] = psi_j * p + decay_a * ea
+                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
         if skip_diagonal:
             accum[j, j] = kept
 
