@@ -103,11 +103,13 @@ def _cmd_resume(args) -> int:
     if not (run_dir / "config.json").exists():
         raise ConfigError(f"{run_dir} is not a run directory (no config.json) to resume")
     if lifetime.is_environment(io.read_json(run_dir / "config.json")["task"]["name"]):
-        raise ConfigError("--resume continues supervised runs; lifetimes in environments cannot "
-                          "be resumed yet")
-    summary = run_supervised(None, run_dir, progress=not args.no_progress, resume=True)
-    print(f"{summary['status']}: {summary['metric']} = {summary['value']:.4g} after "
-          f"{summary['trials']} trials; wrote {run_dir}/")
+        summary = lifetime.run_lifetime(None, run_dir, progress=not args.no_progress, resume=True)
+        done = f"{summary['steps']:,} steps"
+    else:
+        summary = run_supervised(None, run_dir, progress=not args.no_progress, resume=True)
+        done = f"{summary['trials']} trials"
+    value = "n/a" if summary["value"] is None else f"{summary['value']:.4g}"
+    print(f"{summary['status']}: {summary['metric']} = {value} after {done}; wrote {run_dir}/")
     return 130 if summary["status"] == "interrupted" else 0 if summary["status"] == "completed" else 1
 
 
@@ -268,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--resume", metavar="RUN_DIR",
-                     help="continue an interrupted supervised run from its last checkpoint")
+                     help="continue an interrupted run from its last checkpoint")
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser("compare", help="rules x tasks x seeds, in parallel")

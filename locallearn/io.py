@@ -43,6 +43,10 @@ def write_json(path, data: Any) -> None:
     _atomic(Path(path), lambda h: h.write(text.encode()))
 
 
+def write_bytes(path, data: bytes) -> None:
+    _atomic(Path(path), lambda h: h.write(data))
+
+
 def write_text(path, text: str) -> None:
     _atomic(Path(path), lambda h: h.write(text.encode()))
 

@@ -8,13 +8,15 @@ Episodes follow each other without resetting the weights; the network's state is
 boundaries when ``agent.reset_state`` is true.
 
 The run directory holds ``config.json``, ``metrics.jsonl`` (one row per episode), ``weights.npz``
-(and ``checkpoint.npz`` every ``training.checkpoint_every`` steps), ``learning_curve.png`` and
+(and ``checkpoint.pkl`` every ``training.checkpoint_every`` steps, for ``resume``), ``learning_curve.png`` and
 ``summary.json`` (mean return and the task's metric over the last ``training.window`` episodes).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,7 +56,7 @@ class LifetimeConfig:
 
     steps: int = 100_000
     window: int = 100
-    checkpoint_every: int = 0
+    checkpoint_every: int = 50_000
     max_episode_steps: int | None = None
 
     def __post_init__(self):
@@ -193,79 +195,113 @@ def _episode_metric(env, episode_return: float, info: dict) -> float:
     return float(metric(episode_return, info)) if metric else float(episode_return)
 
 
-def run_lifetime(user_config: dict, out: str | Path, progress: bool = True) -> dict:
-    """Live one lifetime as ``user_config`` says; write the run directory ``out``."""
+def _save_checkpoint(out: Path, agent: Agent, env, life: dict) -> None:
+    """The whole live state (agent with its traces and generators, environment, counters) at a
+    step boundary, pickled: what ``resume`` needs to continue exactly where the run was."""
+    payload = pickle.dumps({"agent": agent, "env": env, "life": life},
+                           protocol=pickle.HIGHEST_PROTOCOL)
+    io.write_bytes(out / "checkpoint.pkl", payload)
+
+
+def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = True,
+                 resume: bool = False) -> dict:
+    """Live one lifetime as ``user_config`` says; write the run directory ``out``.
+
+    With ``resume=True`` the run in ``out`` continues from its last checkpoint (written every
+    ``training.checkpoint_every`` steps; a pickle of the live objects, so only resume run
+    directories you made yourself) and ends as the uninterrupted lifetime would have.
+    """
     from . import analysis
 
-    config = resolve_config(user_config)
-    out = new_run_dir(out, config)
-    env = build_task(config["task"])
+    if resume:
+        out = Path(out)
+        config = io.read_json(out / "config.json")
+        if (out / "summary.json").exists() and \
+                io.read_json(out / "summary.json").get("status") == "completed":
+            return io.read_json(out / "summary.json")
+    else:
+        config = resolve_config(user_config)
+        out = new_run_dir(out, config)
     training = LifetimeConfig(**config["training"])
-    agent = Agent(config, env)
-    metric_name = getattr(env, "metric", "return")
     seed = config["seed"]
-    start = time.perf_counter()
+    if resume and (out / "checkpoint.pkl").exists():
+        state = pickle.loads((out / "checkpoint.pkl").read_bytes())
+        agent, env, life = state["agent"], state["env"], state["life"]
+        rows = io.read_jsonl(out / "metrics.jsonl")[:life["episodes"]]
+        io.write_text(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+        env = build_task(config["task"])
+        agent = Agent(config, env)
+        observation, _ = env.reset(seed=seed)
+        agent.begin_episode()
+        life = {"step": 0, "episodes": 0, "returns": [], "metrics": [], "episode_return": 0.0,
+                "episode_steps": 0, "observation": observation, "elapsed": 0.0}
+    metric_name = getattr(env, "metric", "return")
+    start = time.perf_counter() - life["elapsed"]
     status, message = "completed", None
-    episodes, returns, metrics = 0, [], []
-    observation, _ = env.reset(seed=seed)
-    agent.begin_episode()
-    episode_return, episode_steps = 0.0, 0
     bar = _progress(training.steps, progress, f"{env.name} / {config['rule']['name']}")
     bar.unit = "step"
-    step = 0
+    bar.update(life["step"])
+    observation = life["observation"]
     with _Interrupt() as interrupt:
         try:
-            while step < training.steps:
+            while life["step"] < training.steps:
                 if interrupt.requested:
                     status = "interrupted"
                     break
                 action = agent.act(observation)
                 observation, reward, terminated, truncated, info = env.step(action)
-                episode_steps += 1
-                if training.max_episode_steps and episode_steps >= training.max_episode_steps:
+                life["episode_steps"] += 1
+                if training.max_episode_steps and life["episode_steps"] >= training.max_episode_steps:
                     truncated = True
-                episode_return += reward
+                life["episode_return"] += reward
                 agent.observe(reward, terminated, truncated, observation)
-                step += 1
+                life["step"] += 1
+                step = life["step"]
                 if not math.isfinite(agent.rule.last_delta):
                     raise FloatingPointError(f"the TD error became {agent.rule.last_delta} at step {step}")
                 if step % 1000 == 0:
                     agent.net.check_finite()
                     bar.update(1000)
-                if training.checkpoint_every and step % training.checkpoint_every == 0:
-                    io.write_npz(out / "checkpoint.npz", {**agent.net.params,
-                                                          "step": np.array(step)})
                 if terminated or truncated:
-                    episodes += 1
-                    value = _episode_metric(env, episode_return, info)
-                    returns.append(episode_return)
-                    metrics.append(value)
-                    row = {"episode": episodes, "steps": step, "return": episode_return,
-                           "length": episode_steps, metric_name: value,
-                           "wall_seconds": round(time.perf_counter() - start, 3)}
+                    life["episodes"] += 1
+                    value = _episode_metric(env, life["episode_return"], info)
+                    # only the last `window` episodes are kept: memory stays flat over a lifetime
+                    life["returns"] = (life["returns"] + [life["episode_return"]])[-training.window:]
+                    life["metrics"] = (life["metrics"] + [value])[-training.window:]
+                    row = {"episode": life["episodes"], "steps": step,
+                           "return": life["episode_return"], "length": life["episode_steps"],
+                           metric_name: value, "wall_seconds": round(time.perf_counter() - start, 3)}
                     io.append_jsonl(out / "metrics.jsonl", row)
-                    recent = returns[-training.window:]
-                    bar.set_postfix({"episodes": episodes, "mean return": f"{np.mean(recent):.2f}",
+                    bar.set_postfix({"episodes": life["episodes"],
+                                     "mean return": f"{np.mean(life['returns']):.2f}",
                                      "steps/s": f"{step / (time.perf_counter() - start):.0f}"})
                     observation, _ = env.reset()
                     agent.begin_episode()
-                    episode_return, episode_steps = 0.0, 0
+                    life["episode_return"], life["episode_steps"] = 0.0, 0
+                if training.checkpoint_every and step % training.checkpoint_every == 0:
+                    life["observation"] = observation
+                    life["elapsed"] = time.perf_counter() - start
+                    _save_checkpoint(out, agent, env, life)
         except KeyboardInterrupt:
             status = "interrupted"
         except FloatingPointError as error:
             status, message = "failed", str(error)
         finally:
             bar.close()
+    step, episodes = life["step"], life["episodes"]
+    returns, metrics = life["returns"], life["metrics"]
     io.write_npz(out / "weights.npz", dict(agent.net.params))
     rows = io.read_jsonl(out / "metrics.jsonl") if (out / "metrics.jsonl").exists() else []
     analysis.plot_episode_curve(rows, metric_name, out / "learning_curve.png", training.window,
                                 title=f"{env.name} — {config['rule']['name']}, seed {seed}")
-    window = metrics[-training.window:]
+    window = metrics
     summary = {"task": env.name, "rule": config["rule"]["name"], "rule_label": config["rule"]["name"],
                "seed": seed, "steps": step, "episodes": episodes,
                "wall_seconds": round(time.perf_counter() - start, 3), "metric": metric_name,
                "value": float(np.mean(window)) if window else None,
-               "mean_return": float(np.mean(returns[-training.window:])) if returns else None,
+               "mean_return": float(np.mean(returns)) if returns else None,
                "window": min(training.window, episodes),
                "steps_per_second": round(step / max(time.perf_counter() - start, 1e-9), 1),
                "update": "step", "status": status}
