@@ -260,7 +260,7 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                 life["step"] += 1
                 step = life["step"]
                 if not math.isfinite(agent.rule.last_delta):
-                    raise FloatingPointError(f"the TD error became {agent.rule.last_delta} at step {step}")
+                    raise FloatingPointError(f"the TD error became {agent.rule.last_delta}")
                 if step % 1000 == 0:
                     agent.net.check_finite()
                     bar.update(1000)
@@ -281,13 +281,18 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                     agent.begin_episode()
                     life["episode_return"], life["episode_steps"] = 0.0, 0
                 if training.checkpoint_every and step % training.checkpoint_every == 0:
+                    agent.net.check_finite()  # a checkpoint is always a finite one
                     life["observation"] = observation
                     life["elapsed"] = time.perf_counter() - start
                     _save_checkpoint(out, agent, env, life)
         except KeyboardInterrupt:
             status = "interrupted"
         except FloatingPointError as error:
-            status, message = "failed", str(error)
+            last = (life["step"] // training.checkpoint_every * training.checkpoint_every
+                    if training.checkpoint_every else None)
+            status = "failed"
+            message = (f"{error} (by step {life['step']}); last finite checkpoint: "
+                       + (f"step {last}, {out / 'checkpoint.pkl'}" if last else "none"))
         finally:
             bar.close()
     step, episodes = life["step"], life["episodes"]

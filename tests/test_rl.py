@@ -279,3 +279,11 @@ def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(tmp_path)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
     assert strip(io.read_jsonl(whole / "metrics.jsonl")) == strip(
         io.read_jsonl(killed / "metrics.jsonl"))
+
+
+def test_a_diverging_lifetime_fails_with_a_message_naming_step_and_checkpoint(tmp_path):
+    config = {"task": "catch", "rule": {"lr": 1e30}, "seed": 0,
+              "training": {"steps": 3000, "checkpoint_every": 1000}}
+    summary = run_lifetime(config, tmp_path / "run", progress=False)
+    assert summary["status"] == "failed"
+    assert "by step" in summary["message"] and "last finite checkpoint" in summary["message"]
