@@ -112,7 +112,8 @@ def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: 
             metric = "episode length"
     top.set_ylabel("return")
     top.grid(alpha=0.3)
-    top.legend(loc="best", fontsize=8)
+    if rows:
+        top.legend(loc="best", fontsize=8)
     bottom.set_ylabel(f"{metric} (mean of last {window})")
     bottom.set_xlabel("environment steps")
     bottom.grid(alpha=0.3)
