@@ -121,3 +121,126 @@ def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: 
         top.set_title(title)
     io.save_figure(figure, path)
     plt.close(figure)
+
+
+# ----------------------------------------------------------------------------- spike trains
+class SpikeRecorder:
+    """Records spikes sparsely — (step, neuron) pairs of the spikes that happened — so that a
+    long run costs memory in proportion to its spikes, not to steps x neurons."""
+
+    def __init__(self, n_neurons: int, dt: float = 1.0):
+        self.n_neurons, self.dt = n_neurons, dt
+        self._times: list[np.ndarray] = []
+        self._ids: list[np.ndarray] = []
+        self.steps = 0
+
+    def record(self, z: np.ndarray) -> None:
+        active = np.flatnonzero(z)
+        if active.size:
+            self._times.append(np.full(active.size, self.steps, np.int64))
+            self._ids.append(active.astype(np.int32))
+        self.steps += 1
+
+    @property
+    def times(self) -> np.ndarray:
+        return np.concatenate(self._times) if self._times else np.zeros(0, np.int64)
+
+    @property
+    def ids(self) -> np.ndarray:
+        return np.concatenate(self._ids) if self._ids else np.zeros(0, np.int32)
+
+    def dense(self) -> np.ndarray:
+        """The (steps, n_neurons) 0/1 raster."""
+        raster = np.zeros((self.steps, self.n_neurons), np.float32)
+        raster[self.times, self.ids] = 1
+        return raster
+
+
+def firing_rates(spikes: np.ndarray, dt: float = 1.0) -> np.ndarray:
+    """Mean rate of each neuron in Hz from a (T, n) raster (dt in ms)."""
+    spikes = np.asarray(spikes, np.float64)
+    return spikes.mean(axis=0) * 1000.0 / dt
+
+
+def isi_cv(spikes: np.ndarray) -> np.ndarray:
+    """Coefficient of variation of the inter-spike intervals per neuron (nan with < 3 spikes)."""
+    spikes = np.asarray(spikes)
+    cvs = np.full(spikes.shape[1], np.nan)
+    for j in range(spikes.shape[1]):
+        intervals = np.diff(np.flatnonzero(spikes[:, j]))
+        if intervals.size >= 2 and intervals.mean() > 0:
+            cvs[j] = intervals.std() / intervals.mean()
+    return cvs
+
+
+def _counts(spikes: np.ndarray, window: int) -> np.ndarray:
+    spikes = np.asarray(spikes, np.float64)
+    n_windows = spikes.shape[0] // window
+    if n_windows < 2:
+        raise ValueError(f"need at least two windows of {window} steps, got {spikes.shape[0]} steps")
+    return spikes[:n_windows * window].reshape(n_windows, window, -1).sum(axis=1)
+
+
+def fano_factor(spikes: np.ndarray, window: int = 100) -> np.ndarray:
+    """Variance / mean of spike counts in consecutive windows of ``window`` steps, per neuron."""
+    counts = _counts(spikes, window)
+    mean = counts.mean(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mean > 0, counts.var(axis=0) / mean, np.nan)
+
+
+def count_correlations(spikes: np.ndarray, window: int = 100) -> np.ndarray:
+    """Pairwise Pearson correlations of windowed spike counts (n x n; nan for silent neurons)."""
+    counts = _counts(spikes, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.corrcoef(counts, rowvar=False)
+
+
+def synchrony(spikes: np.ndarray, window: int = 10) -> float:
+    """Golomb's synchrony measure chi: std of the population-averaged (windowed) activity over the
+    mean of the single neurons' stds; ~1/sqrt(n) for independent neurons, 1 for full synchrony."""
+    counts = _counts(spikes, window)
+    single = counts.std(axis=0)
+    if not np.any(single > 0):
+        return float("nan")
+    return float(counts.mean(axis=1).std() / np.sqrt(np.mean(single ** 2)))
+
+
+def plot_raster(spikes: np.ndarray, path: str | Path, dt: float = 1.0, title: str = "",
+                rate_window_ms: float = 10.0) -> None:
+    """Spike raster with the population rate (Hz, box-filtered) underneath."""
+    spikes = np.asarray(spikes)
+    steps, n = spikes.shape
+    times, ids = np.nonzero(spikes)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7.2, 4.6), sharex=True,
+                                         gridspec_kw={"height_ratios": [3, 1]})
+    top.scatter(times * dt, ids, s=2, marker="|", color="k")
+    top.set_ylim(-0.5, n - 0.5)
+    top.set_ylabel("neuron")
+    if title:
+        top.set_title(title)
+    width = max(int(rate_window_ms / dt), 1)
+    rate = np.convolve(spikes.mean(axis=1), np.ones(width) / width, mode="same") * 1000 / dt
+    bottom.plot(np.arange(steps) * dt, rate, color="C0")
+    bottom.set_ylabel("rate (Hz)")
+    bottom.set_xlabel("time (ms)")
+    bottom.grid(alpha=0.3)
+    io.save_figure(figure, path)
+    plt.close(figure)
+
+
+def plot_heatmap(matrix: np.ndarray, path: str | Path, title: str = "",
+                 xlabel: str = "presynaptic", ylabel: str = "postsynaptic") -> None:
+    """A weight or eligibility-trace matrix as a symmetric-colour heatmap."""
+    matrix = np.asarray(matrix, np.float64)
+    bound = float(np.max(np.abs(matrix))) or 1.0
+    figure, ax = plt.subplots(figsize=(5.2, 4.2))
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto",
+                      interpolation="nearest")
+    figure.colorbar(image, ax=ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    io.save_figure(figure, path)
+    plt.close(figure)
