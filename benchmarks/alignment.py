@@ -14,7 +14,7 @@ alignment.png (angle against simulation steps) and alignment.json to --out.
 * Kolen-Pollack — B <- (1 - lambda)(B + Delta W^T): with W fixed, Delta W = 0 and B only shrinks,
   so its angle to W^T never changes (KP aligns through the learning of W, not without it).
 
-    python benchmarks/alignment.py [--steps 1000000] [--heterogeneity 0.5] [--out runs/alignment]
+    python benchmarks/alignment.py [--steps 2000000] [--heterogeneity 0.5] [--out runs/alignment]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def run_kolen_pollack(Ws, steps: int, seed: int, decay=1e-4) -> list[dict]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1_000_000, help="SAL simulation steps")
+    parser.add_argument("--steps", type=int, default=2_000_000, help="SAL simulation steps")
     parser.add_argument("--rate-steps", type=int, default=50_000,
                         help="updates of the rate-based methods")
     parser.add_argument("--heterogeneity", type=float, default=0.5,
