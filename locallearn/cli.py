@@ -48,16 +48,18 @@ def _apply_set(config: dict, assignment: str) -> None:
     node[keys[-1]] = _parse_value(text.strip())
 
 
+def _read_toml(path: str, kind: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{kind} file {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
 def _run_config(args) -> dict:
-    config: dict = {}
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            config = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    config: dict = _read_toml(args.config, "config") if args.config else {}
     if args.task:
         task = config.get("task")
         if isinstance(task, dict):
@@ -193,10 +195,7 @@ def _cmd_compare(args) -> int:
 
     overrides: dict = {}
     if args.sweep:
-        path = Path(args.sweep)
-        if not path.is_file():
-            raise ConfigError(f"sweep file {path} does not exist")
-        spec = tomllib.loads(path.read_text())
+        spec = _read_toml(args.sweep, "sweep")
         unknown = sorted(set(spec) - {"rules", "tasks", "seeds", "workers", "out", "config"})
         if unknown:
             raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: rules, tasks, "

@@ -28,7 +28,7 @@ from . import io
 from .config import ConfigError, check_int, unknown_name_message
 from .encoders import ENCODERS, Scaler, make_encoder
 from .network import Network, NetworkConfig
-from .runner import _construct, _Interrupt, _progress, _rule_section, build_task, new_run_dir
+from .runner import _construct, _Interrupt, _progress, _rule_section, build_task, open_run_dir
 
 
 @dataclass(frozen=True)
@@ -213,15 +213,9 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
     """
     from . import analysis
 
-    if resume:
-        out = Path(out)
-        config = io.read_json(out / "config.json")
-        if (out / "summary.json").exists() and \
-                io.read_json(out / "summary.json").get("status") == "completed":
-            return io.read_json(out / "summary.json")
-    else:
-        config = resolve_config(user_config)
-        out = new_run_dir(out, config)
+    config, out, finished = open_run_dir(user_config, out, resume, resolve_config)
+    if finished:
+        return finished
     training = LifetimeConfig(**config["training"])
     seed = config["seed"]
     if resume and (out / "checkpoint.pkl").exists():

@@ -206,6 +206,22 @@ def new_run_dir(out: str | Path, config: dict) -> Path:
     return out
 
 
+def open_run_dir(user_config, out, resume: bool, resolve) -> tuple[dict, Path, dict | None]:
+    """(config, run directory, summary): a new directory for ``resolve(user_config)``, or with
+    ``resume`` the existing one and its own config; ``summary`` is set when that run completed."""
+    out = Path(out)
+    if not resume:
+        config = resolve(user_config)
+        return config, new_run_dir(out, config), None
+    if not (out / "config.json").exists():
+        raise ConfigError(f"{out} is not a run directory (no config.json) to resume")
+    summary_path = out / "summary.json"
+    finished = io.read_json(summary_path) if summary_path.exists() else None
+    if finished and finished.get("status") != "completed":
+        finished = None
+    return io.read_json(out / "config.json"), out, finished
+
+
 def build_task(section: dict, name: str | None = None):
     """The task a resolved ``task`` table describes (``name`` overrides its name)."""
     from . import tasks
@@ -372,17 +388,9 @@ def run_supervised(user_config: dict | None, out: str | Path, progress: bool = T
     """
     from . import analysis, rules
 
-    if resume:
-        out = Path(out)
-        if not (out / "config.json").exists():
-            raise ConfigError(f"{out} is not a run directory (no config.json) to resume")
-        config = io.read_json(out / "config.json")
-        if (out / "summary.json").exists() and \
-                io.read_json(out / "summary.json").get("status") == "completed":
-            return io.read_json(out / "summary.json")
-    else:
-        config = resolve_config(user_config)
-        out = new_run_dir(out, config)
+    config, out, finished = open_run_dir(user_config, out, resume, resolve_config)
+    if finished:
+        return finished
     task = build_task(config["task"])
     net = Network(NetworkConfig.from_dict(config["network"]))
     rule_options = {k: v for k, v in config["rule"].items() if k != "name"}
