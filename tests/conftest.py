@@ -40,3 +40,37 @@ def activity_report(net, inputs):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def kill_then_resume(settings, tmp_path, killed_when):
+    """Run ``locallearn run SETTINGS`` to the end, and again in a subprocess killed with SIGKILL
+    once ``killed_when(run_dir)`` holds; resume that one. Both must end with the same weights and
+    the same log (wall times aside). Returns the resumed run directory."""
+    import subprocess
+    import sys
+    import time
+
+    from locallearn import io
+    from locallearn.cli import main
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main(["run", *settings, "--out", str(whole)]) == 0
+    process = subprocess.Popen([sys.executable, "-m", "locallearn", "run", *settings, "--out",
+                                str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not killed_when(killed) and time.time() < deadline:
+        time.sleep(0.02)
+    process.kill()
+    process.wait(timeout=30)
+    assert not (killed / "summary.json").exists()  # it really died mid-run
+    assert main(["run", "--resume", str(killed), "--no-progress"]) == 0
+    a, b = np.load(whole / "weights.npz"), np.load(killed / "weights.npz")
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+
+    def log(run_dir):
+        return [{k: v for k, v in row.items() if k != "wall_seconds"}
+                for row in io.read_jsonl(run_dir / "metrics.jsonl")]
+
+    assert log(whole) == log(killed)
+    return killed

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import kill_then_resume
 
 import locallearn as ll
 from locallearn import io, kernels
@@ -253,32 +254,9 @@ def test_compiled_micro_steps_equal_step_by_step_presentation(backend):
 
 
 def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(tmp_path):
-    import subprocess
-    import sys
-    import time
-
-    from locallearn.cli import main
-
     settings = ["--task", "catch", "--steps", "6000", "--seed", "2", "--set",
                 "training.checkpoint_every=500", "--no-progress"]
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert main(["run", *settings, "--out", str(whole)]) == 0
-    process = subprocess.Popen([sys.executable, "-m", "locallearn", "run", *settings, "--out",
-                                str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while not (killed / "checkpoint.pkl").exists() and time.time() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)
-    process.kill()
-    process.wait(timeout=30)
-    assert not (killed / "summary.json").exists()
-    assert main(["run", "--resume", str(killed), "--no-progress"]) == 0
-    a, b = np.load(whole / "weights.npz"), np.load(killed / "weights.npz")
-    for key in a.files:
-        np.testing.assert_array_equal(a[key], b[key])
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
-    assert strip(io.read_jsonl(whole / "metrics.jsonl")) == strip(
-        io.read_jsonl(killed / "metrics.jsonl"))
+    kill_then_resume(settings, tmp_path, lambda run_dir: (run_dir / "checkpoint.pkl").exists())
 
 
 def test_a_diverging_lifetime_fails_with_a_message_naming_step_and_checkpoint(tmp_path):

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import kill_then_resume
 
 import locallearn as ll
 from locallearn import io
@@ -185,27 +186,12 @@ def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
                 "--set", "task.t_symbol=60", "--set", "network.n_rec=20",
                 "--set", "network.n_adaptive=10", "--set", "training.lr_decay=0.9",
                 "--set", "rule.feedback='adaptive'", "--no-progress"]
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert main(["run", *settings, "--out", str(whole)]) == 0
-    process = subprocess.Popen([sys.executable, "-m", "locallearn", "run", *settings,
-                                "--out", str(killed)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        rows = io.read_jsonl(killed / "metrics.jsonl") if (killed / "metrics.jsonl").exists() else []
-        if len(rows) >= 3:
-            break
-        time.sleep(0.05)
-    process.kill()
-    process.wait(timeout=30)
-    assert not (killed / "summary.json").exists()  # it really died mid-run
-    assert main(["run", "--resume", str(killed), "--no-progress"]) == 0
-    a, b = np.load(whole / "weights.npz"), np.load(killed / "weights.npz")
-    for key in a.files:
-        np.testing.assert_array_equal(a[key], b[key])
-    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
-    assert strip(io.read_jsonl(whole / "metrics.jsonl")) == strip(
-        io.read_jsonl(killed / "metrics.jsonl"))
+
+    def three_evaluations_written(run_dir):
+        path = run_dir / "metrics.jsonl"
+        return path.exists() and len(io.read_jsonl(path)) >= 3
+
+    killed = kill_then_resume(settings, tmp_path, three_evaluations_written)
     assert io.read_json(killed / "summary.json")["status"] == "completed"
 
 
