@@ -116,7 +116,7 @@ class KolenPollackFeedback(RandomFeedback):
 
 
 @register("sign_symmetry")
-class SignSymmetryFeedback:
+class SignSymmetryFeedback(SymmetricFeedback):
     """uSF: B = sign(W_out^T) / sqrt(n_out), read live (only the signs are transported)."""
 
     name = "sign_symmetry"
@@ -133,15 +133,6 @@ class SignSymmetryFeedback:
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return self.matrix() @ error
-
-    def after_update(self, net, deltas) -> None:
-        pass
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
 
 
 @register("sign_symmetry_fr")
