@@ -1,13 +1,18 @@
-"""A recurrent layer of LIF/ALIF neurons read out by leaky output units (DESIGN §3).
+"""Layers of LIF/ALIF neurons read out by leaky output units (DESIGN §3).
 
-The network is organised as a list of :class:`SpikingLayer` objects followed by a readout, so that
-stacks of layers (layer l's spikes are layer l+1's input) fit the same structure; this version
-builds one recurrent layer. Weights live in ``net.params`` under the names used everywhere else
-(``w_in``, ``w_rec``, ``w_out``, ``b_out``); optimizers update those arrays in place.
+The network is a list of :class:`SpikingLayer` objects followed by a readout. ``n_rec`` is one
+size (one layer, the e-prop setting) or a tuple of sizes, bottom to top: layer l's spikes at step t
+are layer l+1's input at the same step, and the readout reads the top layer. ``recurrent=False``
+makes every layer feed-forward (no ``w_rec``).
+
+Weights live in ``net.params``; optimizers update those arrays in place. Names: layer 0 has
+``w_in`` (n_0, n_in) and ``w_rec``; layer l >= 1 has ``w_in_l`` (n_l, n_{l-1}) and ``w_rec_l``;
+the readout has ``w_out`` (n_out, n_top) and ``b_out``.
 
 Initialisation (seeded by ``NetworkConfig.seed``) follows the e-prop reference code:
-``w_in ~ N(0, 1/n_in)``, ``w_rec ~ N(0, 1/n_rec)`` with a zero diagonal, ``w_out ~ N(0, 1/n_rec)``,
-``b_out = 0``, each scaled by its ``*_gain``.
+``w_in ~ N(0, 1/n_in)``, ``w_rec ~ N(0, 1/n_rec)`` with a zero diagonal, ``w_out ~ N(0, 1/n_top)``,
+``b_out = 0``, each scaled by its ``*_gain``; layer l >= 1's input weights ~ N(0, 1/n_{l-1}) times
+``w_hidden_gain``. A single-layer network draws exactly what it always drew.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ class NetworkConfig:
     """
 
     n_in: int
-    n_rec: int
+    n_rec: int | tuple[int, ...]
     n_out: int
     n_adaptive: int = 0
     tau_mem: float = 20.0
@@ -55,18 +60,33 @@ class NetworkConfig:
     w_in_gain: float = 1.0
     w_rec_gain: float = 1.0
     w_out_gain: float = 1.0
+    w_hidden_gain: float = 1.0
+    recurrent: bool = True
     backend: str = "numba"
 
     def __post_init__(self):
         owner = "NetworkConfig"
-        for name in ("n_in", "n_rec", "n_out"):
+        if isinstance(self.n_rec, (list, tuple)):
+            if len(self.n_rec) == 0:
+                raise ConfigError(f"{owner}.n_rec must name at least one layer size, got []")
+            for size in self.n_rec:
+                check_int(owner, "n_rec", size, minimum=1)
+            # a one-element list is the single-layer network; lists become tuples (hashable)
+            n_rec = int(self.n_rec[0]) if len(self.n_rec) == 1 else tuple(int(n) for n in self.n_rec)
+            object.__setattr__(self, "n_rec", n_rec)
+        else:
+            check_int(owner, "n_rec", self.n_rec, minimum=1)
+        for name in ("n_in", "n_out"):
             check_int(owner, name, getattr(self, name), minimum=1)
         check_int(owner, "n_adaptive", self.n_adaptive, minimum=0)
-        if self.n_adaptive > self.n_rec:
-            raise ConfigError(f"{owner}.n_adaptive = {self.n_adaptive} exceeds n_rec = {self.n_rec}")
+        if self.n_adaptive > min(self.layer_sizes):
+            raise ConfigError(f"{owner}.n_adaptive = {self.n_adaptive} exceeds the smallest layer "
+                              f"({min(self.layer_sizes)} neurons); it applies to every layer")
+        if not isinstance(self.recurrent, bool):
+            raise ConfigError(f"{owner}.recurrent must be true or false, got {self.recurrent!r}")
         for name in ("tau_mem", "tau_out", "tau_adapt", "v_th", "dt", "sigmoid_width"):
             check_positive(owner, name, getattr(self, name))
-        for name in ("beta", "gamma", "w_in_gain", "w_rec_gain", "w_out_gain"):
+        for name in ("beta", "gamma", "w_in_gain", "w_rec_gain", "w_out_gain", "w_hidden_gain"):
             check_positive(owner, name, getattr(self, name), allow_zero=True)
         check_int(owner, "n_ref", self.n_ref, minimum=0)
         check_int(owner, "seed", self.seed, minimum=0)
@@ -82,6 +102,11 @@ class NetworkConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Sizes of the spiking layers, bottom to top."""
+        return tuple(self.n_rec) if isinstance(self.n_rec, tuple) else (self.n_rec,)
+
 
 class SpikingLayer:
     """One layer of LIF/ALIF neurons with input and recurrent weights.
@@ -91,8 +116,13 @@ class SpikingLayer:
     engine read these; they never advance the dynamics themselves.
     """
 
-    def __init__(self, n_in: int, n_rec: int, params: NeuronParams, dtype, backend: str):
+    def __init__(self, n_in: int, n_rec: int, params: NeuronParams, dtype, backend: str,
+                 index: int = 0, recurrent: bool = True):
         self.n_in, self.n = n_in, n_rec
+        self.index, self.recurrent = index, recurrent
+        # the names of this layer's weights in ``net.params`` (and in every gradient dict)
+        suffix = f"_{index}" if index else ""
+        self.param_names = {"w_in": f"w_in{suffix}", "w_rec": f"w_rec{suffix}"}
         self.params = params
         self.dtype = np.dtype(dtype)
         self.backend = backend
@@ -131,47 +161,69 @@ class Network:
         self.config = config
         self.dtype = np.dtype(config.dtype)
         t = self.dtype.type
-        neuron_params = NeuronParams.from_time_constants(
-            n=config.n_rec, n_adaptive=config.n_adaptive, tau_mem=config.tau_mem,
-            tau_adapt=config.tau_adapt, beta=config.beta, v_th=config.v_th, gamma=config.gamma,
-            n_ref=config.n_ref, dt=config.dt,
-            sigmoid_width=config.sigmoid_width if config.spike_fn == "sigmoid" else 0.0,
-            dtype=self.dtype)
-        self.layers = [SpikingLayer(config.n_in, config.n_rec, neuron_params, self.dtype,
-                                    config.backend)]
+        self.layers = []
+        self.params = {}
+        n_pre = config.n_in
+        for index, size in enumerate(config.layer_sizes):
+            neuron_params = NeuronParams.from_time_constants(
+                n=size, n_adaptive=config.n_adaptive, tau_mem=config.tau_mem,
+                tau_adapt=config.tau_adapt, beta=config.beta, v_th=config.v_th,
+                gamma=config.gamma, n_ref=config.n_ref, dt=config.dt,
+                sigmoid_width=config.sigmoid_width if config.spike_fn == "sigmoid" else 0.0,
+                dtype=self.dtype)
+            layer = SpikingLayer(n_pre, size, neuron_params, self.dtype, config.backend, index,
+                                 config.recurrent)
+            self.layers.append(layer)
+            self.params[layer.param_names["w_in"]] = layer.w_in
+            if config.recurrent:
+                self.params[layer.param_names["w_rec"]] = layer.w_rec
+            n_pre = size
         self.kappa = t(np.exp(-config.dt / config.tau_out))
-        self.w_out_array = np.zeros((config.n_out, config.n_rec), self.dtype)
+        self.w_out_array = np.zeros((config.n_out, n_pre), self.dtype)
         self.b_out_array = np.zeros(config.n_out, self.dtype)
         self.y = np.zeros(config.n_out, self.dtype)
-        self.params = {"w_in": self.layers[0].w_in, "w_rec": self.layers[0].w_rec,
-                       "w_out": self.w_out_array, "b_out": self.b_out_array}
+        self.params["w_out"] = self.w_out_array
+        self.params["b_out"] = self.b_out_array
         self._initialise_weights(np.random.default_rng(config.seed))
 
     # ------------------------------------------------------------------ weights
     def _initialise_weights(self, rng: np.random.Generator) -> None:
         c = self.config
-        w_rec = rng.standard_normal((c.n_rec, c.n_rec)) * (c.w_rec_gain / np.sqrt(c.n_rec))
-        np.fill_diagonal(w_rec, 0.0)
-        self.w_in = rng.standard_normal((c.n_rec, c.n_in)) * (c.w_in_gain / np.sqrt(c.n_in))
-        self.w_rec = w_rec
-        self.w_out = rng.standard_normal((c.n_out, c.n_rec)) * (c.w_out_gain / np.sqrt(c.n_rec))
+        for layer in self.layers:
+            n, n_pre = layer.n, layer.n_in
+            if c.recurrent:
+                w_rec = rng.standard_normal((n, n)) * (c.w_rec_gain / np.sqrt(n))
+                np.fill_diagonal(w_rec, 0.0)
+            gain = c.w_in_gain if layer.index == 0 else c.w_hidden_gain
+            self._set(layer.param_names["w_in"],
+                      rng.standard_normal((n, n_pre)) * (gain / np.sqrt(n_pre)))
+            if c.recurrent:
+                self._set(layer.param_names["w_rec"], w_rec)
+        n_top = self.layers[-1].n
+        self.w_out = rng.standard_normal((c.n_out, n_top)) * (c.w_out_gain / np.sqrt(n_top))
 
     def _set(self, name: str, value) -> None:
+        if name not in self.params:
+            raise KeyError(f"no parameter {name!r}; this network has {sorted(self.params)}")
         target = self.params[name]
         value = np.asarray(value)
         if value.shape != target.shape:
             raise ValueError(f"{name} must have shape {target.shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} contains NaN or inf; weights must be finite")
-        if name == "w_rec" and np.any(np.diagonal(value) != 0):
+        if name.startswith("w_rec") and np.any(np.diagonal(value) != 0):
             raise ValueError("w_rec must have a zero diagonal (no self-connections); "
                              "use np.fill_diagonal(w, 0)")
         target[...] = value
 
+    def set_param(self, name: str, value) -> None:
+        """Set weight ``name`` (any key of ``params``) with the same checks as the properties."""
+        self._set(name, value)
+
     w_in = property(lambda self: self.params["w_in"], lambda self, v: self._set("w_in", v),
                     doc="Input weights, shape (n_rec, n_in).")
-    w_rec = property(lambda self: self.params["w_rec"], lambda self, v: self._set("w_rec", v),
-                     doc="Recurrent weights, shape (n_rec, n_rec), zero diagonal.")
+    w_rec = property(lambda self: self.layers[0].w_rec, lambda self, v: self._set("w_rec", v),
+                     doc="Recurrent weights of layer 0, shape (n_rec, n_rec), zero diagonal.")
     w_out = property(lambda self: self.params["w_out"], lambda self, v: self._set("w_out", v),
                      doc="Readout weights, shape (n_out, n_rec).")
     b_out = property(lambda self: self.params["b_out"], lambda self, v: self._set("b_out", v),
@@ -179,13 +231,21 @@ class Network:
 
     def enforce_constraints(self) -> None:
         """Re-establish structural zeros after an update (no self-connections)."""
-        np.fill_diagonal(self.params["w_rec"], 0)
+        for layer in self.layers:
+            np.fill_diagonal(layer.w_rec, 0)
+
+    def layer_of(self, name: str) -> str:
+        """Which part of the network parameter ``name`` belongs to ("layer 1", "readout")."""
+        for layer in self.layers:
+            if name in layer.param_names.values():
+                return f"layer {layer.index}"
+        return "readout"
 
     def check_finite(self) -> None:
         for name, value in self.params.items():
             if not np.all(np.isfinite(value)):
-                layer = "readout" if name in ("w_out", "b_out") else "layer 0"
-                raise FloatingPointError(f"{name} ({layer}) became non-finite (NaN or inf)")
+                raise FloatingPointError(f"{name} ({self.layer_of(name)}) became non-finite "
+                                         "(NaN or inf)")
 
     # ------------------------------------------------------------------ dynamics
     @property
@@ -194,7 +254,12 @@ class Network:
 
     @property
     def n_rec(self) -> int:
-        return self.config.n_rec
+        """Size of the top layer (the one the readout reads)."""
+        return self.layers[-1].n
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return self.config.layer_sizes
 
     @property
     def n_out(self) -> int:
@@ -229,7 +294,8 @@ class Network:
 
     def run(self, inputs, reset: bool = True) -> dict[str, np.ndarray]:
         """Simulate a whole sequence with frozen weights; return the recorded histories
-        ``z``, ``v``, ``a``, ``psi`` (T, n_rec) and ``y`` (T, n_out)."""
+        ``z``, ``v``, ``a``, ``psi`` (T, n_rec) of the top layer, ``y`` (T, n_out), and for
+        stacks ``z_l`` (T, n_l) the spikes of every layer l."""
         inputs = self.check_inputs(inputs)
         if reset:
             self.reset_state()
@@ -238,8 +304,15 @@ class Network:
         record = {name: np.empty((n_steps, self.n_rec), self.dtype)
                   for name in ("z", "v", "a", "psi")}
         record["y"] = np.empty((n_steps, self.n_out), self.dtype)
+        stacked = len(self.layers) > 1
+        if stacked:
+            for layer in self.layers:
+                record[f"z_{layer.index}"] = np.empty((n_steps, layer.n), self.dtype)
         for t in range(n_steps):
             record["y"][t] = self.step(inputs[t])
+            if stacked:
+                for layer in self.layers:
+                    record[f"z_{layer.index}"][t] = layer.state.z
             record["z"][t], record["v"][t] = state.z, state.v
             record["a"][t], record["psi"][t] = state.a, state.psi
         return record
@@ -253,5 +326,6 @@ class Network:
 
     def __repr__(self) -> str:
         c = self.config
-        return (f"Network(n_in={c.n_in}, n_rec={c.n_rec} ({c.n_adaptive} ALIF), n_out={c.n_out}, "
-                f"dtype={c.dtype})")
+        kind = "" if c.recurrent else ", feed-forward"
+        return (f"Network(n_in={c.n_in}, n_rec={c.n_rec} ({c.n_adaptive} ALIF per layer{kind}), "
+                f"n_out={c.n_out}, dtype={c.dtype})")

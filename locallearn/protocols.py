@@ -24,22 +24,26 @@ import numpy as np
 
 @runtime_checkable
 class Feedback(Protocol):
-    """Maps an output error to a learning signal per neuron of the layer below the readout.
+    """Maps a signal of an upper population to a learning signal per neuron of the one below.
 
-    ``learns`` (default False) says whether ``after_update`` changes B, i.e. whether callers must
-    hand it the applied weight changes.
+    Bound to one forward weight W = ``net.params[weight]`` (upper <- lower): by default the
+    readout ``w_out`` (the signal is the output error), in a stack ``w_in_{l+1}`` (the signal is
+    layer l+1's ``L * psi``). ``learns`` (default False) says whether ``after_update`` changes B,
+    i.e. whether callers must hand it the applied weight changes; ``direct`` (default False)
+    says that in a stack every layer receives the output error itself (DFA).
     """
 
     name: str
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        """Create B for ``net`` (shape (n_rec, n_out)); ``rng`` is the only source of randomness."""
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        """Create B for ``net.params[weight]`` (B has W's transposed shape); ``rng`` is the only
+        source of randomness."""
 
     def matrix(self) -> np.ndarray:
-        """The current feedback matrix B, shape (n_rec, n_out)."""
+        """The current feedback matrix B, shape (n_lower, n_upper)."""
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
-        """L = B @ error for one step."""
+        """L = B @ signal for one step."""
 
     def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
         """Called after weights changed by ``deltas``; learned feedback updates B here."""

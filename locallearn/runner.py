@@ -99,7 +99,8 @@ class OnlineLearner:
         # rule offers it and no feedback pathway needs to see the applied changes.
         self.direct = (update == "step" and type(optimizer) is SGD
                        and hasattr(rule, "accumulate_into_weights")
-                       and not getattr(getattr(rule, "feedback", None), "learns", False))
+                       and not getattr(rule, "feedback_learns",
+                                       getattr(getattr(rule, "feedback", None), "learns", False)))
 
     def _apply(self) -> None:
         deltas = self.optimizer.step(self.net.params, self.rule.gradients())

@@ -56,9 +56,10 @@ class EligibilityTraces:
         self.dtype = layer.dtype
         self.filter_decay = self.dtype.type(filter_decay)
         self.projections = {
-            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False),
-            "w_rec": ProjectionTraces(layer.n, layer.n, layer.n_adaptive, self.dtype, True),
-        }
+            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False)}
+        if layer.recurrent:
+            self.projections["w_rec"] = ProjectionTraces(layer.n, layer.n, layer.n_adaptive,
+                                                         self.dtype, True)
         self._kernel = kernel("eligibility_step", layer.backend)
         self._no_signal = np.zeros(layer.n, self.dtype)
 
@@ -74,17 +75,18 @@ class EligibilityTraces:
              accum: dict[str, np.ndarray], accum_decay: float = 1.0) -> None:
         """Advance the traces to the layer's current step and fold in the signals.
 
-        Call once after each ``layer.step``. ``accum`` maps "w_in"/"w_rec" to arrays shaped like
-        the weights; each receives ``accum_decay * accum + L ebar + R e``.
+        Call once after each ``layer.step``. ``accum`` maps the layer's parameter names
+        (``layer.param_names``: "w_in"/"w_rec" for layer 0, "w_in_1"/"w_rec_1" for layer 1, ...)
+        to arrays shaped like the weights; each receives ``accum_decay * accum + L ebar + R e``.
         """
         layer, params = self.layer, self.layer.params
         decay = self.dtype.type(accum_decay)
-        for name, pre, projection in ((("w_in", layer.input, self.projections["w_in"]),
-                                       ("w_rec", layer.z_prev, self.projections["w_rec"]))):
-            self._kernel(pre, projection.presynaptic_trace, layer.state.psi, params.beta,
-                         params.n_lif, params.alpha, params.rho, self.filter_decay,
+        presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
+        for kind, projection in self.projections.items():
+            self._kernel(presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
+                         params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
                          projection.eps_a, projection.filtered, learning_signal, reg_signal,
-                         accum[name], decay, projection.recurrent)
+                         accum[layer.param_names[kind]], decay, projection.recurrent)
 
     def present(self, net, inputs: np.ndarray, readout_trace: np.ndarray,
                 accum: dict[str, np.ndarray]) -> None:
@@ -92,6 +94,8 @@ class EligibilityTraces:
         traces advance without a learning signal (``accum`` is left as it is) and
         ``readout_trace`` (kappa-filtered spikes) follows: the silent micro-steps between two
         decisions, in one compiled call."""
+        if len(net.layers) != 1 or not self.layer.recurrent:
+            raise NotImplementedError("present() drives single-layer recurrent networks")
         layer, params, state = self.layer, self.layer.params, self.layer.state
         p_in, p_rec = self.projections["w_in"], self.projections["w_rec"]
         kernel("present_steps", layer.backend)(

@@ -13,6 +13,17 @@ For a recurrent layer of LIF/ALIF neurons read out by leaky units (DESIGN §3, �
 equals the exact gradient of the model in which spikes are constants where they enter a membrane
 (tests/test_eprop.py checks it to round-off).
 
+Stacks of layers (``NetworkConfig.n_rec`` a tuple): every layer keeps its own eligibility traces,
+the top layer's signal is ``B err`` as above, and each lower layer's comes down one layer at a time,
+
+    L_l^t = B_l (L_{l+1}^t * psi_{l+1}^t)      B_l bound to w_in_{l+1} (exact: W_{l+1}^T)
+
+or, with ``direct`` feedback (DFA), straight from the output error, ``L_l^t = D_l err^t``. Each
+layer's pathway is its own instance of the chosen feedback mode (so learned modes learn every B_l).
+The layer-wise signal keeps only the same-step path from z_l^t to the loss: with B_l = W^T it is
+the exact gradient when membranes and readout do not integrate (alpha = kappa = 0, feed-forward,
+reset held constant; tests/test_layers.py), and an approximation otherwise.
+
 Firing-rate regularisation (the reference code's ``reg_rate`` term, made online): fbar_j is an
 exponential running average of neuron j's rate in kHz (spikes per ms) with time constant
 ``tau_rate`` ms, started at ``f_target``; the per-step contribution is
@@ -38,7 +49,8 @@ _FEEDBACK_STREAM = 0xFEEDBAC
 @register("eprop")
 class EProp:
     """e-prop with a pluggable feedback pathway (``symmetric``, ``random``, ``direct``,
-    ``adaptive`` or any :class:`locallearn.protocols.Feedback` instance)."""
+    ``adaptive``, ... by name, or a :class:`locallearn.protocols.Feedback` instance — for a stack,
+    a list of instances, one per layer, bottom to top)."""
 
     name = "eprop"
     kind = "supervised"
@@ -49,40 +61,71 @@ class EProp:
         check_positive("EProp", "c_reg", c_reg, allow_zero=True)
         check_positive("EProp", "f_target", f_target, allow_zero=True)
         check_positive("EProp", "tau_rate", tau_rate)
+        self._feedback_factory = None
         if isinstance(feedback, str):
-            feedback = feedback_registry.make(feedback, **(feedback_options or {}))
+            options = dict(feedback_options or {})
+            self._feedback_factory = lambda: feedback_registry.make(feedback, **options)
+            feedback = self._feedback_factory()
         elif feedback_options:
             raise ConfigError("EProp.feedback_options only applies when feedback is a name")
-        self.feedback = feedback
+        self.feedbacks = list(feedback) if isinstance(feedback, (list, tuple)) else [feedback]
+        self.feedback = self.feedbacks[-1]  # the readout's pathway
         self.c_reg, self.f_target, self.tau_rate = c_reg, f_target, tau_rate
         self.seed = seed
         self.net = None
         self._direct_lr = None
 
+    def _bind_feedbacks(self, net, seed: int) -> None:
+        n_layers = len(net.layers)
+        if len(self.feedbacks) != n_layers:
+            if self._feedback_factory is None or len(self.feedbacks) != 1:
+                raise ConfigError(f"EProp got {len(self.feedbacks)} feedback pathway(s) for a "
+                                  f"network of {n_layers} layers; pass a mode name or one "
+                                  "Feedback per layer (bottom to top)")
+            self.feedbacks = [self._feedback_factory() for _ in range(n_layers - 1)] + self.feedbacks
+        for index, feedback in enumerate(self.feedbacks):
+            top = index == n_layers - 1
+            # the readout's pathway draws from the stream a single layer always used
+            key = [seed, _FEEDBACK_STREAM] if top else [seed, _FEEDBACK_STREAM, index + 1]
+            rng = np.random.default_rng(key)
+            if top:
+                feedback.bind(net, rng)
+            elif getattr(feedback, "direct", False):
+                feedback.bind(net, rng, weight="w_out", n_lower=net.layers[index].n)
+            else:
+                feedback.bind(net, rng, weight=net.layers[index + 1].param_names["w_in"])
+
     def bind(self, net) -> None:
         if self.net is net:
             return
-        if len(net.layers) != 1:
-            raise NotImplementedError("this e-prop rule drives single-layer networks")
         seed = net.config.seed if self.seed is None else self.seed
-        self.feedback.bind(net, np.random.default_rng([seed, _FEEDBACK_STREAM]))
+        self._bind_feedbacks(net, seed)
         self.net = net
-        self.layer = net.layers[0]
+        self.layer = net.layers[-1]
         t = net.dtype.type
-        self.traces = EligibilityTraces(self.layer, filter_decay=net.kappa)
+        self.traces_per_layer = [EligibilityTraces(layer, filter_decay=net.kappa)
+                                 for layer in net.layers]
+        self.traces = self.traces_per_layer[-1]
         self.grads = {name: np.zeros_like(value) for name, value in net.params.items()}
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
         self.bias_trace = t(0)
         self.rate_decay = t(np.exp(-net.config.dt / self.tau_rate))
-        self.rate_khz = np.full(net.n_rec, self.f_target / 1000, net.dtype)
-        self.reg_signal = np.zeros(net.n_rec, net.dtype)
-        self._no_signal = np.zeros(net.n_rec, net.dtype)
+        self.rates_khz = [np.full(layer.n, self.f_target / 1000, net.dtype) for layer in net.layers]
+        self.rate_khz = self.rates_khz[-1]
+        self.reg_signals = [np.zeros(layer.n, net.dtype) for layer in net.layers]
+        self._no_signals = [np.zeros(layer.n, net.dtype) for layer in net.layers]
         self._c_reg = t(self.c_reg)
         self._f_target_khz = t(self.f_target / 1000)
         self._spike_to_khz = t((1 - self.rate_decay) / net.config.dt)
 
+    @property
+    def feedback_learns(self) -> bool:
+        """Whether any pathway learns B (it must then see the applied weight changes)."""
+        return any(getattr(feedback, "learns", False) for feedback in self.feedbacks)
+
     def begin_sequence(self) -> None:
-        self.traces.reset()
+        for traces in self.traces_per_layer:
+            traces.reset()
         self.readout_trace.fill(0)
         self.bias_trace = self.net.dtype.type(0)
 
@@ -92,27 +135,42 @@ class EProp:
         the synapses instead of three). ``None`` goes back to accumulating gradients."""
         self._direct_lr = lr
 
+    def _learning_signals(self, net, error: np.ndarray) -> list[np.ndarray]:
+        """Per layer, bottom to top: the top layer's B err, then down the stack."""
+        layers, feedbacks = net.layers, self.feedbacks
+        signals = [None] * len(layers)
+        signals[-1] = feedbacks[-1].learning_signal(error)
+        for index in range(len(layers) - 2, -1, -1):
+            if getattr(feedbacks[index], "direct", False):
+                signals[index] = feedbacks[index].learning_signal(error)
+            else:
+                upper = signals[index + 1] * layers[index + 1].state.psi
+                signals[index] = feedbacks[index].learning_signal(upper)
+        return signals
+
     def step(self, net, error: np.ndarray) -> None:
         z = self.layer.state.z
         direct = self._direct_lr
         target = self.grads if direct is None else net.params
         scale = net.dtype.type(1.0 if direct is None else -direct)
         if error.any():
-            learning_signal = self.feedback.learning_signal(error.astype(net.dtype, copy=False))
+            signals = self._learning_signals(net, error.astype(net.dtype, copy=False))
             if direct is not None:
-                learning_signal = scale * learning_signal
+                signals = [scale * signal for signal in signals]
             target["w_out"] += scale * np.multiply.outer(error, self.readout_trace * net.kappa + z)
         else:  # masked step: no learning signal, the traces still advance
-            learning_signal = self._no_signal
-        reg_signal = self.reg_signal
-        if self.c_reg > 0:
-            self.rate_khz *= self.rate_decay
-            self.rate_khz += self._spike_to_khz * z
-            np.subtract(self.rate_khz, self._f_target_khz, out=self.reg_signal)
-            self.reg_signal *= self._c_reg
-            if direct is not None:
-                reg_signal = scale * self.reg_signal
-        self.traces.step(learning_signal, reg_signal, target)
+            signals = self._no_signals
+        for index, (layer, traces) in enumerate(zip(net.layers, self.traces_per_layer)):
+            reg_signal = self.reg_signals[index]
+            if self.c_reg > 0:
+                rate = self.rates_khz[index]
+                rate *= self.rate_decay
+                rate += self._spike_to_khz * layer.state.z
+                np.subtract(rate, self._f_target_khz, out=reg_signal)
+                reg_signal *= self._c_reg
+                if direct is not None:
+                    reg_signal = scale * reg_signal
+            traces.step(signals[index], reg_signal, target)
         self.readout_trace *= net.kappa
         self.readout_trace += z
         self.bias_trace = net.kappa * self.bias_trace + 1
@@ -126,19 +184,29 @@ class EProp:
             value.fill(0)
 
     def after_update(self, net, deltas) -> None:
-        self.feedback.after_update(net, deltas)
+        for feedback in self.feedbacks:
+            feedback.after_update(net, deltas)
+
+    def _keys(self, index: int) -> tuple[str, str]:
+        # the top layer keeps the single-layer names, so old checkpoints still load
+        top = index == len(self.feedbacks) - 1
+        return ("rate_khz", "feedback/") if top else (f"rate_khz_{index}", f"feedback_{index}/")
 
     def state_dict(self) -> dict:
         """What must survive a checkpoint between trials: rate estimates, gradient buffers and
-        the feedback pathway's own state."""
-        state = {"rate_khz": self.rate_khz.copy()}
-        state.update({f"grads/{k}": v.copy() for k, v in self.grads.items()})
-        state.update({f"feedback/{k}": v for k, v in self.feedback.state_dict().items()})
+        every feedback pathway's own state."""
+        state = {f"grads/{k}": v.copy() for k, v in self.grads.items()}
+        for index, feedback in enumerate(self.feedbacks):
+            rate_key, prefix = self._keys(index)
+            state[rate_key] = self.rates_khz[index].copy()
+            state.update({prefix + k: v for k, v in feedback.state_dict().items()})
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        self.rate_khz[...] = state["rate_khz"]
         for name, value in self.grads.items():
             value[...] = state[f"grads/{name}"]
-        self.feedback.load_state_dict({k[len("feedback/"):]: v for k, v in state.items()
-                                       if k.startswith("feedback/")})
+        for index, feedback in enumerate(self.feedbacks):
+            rate_key, prefix = self._keys(index)
+            self.rates_khz[index][...] = state[rate_key]
+            feedback.load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                                      if k.startswith(prefix)})

@@ -1,6 +1,11 @@
-"""Feedback pathways for a single recurrent layer read out by ``w_out`` (DESIGN §4).
+"""Feedback pathways (DESIGN §4): each owns B for one forward weight matrix W (upper <- lower).
 
-Each turns the output error into the learning signal ``L_j = sum_k B_jk err_k``:
+``bind(net, rng, weight="w_out")`` ties the pathway to ``net.params[weight]``: by default the
+readout, so that B (n_top, n_out) turns the output error into the top layer's learning signal
+``L_j = sum_k B_jk err_k``; in a stack, layer l's pathway is bound to ``w_in_{l+1}`` and carries
+layer l+1's signal down (``L_l = B_l (L_{l+1} * psi_{l+1})``, ``locallearn.rules.eprop``).
+``n_lower`` (random family only) overrides B's row count: DFA's B_l maps the output error straight
+to layer l. Modes:
 
 * ``symmetric`` — B = W_out^T, read live (exact weight transport; e-prop's exact form);
 * ``random``    — fixed B ~ N(0, 1/n_out) (feedback alignment / broadcast alignment);
@@ -33,24 +38,28 @@ make = registry.make
 available = registry.available
 
 
-def _random_matrix(net, rng: np.random.Generator) -> np.ndarray:
-    return (rng.standard_normal((net.n_rec, net.n_out)) / np.sqrt(net.n_out)).astype(net.dtype)
+def _random_matrix(net, rng: np.random.Generator, weight: str = "w_out",
+                   n_lower: int | None = None) -> np.ndarray:
+    n_upper, n_pre = net.params[weight].shape
+    shape = (n_pre if n_lower is None else n_lower, n_upper)
+    return (rng.standard_normal(shape) / np.sqrt(n_upper)).astype(net.dtype)
 
 
 @register("symmetric")
 class SymmetricFeedback:
-    """B = W_out^T."""
+    """B = W^T (weight transport; W = ``net.params[weight]``, read live)."""
 
     name = "symmetric"
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        self.net = net
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        self.net, self.weight = net, weight
+        self.forward = net.params[weight]
 
     def matrix(self) -> np.ndarray:
-        return self.net.w_out.T
+        return self.forward.T
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
-        return error @ self.net.w_out
+        return error @ self.forward
 
     def after_update(self, net, deltas) -> None:
         pass
@@ -64,12 +73,15 @@ class SymmetricFeedback:
 
 @register("random")
 class RandomFeedback:
-    """Fixed random B ~ N(0, 1/n_out), drawn once at bind time."""
+    """Fixed random B ~ N(0, 1/n_upper), drawn once at bind time."""
 
     name = "random"
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        self.B = _random_matrix(net, rng)
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out",
+             n_lower: int | None = None) -> None:
+        self.net, self.weight = net, weight
+        self.forward = net.params[weight]
+        self.B = _random_matrix(net, rng, weight, n_lower)
 
     def matrix(self) -> np.ndarray:
         return self.B
@@ -92,11 +104,12 @@ class DirectFeedback(RandomFeedback):
     """Direct feedback alignment (one fixed random matrix per layer, from the output error)."""
 
     name = "direct"
+    direct = True  # in a stack every layer gets the output error through its own B
 
 
 @register("adaptive")
 class KolenPollackFeedback(RandomFeedback):
-    """Kolen-Pollack: ``B <- (1 - decay)(B + dW_out^T)``, ``W_out <- (1 - decay) W_out``."""
+    """Kolen-Pollack: ``B <- (1 - decay)(B + dW^T)``, ``W <- (1 - decay) W``."""
 
     name = "adaptive"
     learns = True
@@ -108,28 +121,28 @@ class KolenPollackFeedback(RandomFeedback):
         self.decay = decay
 
     def after_update(self, net, deltas) -> None:
-        if "w_out" in deltas:
-            self.B += deltas["w_out"].T
+        if self.weight in deltas:
+            self.B += deltas[self.weight].T
         keep = net.dtype.type(1 - self.decay)
         self.B *= keep
-        net.w_out *= keep
+        self.forward *= keep
 
 
 @register("sign_symmetry")
 class SignSymmetryFeedback(SymmetricFeedback):
-    """uSF: B = sign(W_out^T) / sqrt(n_out), read live (only the signs are transported)."""
+    """uSF: B = sign(W^T) / sqrt(n_upper), read live (only the signs are transported)."""
 
     name = "sign_symmetry"
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        self.net = net
-        self.scale = net.dtype.type(1 / np.sqrt(net.n_out))
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        super().bind(net, rng, weight)
+        self.scale = net.dtype.type(1 / np.sqrt(self.forward.shape[0]))
 
     def magnitude(self) -> np.ndarray | np.floating:
         return self.scale
 
     def matrix(self) -> np.ndarray:
-        return self.magnitude() * np.sign(self.net.w_out.T)
+        return self.magnitude() * np.sign(self.forward.T)
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return self.matrix() @ error
@@ -137,13 +150,13 @@ class SignSymmetryFeedback(SymmetricFeedback):
 
 @register("sign_symmetry_fr")
 class FixedRandomMagnitudeSignFeedback(SignSymmetryFeedback):
-    """frSF: B = |M| o sign(W_out^T) with M ~ N(0, 1/n_out) fixed at bind time."""
+    """frSF: B = |M| o sign(W^T) with M ~ N(0, 1/n_upper) fixed at bind time."""
 
     name = "sign_symmetry_fr"
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        self.net = net
-        self.M = np.abs(_random_matrix(net, rng))
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        SymmetricFeedback.bind(self, net, rng, weight)
+        self.M = np.abs(_random_matrix(net, rng, weight))
 
     def magnitude(self) -> np.ndarray:
         return self.M
@@ -151,7 +164,7 @@ class FixedRandomMagnitudeSignFeedback(SignSymmetryFeedback):
 
 @register("weight_mirror")
 class WeightMirrorFeedback(RandomFeedback):
-    """Weight mirror: after each update, noise x into the layer, B <- B + eta (x (W_out x)^T - lambda B)."""
+    """Weight mirror: after each update, noise x into the layer, B <- B + eta (x (W x)^T - lambda B)."""
 
     name = "weight_mirror"
     learns = True
@@ -161,18 +174,18 @@ class WeightMirrorFeedback(RandomFeedback):
             check_positive(type(self).__name__, field, value)
         self.lr, self.decay, self.sigma = lr, decay, sigma
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        super().bind(net, rng)
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        super().bind(net, rng, weight)
         self.rng = rng
 
     def _noise(self, n: int) -> np.ndarray:
         return self.sigma * self.rng.standard_normal(n)
 
     def _response(self, net, noise: np.ndarray) -> np.ndarray:
-        return net.w_out @ noise
+        return self.forward @ noise
 
     def after_update(self, net, deltas) -> None:
-        x = self._noise(net.n_rec)
+        x = self._noise(self.forward.shape[1])
         y = self._response(net, x)
         self.B += (self.lr * (np.outer(x, y) - self.decay * self.B)).astype(net.dtype)
 
@@ -204,16 +217,16 @@ class PALFeedback(WeightMirrorFeedback):
         check_positive("PALFeedback", "tau_highpass", tau_highpass)
         self.a_noise, self.a_highpass = np.exp(-1 / tau), np.exp(-1 / tau_highpass)
 
-    def bind(self, net, rng: np.random.Generator) -> None:
-        super().bind(net, rng)
-        self.xi = np.zeros(net.n_rec)
-        self.low_pass = np.zeros(net.n_out)
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        super().bind(net, rng, weight)
+        self.xi = np.zeros(self.forward.shape[1])
+        self.low_pass = np.zeros(self.forward.shape[0])
 
     def _noise(self, n: int) -> np.ndarray:
         self.xi = self.a_noise * self.xi + np.sqrt(1 - self.a_noise ** 2) * super()._noise(n)
         return self.xi
 
     def _response(self, net, noise: np.ndarray) -> np.ndarray:
-        response = net.w_out @ noise
+        response = self.forward @ noise
         self.low_pass = self.a_highpass * self.low_pass + (1 - self.a_highpass) * response
         return response - self.low_pass

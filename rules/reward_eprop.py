@@ -69,6 +69,9 @@ class RewardEProp:
         if net.n_out < 3:
             raise ValueError("reward-eprop needs a readout of n_actions + 1 units (>= 2 actions "
                              f"and a value unit), got n_out = {net.n_out}")
+        if len(net.layers) != 1 or not net.config.recurrent:
+            raise NotImplementedError(f"{self.name} drives single-layer recurrent networks; "
+                                      f"got layers {net.layer_sizes}")
         seed = net.config.seed if self.seed is None else self.seed
         self.feedback.bind(net, np.random.default_rng([seed, _FEEDBACK_STREAM]))
         self.net, self.layer = net, net.layers[0]

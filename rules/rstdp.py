@@ -60,6 +60,9 @@ class RewardModulatedSTDP:
     def bind(self, net) -> None:
         if self.net is net:
             return
+        if len(net.layers) != 1 or not net.config.recurrent:
+            raise NotImplementedError(f"{self.name} drives single-layer recurrent networks; "
+                                      f"got layers {net.layer_sizes}")
         self.net, self.layer = net, net.layers[0]
         self.n_actions = net.n_out - 1
         dt, t = net.config.dt, net.dtype.type
