@@ -212,7 +212,7 @@ class Network:
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} contains NaN or inf; weights must be finite")
         if name.startswith("w_rec") and np.any(np.diagonal(value) != 0):
-            raise ValueError("w_rec must have a zero diagonal (no self-connections); "
+            raise ValueError(f"{name} must have a zero diagonal (no self-connections); "
                              "use np.fill_diagonal(w, 0)")
         target[...] = value
 

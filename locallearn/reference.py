@@ -22,8 +22,10 @@ Adjoint (reverse) recursion, with ybar^t = err^t + kappa ybar^{t+1}::
     abar^t = -beta psi^t zbar^t + rho abar^{t+1}
     dE/dW_in = sum_t vbar^t x^tT,  dE/dW_rec = sum_t vbar^t z^{t-1}T,  dE/dW_out = sum_t ybar^t z^tT
 
-RTRL propagates the influence matrices dv^t/dW and da^t/dW forward instead (O(n^3) memory per
-projection: small networks only).
+In a stack of layers, layer l's spikes at t are layer l+1's input at t, so ``zbar_l^t`` also
+receives ``W_in_{l+1}^T vbar_{l+1}^t`` (computed top-down within each step). RTRL propagates the
+influence matrices dv^t/dW and da^t/dW forward instead (O(n^3) memory per projection: small
+single-layer networks only).
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ DETACHABLE = ("recurrent", "reset")
 
 @dataclass(frozen=True)
 class Trajectory:
-    """A simulated sequence in float64: histories (T, n_rec) and readouts (T, n_out)."""
+    """A simulated sequence in float64: histories (T, n) of the top layer, readouts (T, n_out),
+    and ``layers``: per layer (bottom to top) a dict of its input ``x`` and ``v``, ``a``, ``z``,
+    ``psi`` histories."""
 
     x: np.ndarray
     v: np.ndarray
@@ -48,55 +52,78 @@ class Trajectory:
     z: np.ndarray
     psi: np.ndarray
     y: np.ndarray
+    layers: tuple = ()
+
+
+class _Layer:
+    def __init__(self, layer, c):
+        self.names = layer.param_names
+        self.recurrent = layer.recurrent
+        self.w_in = np.array(layer.w_in, np.float64)
+        self.w_rec = np.array(layer.w_rec, np.float64)
+        self.beta = np.zeros(layer.n)
+        self.beta[layer.n - c.n_adaptive:] = c.beta if c.n_adaptive else 0.0
 
 
 class _Model:
     """The network's parameters in float64, read once."""
 
-    def __init__(self, net):
+    def __init__(self, net, single_layer: bool = False):
         c = net.config
-        if len(net.layers) != 1:
-            raise NotImplementedError("the exact references cover single-layer networks")
-        self.w_in = np.array(net.w_in, np.float64)
-        self.w_rec = np.array(net.w_rec, np.float64)
+        if single_layer and len(net.layers) != 1:
+            raise NotImplementedError("RTRL covers single-layer networks (use bptt_gradients)")
+        self.layers = [_Layer(layer, c) for layer in net.layers]
+        self.w_in, self.w_rec = self.layers[0].w_in, self.layers[0].w_rec
+        self.beta = self.layers[0].beta
         self.w_out = np.array(net.w_out, np.float64)
         self.b_out = np.array(net.b_out, np.float64)
         self.alpha = math.exp(-c.dt / c.tau_mem)
         self.rho = math.exp(-c.dt / c.tau_adapt)
         self.kappa = math.exp(-c.dt / c.tau_out)
-        self.beta = np.zeros(c.n_rec)
-        self.beta[c.n_rec - c.n_adaptive:] = c.beta
         self.v_th, self.gamma, self.n_ref = c.v_th, c.gamma, c.n_ref
         self.width = c.sigmoid_width if c.spike_fn == "sigmoid" else 0.0
 
 
 def _simulate(model: _Model, x: np.ndarray) -> Trajectory:
-    n_steps, n = x.shape[0], model.w_rec.shape[0]
-    hist = {k: np.zeros((n_steps, n)) for k in ("v", "a", "z", "psi")}
+    n_steps = x.shape[0]
     y_hist = np.zeros((n_steps, model.w_out.shape[0]))
-    v, a, z, y = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(model.w_out.shape[0])
-    steps_since_spike = np.full(n, np.iinfo(np.int64).max // 2)
+    hists, states = [], []
+    for layer in model.layers:
+        n = layer.w_rec.shape[0]
+        hists.append({k: np.zeros((n_steps, n)) for k in ("v", "a", "z", "psi")}
+                     | {"x": np.zeros((n_steps, layer.w_in.shape[1]))})
+        states.append({"v": np.zeros(n), "a": np.zeros(n), "z": np.zeros(n),
+                       "since": np.full(n, np.iinfo(np.int64).max // 2)})
+    y = np.zeros(model.w_out.shape[0])
     for t in range(n_steps):
-        a = model.rho * a + z
-        v = model.alpha * v + model.w_in @ x[t] + model.w_rec @ z - model.v_th * z
-        distance = v - (model.v_th + model.beta * a)
-        refractory = steps_since_spike < model.n_ref
-        if model.width > 0:
-            s = model.v_th * model.width
-            smooth = 1 / (1 + np.exp(-distance / s))
-            z = np.where(refractory, 0.0, smooth)
-            psi = np.where(refractory, 0.0, smooth * (1 - smooth) / s)
-        else:
-            z = np.where(refractory, 0.0, (distance > 0).astype(float))
-            psi = np.where(refractory, 0.0,
-                           model.gamma / model.v_th * np.maximum(0, 1 - np.abs(distance) / model.v_th))
-        fired = (distance > 0) & ~refractory
-        steps_since_spike = np.where(fired, 0, steps_since_spike + 1)
-        y = model.kappa * y + model.w_out @ z + model.b_out
-        for k, value in (("v", v), ("a", a), ("z", z), ("psi", psi)):
-            hist[k][t] = value
+        signal = x[t]
+        for layer, hist, st in zip(model.layers, hists, states):
+            z = st["z"]
+            a = model.rho * st["a"] + z
+            v = model.alpha * st["v"] + layer.w_in @ signal + layer.w_rec @ z - model.v_th * z
+            distance = v - (model.v_th + layer.beta * a)
+            refractory = st["since"] < model.n_ref
+            if model.width > 0:
+                s = model.v_th * model.width
+                smooth = 1 / (1 + np.exp(-distance / s))
+                z = np.where(refractory, 0.0, smooth)
+                psi = np.where(refractory, 0.0, smooth * (1 - smooth) / s)
+            else:
+                z = np.where(refractory, 0.0, (distance > 0).astype(float))
+                psi = np.where(refractory, 0.0, model.gamma / model.v_th
+                               * np.maximum(0, 1 - np.abs(distance) / model.v_th))
+            fired = (distance > 0) & ~refractory
+            st["since"] = np.where(fired, 0, st["since"] + 1)
+            st["v"], st["a"], st["z"] = v, a, z
+            hist["x"][t] = signal
+            for k, value in (("v", v), ("a", a), ("z", z), ("psi", psi)):
+                hist[k][t] = value
+            signal = z
+        y = model.kappa * y + model.w_out @ signal + model.b_out
         y_hist[t] = y
-    return Trajectory(x=x, y=y_hist, **hist)
+    top = hists[-1]
+    return Trajectory(x=x, y=y_hist, v=top["v"], a=top["a"], z=top["z"], psi=top["psi"],
+                      layers=tuple(hists))
 
 
 def simulate(net, inputs) -> Trajectory:
@@ -141,41 +168,61 @@ def _readout_gradients(model: _Model, traj: Trajectory, err: np.ndarray):
 def bptt_gradients(net, inputs, targets, loss: str = "mse", mask=None, detach=()) -> dict:
     """Exact gradient of the sequence loss by backpropagation through time.
 
-    Returns ``w_in``, ``w_rec`` (zero diagonal), ``w_out``, ``b_out`` (gradients of E), ``loss``,
-    and ``learning_signal`` (T, n_rec): dE/dz_j^t through every path except neuron j's own hidden
-    state (its reset and adaptation), i.e. ``W_out^T ybar^t + W_rec^T vbar^{t+1}`` — the total
-    learning signal of the e-prop factorization.
+    Returns the gradient of E for every parameter of ``net.params`` (``w_in``, ``w_rec`` with
+    zero diagonal, ``w_out``, ``b_out``; in a stack also ``w_in_l``, ``w_rec_l``), ``loss``, and
+    ``learning_signal`` (T, n_top): dE/dz_j^t of the top layer through every path except neuron
+    j's own hidden state (its reset and adaptation), i.e. ``W_out^T ybar^t + W_rec^T vbar^{t+1}``
+    — the total learning signal of the e-prop factorization. In a stack, layer l's spikes at t
+    enter layer l+1's membrane at t, so ``zbar_l^t`` also receives ``W_in_{l+1}^T vbar_{l+1}^t``
+    (never detached: ``detach`` concerns the recurrent and reset paths within a layer).
     """
     detach = _check_detach(detach)
     model = _Model(net)
     traj = _simulate(model, np.asarray(net.check_inputs(inputs), np.float64))
     err, value = _errors(loss, traj, targets, mask)
-    n_steps, n = traj.z.shape
+    n_steps = traj.z.shape[0]
     ybar = np.zeros(model.w_out.shape[0])
-    vbar_next, abar_next = np.zeros(n), np.zeros(n)
-    g_in, g_rec = np.zeros_like(model.w_in), np.zeros_like(model.w_rec)
+    sizes = [layer.w_rec.shape[0] for layer in model.layers]
+    vbar_next = [np.zeros(n) for n in sizes]
+    abar_next = [np.zeros(n) for n in sizes]
+    g_in = [np.zeros_like(layer.w_in) for layer in model.layers]
+    g_rec = [np.zeros_like(layer.w_rec) for layer in model.layers]
     g_out, g_b = np.zeros_like(model.w_out), np.zeros_like(model.b_out)
-    learning_signal = np.zeros((n_steps, n))
+    learning_signal = np.zeros((n_steps, sizes[-1]))
+    top = len(model.layers) - 1
     for t in range(n_steps - 1, -1, -1):
         ybar = err[t] + model.kappa * ybar
         g_out += np.outer(ybar, traj.z[t])
         g_b += ybar
-        through_others = model.w_out.T @ ybar
-        if "recurrent" not in detach:
-            through_others = through_others + model.w_rec.T @ vbar_next
-        learning_signal[t] = through_others
-        zbar = through_others + abar_next
-        if "reset" not in detach:
-            zbar = zbar - model.v_th * vbar_next
-        vbar = traj.psi[t] * zbar + model.alpha * vbar_next
-        abar = -model.beta * traj.psi[t] * zbar + model.rho * abar_next
-        z_prev = traj.z[t - 1] if t > 0 else np.zeros(n)
-        g_in += np.outer(vbar, traj.x[t])
-        g_rec += np.outer(vbar, z_prev)
-        vbar_next, abar_next = vbar, abar
-    np.fill_diagonal(g_rec, 0)
-    return {"w_in": g_in, "w_rec": g_rec, "w_out": g_out, "b_out": g_b, "loss": value,
-            "learning_signal": learning_signal}
+        vbar_now = [None] * len(sizes)
+        for index in range(top, -1, -1):
+            layer, hist = model.layers[index], traj.layers[index]
+            if index == top:
+                through_others = model.w_out.T @ ybar
+            else:
+                through_others = model.layers[index + 1].w_in.T @ vbar_now[index + 1]
+            if "recurrent" not in detach:
+                through_others = through_others + layer.w_rec.T @ vbar_next[index]
+            if index == top:
+                learning_signal[t] = through_others
+            zbar = through_others + abar_next[index]
+            if "reset" not in detach:
+                zbar = zbar - model.v_th * vbar_next[index]
+            vbar = hist["psi"][t] * zbar + model.alpha * vbar_next[index]
+            abar = -layer.beta * hist["psi"][t] * zbar + model.rho * abar_next[index]
+            z_prev = hist["z"][t - 1] if t > 0 else np.zeros(sizes[index])
+            g_in[index] += np.outer(vbar, hist["x"][t])
+            g_rec[index] += np.outer(vbar, z_prev)
+            vbar_now[index] = vbar
+            abar_next[index] = abar
+        vbar_next = vbar_now
+    grads = {"w_out": g_out, "b_out": g_b, "loss": value, "learning_signal": learning_signal}
+    for layer, gi, gr in zip(model.layers, g_in, g_rec):
+        grads[layer.names["w_in"]] = gi
+        if layer.recurrent:
+            np.fill_diagonal(gr, 0)
+            grads[layer.names["w_rec"]] = gr
+    return grads
 
 
 def rtrl_gradients(net, inputs, targets, loss: str = "mse", mask=None, detach=()) -> dict:
@@ -189,7 +236,7 @@ def rtrl_gradients(net, inputs, targets, loss: str = "mse", mask=None, detach=()
         dE/dW = sum_t err^t . Jy^t
     """
     detach = _check_detach(detach)
-    model = _Model(net)
+    model = _Model(net, single_layer=True)
     traj = _simulate(model, np.asarray(net.check_inputs(inputs), np.float64))
     err, value = _errors(loss, traj, targets, mask)
     n_steps, n = traj.z.shape
@@ -217,6 +264,8 @@ def rtrl_gradients(net, inputs, targets, loss: str = "mse", mask=None, detach=()
             grad += np.tensordot(err[t], jy, axes=(0, 0))
         grads[name] = grad
     np.fill_diagonal(grads["w_rec"], 0)
+    if not model.layers[0].recurrent:
+        del grads["w_rec"]
     grads["w_out"], grads["b_out"] = _readout_gradients(model, traj, err)
     grads["loss"] = value
     return grads

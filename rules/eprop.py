@@ -64,7 +64,7 @@ class EProp:
         self._feedback_factory = None
         if isinstance(feedback, str):
             options = dict(feedback_options or {})
-            self._feedback_factory = lambda: feedback_registry.make(feedback, **options)
+            self._feedback_factory = lambda mode=feedback: feedback_registry.make(mode, **options)
             feedback = self._feedback_factory()
         elif feedback_options:
             raise ConfigError("EProp.feedback_options only applies when feedback is a name")
