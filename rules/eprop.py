@@ -41,10 +41,6 @@ from locallearn.traces import EligibilityTraces
 from . import feedback as feedback_registry
 from . import register
 
-# Rules draw their random numbers from the network's seed and this fixed key, so that two runs with
-# the same config agree bit for bit while feedback weights stay independent of the network weights.
-_FEEDBACK_STREAM = 0xFEEDBAC
-
 
 @register("eprop")
 class EProp:
@@ -75,31 +71,12 @@ class EProp:
         self.net = None
         self._direct_lr = None
 
-    def _bind_feedbacks(self, net, seed: int) -> None:
-        n_layers = len(net.layers)
-        if len(self.feedbacks) != n_layers:
-            if self._feedback_factory is None or len(self.feedbacks) != 1:
-                raise ConfigError(f"EProp got {len(self.feedbacks)} feedback pathway(s) for a "
-                                  f"network of {n_layers} layers; pass a mode name or one "
-                                  "Feedback per layer (bottom to top)")
-            self.feedbacks = [self._feedback_factory() for _ in range(n_layers - 1)] + self.feedbacks
-        for index, feedback in enumerate(self.feedbacks):
-            top = index == n_layers - 1
-            # the readout's pathway draws from the stream a single layer always used
-            key = [seed, _FEEDBACK_STREAM] if top else [seed, _FEEDBACK_STREAM, index + 1]
-            rng = np.random.default_rng(key)
-            if top:
-                feedback.bind(net, rng)
-            elif getattr(feedback, "direct", False):
-                feedback.bind(net, rng, weight="w_out", n_lower=net.layers[index].n)
-            else:
-                feedback.bind(net, rng, weight=net.layers[index + 1].param_names["w_in"])
-
     def bind(self, net) -> None:
         if self.net is net:
             return
         seed = net.config.seed if self.seed is None else self.seed
-        self._bind_feedbacks(net, seed)
+        self.feedbacks = feedback_registry.bind_stack(self.feedbacks, self._feedback_factory, net,
+                                                      np.random.default_rng, seed)
         self.net = net
         self.layer = net.layers[-1]
         t = net.dtype.type
@@ -136,17 +113,9 @@ class EProp:
         self._direct_lr = lr
 
     def _learning_signals(self, net, error: np.ndarray) -> list[np.ndarray]:
-        """Per layer, bottom to top: the top layer's B err, then down the stack."""
-        layers, feedbacks = net.layers, self.feedbacks
-        signals = [None] * len(layers)
-        signals[-1] = feedbacks[-1].learning_signal(error)
-        for index in range(len(layers) - 2, -1, -1):
-            if getattr(feedbacks[index], "direct", False):
-                signals[index] = feedbacks[index].learning_signal(error)
-            else:
-                upper = signals[index + 1] * layers[index + 1].state.psi
-                signals[index] = feedbacks[index].learning_signal(upper)
-        return signals
+        """Per layer, bottom to top: the top layer's B err, then down the stack through psi."""
+        return feedback_registry.stack_signals(self.feedbacks, error,
+                                               [layer.state.psi for layer in net.layers])
 
     def step(self, net, error: np.ndarray) -> None:
         z = self.layer.state.z

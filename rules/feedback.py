@@ -29,13 +29,59 @@ import json
 
 import numpy as np
 
-from locallearn.config import check_positive
+from locallearn.config import ConfigError, check_positive
 from locallearn.registry import Registry
 
 registry = Registry("feedback mode", entry_point_group="locallearn.feedback")
 register = registry.register
 make = registry.make
 available = registry.available
+
+# Rules draw feedback weights from the network's seed and this fixed key, so that two runs with the
+# same config agree bit for bit while feedback weights stay independent of the network weights.
+FEEDBACK_STREAM = 0xFEEDBAC
+
+
+def bind_stack(feedbacks: list, factory, net, make_rng, seed: int) -> list:
+    """Bind one pathway per layer of ``net`` (bottom to top) and return them.
+
+    The top one is bound to ``w_out``; layer l's to ``w_in_{l+1}``, or, for a ``direct`` mode, to
+    the output error with a B of n_l rows. A single given pathway is completed with fresh ones
+    from ``factory`` (the same mode and options) for the layers below; without a factory, the
+    caller must give one pathway per layer.
+    """
+    n_layers = len(net.layers)
+    if len(feedbacks) != n_layers:
+        if factory is None or len(feedbacks) != 1:
+            raise ConfigError(f"got {len(feedbacks)} feedback pathway(s) for a network of "
+                              f"{n_layers} layers; pass a mode name or one Feedback per layer "
+                              "(bottom to top)")
+        feedbacks = [factory() for _ in range(n_layers - 1)] + list(feedbacks)
+    for index, feedback in enumerate(feedbacks):
+        top = index == n_layers - 1
+        # the readout's pathway draws from the stream a single layer always used
+        rng = make_rng([seed, FEEDBACK_STREAM] if top else [seed, FEEDBACK_STREAM, index + 1])
+        if top:
+            feedback.bind(net, rng)
+        elif getattr(feedback, "direct", False):
+            feedback.bind(net, rng, weight="w_out", n_lower=net.layers[index].n)
+        else:
+            feedback.bind(net, rng, weight=net.layers[index + 1].param_names["w_in"])
+    return feedbacks
+
+
+def stack_signals(feedbacks: list, error: np.ndarray, derivatives: list) -> list:
+    """Learning signals per layer, bottom to top: ``L_top = B err``, then
+    ``L_l = B_l (L_{l+1} * derivatives[l+1])`` (or ``D_l err`` for a direct mode)."""
+    signals = [None] * len(feedbacks)
+    signals[-1] = feedbacks[-1].learning_signal(error)
+    for index in range(len(feedbacks) - 2, -1, -1):
+        if getattr(feedbacks[index], "direct", False):
+            signals[index] = feedbacks[index].learning_signal(error)
+        else:
+            upper = signals[index + 1] * derivatives[index + 1]
+            signals[index] = feedbacks[index].learning_signal(upper)
+    return signals
 
 
 def _random_matrix(net, rng: np.random.Generator, weight: str = "w_out",

@@ -32,7 +32,7 @@ from locallearn.traces import EligibilityTraces
 from . import feedback as feedback_registry
 from . import register
 
-_FEEDBACK_STREAM = 0xFEEDBAC
+_FEEDBACK_STREAM = feedback_registry.FEEDBACK_STREAM
 
 
 @register("reward-eprop")

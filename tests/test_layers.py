@@ -165,3 +165,65 @@ def test_stacked_online_learning_is_deterministic_and_checkpointable():
     assert {"rate_khz", "rate_khz_0", "feedback/B", "feedback_0/B"} <= set(state)
     for name in finals[0]:
         np.testing.assert_array_equal(finals[0][name], finals[1][name])
+
+
+def _trace_bp_by_hand(net, inputs, targets, mask, tau_trace):
+    """trace-bp's hidden-layer estimate with symmetric feedback, from the module docstring's
+    equations, on the reference transcription's recorded layers (MSE)."""
+    traj = ll.reference.simulate(net, inputs)
+    c = net.config
+    d, alpha = np.exp(-c.dt / tau_trace), np.exp(-c.dt / c.tau_mem)
+    layers = net.layers
+    xhat = [np.zeros(layer.n_in) for layer in layers]
+    zhat = [np.zeros(layer.n) for layer in layers]
+    grads = {name: np.zeros(net.params[name].shape) for name in net.params}
+    for t in range(len(inputs)):
+        err = mask[t] * (traj.y[t] - targets[t])
+        means, phis = [], []
+        for index, layer in enumerate(layers):
+            rec = traj.layers[index]
+            xhat[index] = d * xhat[index] + rec["x"][t]
+            zhat[index] = d * zhat[index] + (rec["z"][t - 1] if t else 0)
+            a, r = (1 - d) * xhat[index], (1 - d) * zhat[index]
+            v_mean = (layer.w_in @ a + layer.w_rec @ r) / (1 - alpha)
+            phis.append(c.gamma / c.v_th * np.maximum(0, 1 - np.abs(v_mean - c.v_th) / c.v_th))
+            means.append((a, r))
+        signal = net.w_out.T @ err
+        for index in range(len(layers) - 1, -1, -1):
+            delta = signal * phis[index]
+            grads[layers[index].param_names["w_in"]] += np.outer(delta, means[index][0])
+            grads[layers[index].param_names["w_rec"]] += np.outer(delta, means[index][1])
+            signal = layers[index].w_in.T @ delta
+    for layer in layers:
+        np.fill_diagonal(grads[layer.param_names["w_rec"]], 0)
+    return grads
+
+
+def test_trace_bp_follows_its_equations():
+    net = stack(7, n_adaptive=0)
+    inputs, targets, mask = random_sequence(net, T=50, seed=7)
+    g = ll.gradient_estimate(net, ll.rules.make("trace-bp", tau_trace=10.0), inputs, targets,
+                             mask=mask)
+    by_hand = _trace_bp_by_hand(net, inputs, targets, mask, 10.0)
+    gb = ll.reference.bptt_gradients(net, inputs, targets, mask=mask)
+    for key in ("w_in", "w_rec", "w_in_1", "w_rec_1"):
+        assert np.linalg.norm(by_hand[key]) > 0, key
+        assert relative_error(g[key], by_hand[key]) <= 1e-10, key
+    for key in ("w_out", "b_out"):  # the readout's gradient is the exact one
+        assert relative_error(g[key], gb[key]) <= 1e-10, key
+
+
+@pytest.mark.parametrize("rule", ["eprop", "trace-bp"])
+def test_layered_estimates_point_along_the_full_gradient(rule):
+    """Both layer-wise estimates (symmetric feedback) against full BPTT of a recurrent LIF stack,
+    mean cosine over 4 seeds (measured: e-prop 0.93/0.97, trace-bp 0.68/0.65 for layers 0/1)."""
+    cosines = []
+    for seed in range(4):
+        net = small_network(seed, n_in=10, n_rec=(20, 20), n_adaptive=0, w_in_gain=3.0,
+                            w_hidden_gain=3.0)
+        inputs, targets, mask = random_sequence(net, T=100, seed=seed)
+        g = ll.gradient_estimate(net, ll.rules.make(rule), inputs, targets, mask=mask)
+        gb = ll.reference.bptt_gradients(net, inputs, targets, mask=mask)
+        cosines.append([ll.metrics.cosine(g[k], gb[k]) for k in ("w_in", "w_in_1")])
+    floor = 0.8 if rule == "eprop" else 0.4
+    assert np.all(np.mean(cosines, axis=0) > floor), cosines
