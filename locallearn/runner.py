@@ -28,6 +28,7 @@ import numpy as np
 from . import io
 from .config import ConfigError, check_choice, check_int, check_positive, unknown_name_message
 from .losses import check_loss, loss_value, output_error, prepare_mask, prepare_targets
+from .metrics import alignment_angle
 from .network import Network, NetworkConfig
 from .optim import OPTIMIZERS, SGD, make_optimizer
 
@@ -69,6 +70,24 @@ def gradient_estimate(net, rule, inputs, targets, loss: str = "mse", mask=None) 
     estimate = {name: value.copy() for name, value in rule.gradients().items()}
     estimate["loss"] = loss_value(loss, outputs, targets, mask)
     return estimate
+
+
+def feedback_alignment(rule) -> dict[str, float]:
+    """For each feedback pathway of ``rule`` that transports a weight matrix: the angle in
+    degrees between its B and that weight's transpose, as ``{"angle/<weight>": degrees}``
+    (empty for rules without feedback weights; DFA's B has no forward counterpart and is skipped).
+    """
+    pathways = getattr(rule, "feedbacks", None) or [getattr(rule, "feedback", None)]
+    angles = {}
+    for feedback in pathways:
+        forward = getattr(feedback, "forward", None)
+        if forward is None or not getattr(feedback, "transports", True):
+            continue
+        B = feedback.matrix()
+        if not B.any():  # no feedback at all: the angle is undefined
+            continue
+        angles[f"angle/{feedback.weight}"] = round(alignment_angle(B, forward), 4)
+    return angles
 
 
 @dataclass
@@ -423,6 +442,7 @@ def run_supervised(user_config: dict | None, out: str | Path, progress: bool = T
                task.metric: evaluation["metric"], "eval_loss": evaluation["loss"],
                "train_loss": float(np.mean(running_loss)) if running_loss else None,
                "rate_hz": evaluation["rate_hz"]}
+        row.update(feedback_alignment(learner.rule))
         io.append_jsonl(out / "metrics.jsonl", row)
         run.rows.append(row)
         for callback in callbacks:

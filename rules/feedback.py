@@ -8,6 +8,7 @@ layer l+1's signal down (``L_l = B_l (L_{l+1} * psi_{l+1})``, ``locallearn.rules
 to layer l. Modes:
 
 * ``symmetric`` — B = W_out^T, read live (exact weight transport; e-prop's exact form);
+* ``none``      — B = 0: only the readout learns (the baseline for what hidden learning adds);
 * ``random``    — fixed B ~ N(0, 1/n_out) (feedback alignment / broadcast alignment);
 * ``direct``    — direct feedback alignment: every layer gets the output error through its own
   fixed random matrix. With one recurrent layer it draws exactly what ``random`` draws (same
@@ -117,6 +118,25 @@ class SymmetricFeedback:
         pass
 
 
+@register("none")
+class NoFeedback(SymmetricFeedback):
+    """B = 0: no learning signal reaches the layer (only the readout learns) — the baseline that
+    shows what learning below the readout adds."""
+
+    name = "none"
+
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out",
+             n_lower: int | None = None) -> None:
+        super().bind(net, rng, weight)
+        self.B = np.zeros(self.forward.T.shape, net.dtype)
+
+    def matrix(self) -> np.ndarray:
+        return self.B
+
+    def learning_signal(self, error: np.ndarray) -> np.ndarray:
+        return self.B @ error
+
+
 @register("random")
 class RandomFeedback:
     """Fixed random B ~ N(0, 1/n_upper), drawn once at bind time."""
@@ -127,6 +147,8 @@ class RandomFeedback:
              n_lower: int | None = None) -> None:
         self.net, self.weight = net, weight
         self.forward = net.params[weight]
+        # a direct pathway (own row count) stands in for no forward weight's transpose
+        self.transports = n_lower is None
         self.B = _random_matrix(net, rng, weight, n_lower)
 
     def matrix(self) -> np.ndarray:

@@ -16,17 +16,28 @@ x <- d x + s, d = exp(-1 / tau), tau = t_ref (equal amplitudes and time constant
 Lower-before-upper spike pairs (caused by W) potentiate B_lj,k in proportion to W_kj; pairs
 caused by B itself depress it, which bounds B without weight decay. Coincident spikes cancel.
 ``SALNetwork.symmetrize`` runs the noise-driven symmetrization phase and records the alignment of
-every B_l with W_l^T over time. ``heterogeneity`` draws per-neuron biases (std) and thresholds
-(std of an offset to ln t_ref) to test robustness.
+every B_l with W_l^T over time; ``coupling`` scales B's drive of the lower layer (1: the
+reference code's feedback-coupled dynamics). ``bias_std`` and ``threshold_std`` draw per-neuron
+biases and thresholds (an offset to ln t_ref) to test robustness.
+
+``SALFeedback`` (feedback mode ``"sal"``) puts SAL behind the Feedback protocol for any rule and
+any layer: it keeps a two-population SAL network whose forward weights are the live
+``net.params[weight]`` (rescaled to the reference code's weight range), learns B there in a
+noise-driven phase of ``warmup_steps`` at bind time, and keeps learning for ``steps_per_update``
+steps after every weight update, so B follows W as it changes.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 
 from locallearn.config import check_int, check_positive
 from locallearn.kernels import kernel
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
+
+from . import feedback as feedback_registry
 
 
 class SALNetwork:
@@ -35,7 +46,7 @@ class SALNetwork:
 
     def __init__(self, sizes=(30, 20, 10), t_ref: int = 10, lr: float = 1e-3,
                  bias_std: float = 0.0, threshold_std: float = 0.0, seed: int = 0,
-                 backend: str = "numba"):
+                 backend: str = "numba", coupling: float = 1.0):
         sizes = tuple(int(n) for n in sizes)
         if len(sizes) < 2:
             raise ValueError("SALNetwork needs at least two layers")
@@ -45,6 +56,8 @@ class SALNetwork:
         check_positive("SALNetwork", "lr", lr)
         check_positive("SALNetwork", "bias_std", bias_std, allow_zero=True)
         check_positive("SALNetwork", "threshold_std", threshold_std, allow_zero=True)
+        check_positive("SALNetwork", "coupling", coupling, allow_zero=True)
+        self.coupling = coupling
         rng = np.random.default_rng([seed, 0x5A1])
         self.sizes, self.t_ref, self.lr = sizes, t_ref, lr
         # Forward and feedback weights are drawn independently (Kaiming-uniform, as the
@@ -76,7 +89,7 @@ class SALNetwork:
             if l > 0:
                 u += self.W[l - 1] @ self.psp[l - 1]
             if l < L - 1:
-                u += self.B[l] @ self.psp[l + 1]
+                u += self.coupling * (self.B[l] @ self.psp[l + 1])
             rate = 1.0 / (1.0 + np.exp(-(u - self.offset[l])))
             fire = (rng.random(self.sizes[l]) < rate) & (self.since[l] > self.t_ref)
             self.since[l] = np.where(fire, 1, self.since[l] + 1)
@@ -117,3 +130,85 @@ class SALNetwork:
         rows.append({"step": steps, "alignment": self.alignment(),
                      "rate_per_step": [float(c.mean() / steps) for c in counts]})
         return rows
+
+
+@feedback_registry.register("sal")
+class SALFeedback:
+    """Feedback B learned by SAL from the spike timing of a noise-driven two-population network
+    whose forward weights are ``scale * net.params[weight]`` (see the module docstring)."""
+
+    name = "sal"
+    learns = True
+
+    def __init__(self, lr: float = 2e-2, final_lr: float = 2e-4, t_ref: int = 10,
+                 warmup_steps: int = 200_000, steps_per_update: int = 100, coupling: float = 1.0):
+        check_positive("SALFeedback", "lr", lr)
+        check_positive("SALFeedback", "final_lr", final_lr)
+        check_int("SALFeedback", "t_ref", t_ref, minimum=1)
+        check_int("SALFeedback", "warmup_steps", warmup_steps, minimum=0)
+        check_int("SALFeedback", "steps_per_update", steps_per_update, minimum=0)
+        self.lr, self.final_lr, self.t_ref, self.coupling = lr, final_lr, t_ref, coupling
+        self.warmup_steps, self.steps_per_update = warmup_steps, steps_per_update
+
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out") -> None:
+        self.net, self.weight = net, weight
+        self.forward = net.params[weight]
+        n_upper, n_lower = self.forward.shape
+        self.rng = rng
+        seed = int(rng.integers(2**31))
+        self.sal = SALNetwork((n_lower, n_upper), t_ref=self.t_ref, lr=self.lr, seed=seed,
+                              coupling=self.coupling)
+        # SAL's escape-noise neurons work in the reference code's weight range, uniform(-1, 1) /
+        # sqrt(n_lower): W is rescaled to that spread once, and B lives in those units too.
+        spread = float(np.std(self.forward)) or 1.0
+        self.scale = (1 / np.sqrt(3 * n_lower)) / spread
+        self._sync()
+        # the warm-up phase anneals the rate geometrically from lr to final_lr (large steps find
+        # the direction, small ones lower the fluctuation floor); B then keeps learning at final_lr
+        ratio = (self.final_lr / self.lr) ** (1 / max(self.warmup_steps - 1, 1))
+        for _ in range(self.warmup_steps):
+            self.sal.step(self.rng)
+            self.sal.lr *= ratio
+        self.sal.lr = self.final_lr
+
+    def _sync(self) -> None:
+        self.sal.W[0] = self.scale * np.asarray(self.forward, np.float64)
+
+    def _run(self, steps: int) -> None:
+        for _ in range(steps):
+            self.sal.step(self.rng)
+
+    @property
+    def B(self) -> np.ndarray:
+        return self.sal.B[0]
+
+    def matrix(self) -> np.ndarray:
+        return self.sal.B[0].astype(self.net.dtype)
+
+    def learning_signal(self, error: np.ndarray) -> np.ndarray:
+        return (self.sal.B[0] @ error).astype(self.net.dtype)
+
+    def after_update(self, net, deltas) -> None:
+        if self.weight in deltas and self.steps_per_update:
+            self._sync()
+            self._run(self.steps_per_update)
+
+    def state_dict(self) -> dict:
+        sal = self.sal
+        state = {"B": sal.B[0].copy(), "rng": np.array(json.dumps(self.rng.bit_generator.state)),
+                 "t": np.array(sal.t), "lr": np.array(sal.lr)}
+        for name in ("spikes", "psp", "traces", "since"):
+            for index, value in enumerate(getattr(sal, name)):
+                state[f"{name}_{index}"] = value.copy()
+        for index, value in enumerate(sal.history):
+            state[f"history_{index}"] = value.copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        sal = self.sal
+        sal.B[0][...] = state["B"]
+        self.rng.bit_generator.state = json.loads(str(state["rng"]))
+        sal.t, sal.lr = int(state["t"]), float(state["lr"])
+        for name in ("spikes", "psp", "traces", "since", "history"):
+            for index, value in enumerate(getattr(sal, name)):
+                value[...] = state[f"{name}_{index}"]

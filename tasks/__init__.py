@@ -16,7 +16,8 @@ available = registry.available
 get = registry.get
 
 # built-in tasks register themselves on import
-from . import adapters, catch, delayed_match, evidence, flappy, pattern, pong, store_recall  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    adapters, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang)
 
 
 def register_with_gymnasium() -> list[str]:

@@ -210,6 +210,8 @@ class Pong(Environment):
                 else:
                     terminated = True
         truncated = not terminated and not self.continuing and self.t >= self.max_steps
+        if truncated:  # an unfinished game scores the points so far (never the shaping reward)
+            info["score"] = self.agent_score - self.cpu_score
         return self._observe(), reward, terminated, truncated, info
 
     @staticmethod

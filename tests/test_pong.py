@@ -84,3 +84,16 @@ def test_ale_pong_adapter_reads_the_ram_features_and_maps_actions():
         ys.append(obs[2] * 255)
         assert np.all((obs >= 0) & (obs <= 1))
     assert ys[-1] < ys[0]
+
+
+def test_truncated_game_scores_points_not_shaping():
+    env = ll.tasks.make("pong", max_steps=400, shaping=1.0)
+    env.reset(seed=3)
+    total, info, truncated, terminated = 0.0, {}, False, False
+    while not (truncated or terminated):
+        _, reward, terminated, truncated, info = env.step(env.scripted_action("track"))
+        total += reward
+    assert truncated and not terminated
+    assert info["score"] == env.agent_score - env.cpu_score
+    assert total != info["score"]  # the return holds shaping; the metric does not
+    assert env.episode_metric(total, info) == info["score"]
