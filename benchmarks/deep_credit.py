@@ -23,7 +23,6 @@ results.json, results.md and alignment.png (angle vs trial, mean over seeds) to 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path

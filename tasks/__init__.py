@@ -16,8 +16,7 @@ available = registry.available
 get = registry.get
 
 # built-in tasks register themselves on import
-from . import (  # noqa: E402,F401
-    adapters, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang)
+from . import adapters, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang  # noqa: E402,F401
 
 
 def register_with_gymnasium() -> list[str]:

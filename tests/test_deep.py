@@ -3,11 +3,11 @@ stack, and the runner's alignment log."""
 
 import numpy as np
 import pytest
+from locallearn.tasks.yinyang import yinyang_class
 
 import locallearn as ll
 from locallearn import io
 from locallearn.runner import run_supervised
-from locallearn.tasks.yinyang import yinyang_class
 
 
 def test_yinyang_classes_and_trials():
