@@ -58,6 +58,13 @@ def run_cell(method: str, seed: int, trials: int, out: Path) -> dict:
     return summary
 
 
+def replot(out: Path, methods, seeds) -> None:
+    """Redraw alignment.png from an earlier run's results.json."""
+    stored = io.read_json(out / "results.json")
+    results = {(m, s): stored[f"{m}/{s}"] for m in methods for s in seeds}
+    plot(results, methods, seeds, out)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -91,22 +98,27 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     io.write_text(out / "results.md", "\n".join(lines) + "\n")
     io.write_json(out / "results.json", {f"{m}/{s}": v for (m, s), v in results.items()})
+    plot(results, args.only, args.seeds, out)
+    return 0
+
+
+def plot(results: dict, methods, seeds, out: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
+    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}  # one colour per method in both panels
     for ax, key in zip(axes, ("angle/w_in_1", "angle/w_out")):
-        for method in args.only:
+        for method in methods:
             curves = [[row.get(key) for _, row in results[(method, s)]["curve"]]
-                      for s in args.seeds]
+                      for s in seeds]
             if any(v is None for c in curves for v in c):
                 continue
-            trials = [t for t, _ in results[(method, args.seeds[0])]["curve"]]
-            ax.plot(trials, np.mean(curves, axis=0), label=method)
-        ax.set_title(f"{key[6:]}: angle(B, W^T)")
+            trials = [t for t, _ in results[(method, seeds[0])]["curve"]]
+            ax.plot(trials, np.mean(curves, axis=0), label=method, color=colors[method])
+        ax.set_title(f"{key[6:]}: angle(B, W^T), mean of {len(seeds)} seeds")
         ax.set_xlabel("trial")
+        ax.legend(fontsize=8)
     axes[0].set_ylabel("degrees")
-    axes[0].legend()
     fig.tight_layout()
     fig.savefig(out / "alignment.png", dpi=110)
-    return 0
 
 
 if __name__ == "__main__":
