@@ -5,12 +5,20 @@ float64), sums each rule's gradient estimate over a batch of trials and prints i
 exact BPTT gradient (all paths) and with the BPTT gradient of e-prop's own model (spikes constant
 where they enter a membrane), for the hidden weights (w_in, w_rec) and for all weights.
 
-    python benchmarks/gradient_alignment.py [--trials 16] [--seeds 0 1 2]
+With ``--train N`` it then trains each mode on the full evidence task (the task's defaults:
+50 LIF + 50 ALIF, per-trial Adam) for N trials with ``training.gradient_check`` on, and prints the
+cosine of each mode's estimate with exact BPTT (hidden weights, one fixed held-out trial) at every
+evaluation — how the alignment changes as the network and any learned feedback change.
+
+    python benchmarks/gradient_alignment.py [--trials 16] [--seeds 0 1 2] [--train 600]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -59,10 +67,29 @@ def measure(feedback: str, seed: int = 0, n_trials: int = 16, exact=None) -> dic
             "hidden_vs_eprop_model": cos(estimate, eprop_model, HIDDEN)}
 
 
+def cosine_over_training(feedback: str, n_trials: int, seed: int, out: Path) -> list:
+    """(trial, accuracy, grad_cosine) at every evaluation of an evidence run with ``feedback``."""
+    from locallearn import io
+    from locallearn.runner import run_supervised
+
+    run_dir = out / f"evidence-{feedback}-seed{seed}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = {"task": "evidence", "seed": seed, "rule": {"name": "eprop", "feedback": feedback},
+              "training": {"n_trials": n_trials, "eval_every": max(n_trials // 6, 1),
+                           "eval_trials": 32, "final_eval_trials": 32, "target": None,
+                           "gradient_check": True}}
+    run_supervised(config, run_dir, progress=False)
+    return [(r["trial"], r["accuracy"], r["grad_cosine"])
+            for r in io.read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "eval"]
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--train", type=int, default=0,
+                        help="also train each mode this many trials, logging the cosine")
+    parser.add_argument("--out", default="runs/gradient_alignment")
     args = parser.parse_args(argv)
     print(f"cosine with exact BPTT, mean ± std over seeds {args.seeds}, {args.trials} trials each")
     print(f"{'feedback':<10} {'hidden vs BPTT':>16} {'all vs BPTT':>14} {'hidden vs e-prop model':>24}")
@@ -74,6 +101,16 @@ def main(argv=None) -> None:
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():+.3f} ± {values.std():.3f}")
         print(f"{feedback:<10} {cells[0]:>16} {cells[1]:>14} {cells[2]:>24}")
+    if not args.train:
+        return
+    print(f"\nover training (evidence, 100 neurons, seed {args.seeds[0]}): "
+          "trial: accuracy / cosine(hidden estimate, BPTT)")
+    with ProcessPoolExecutor(2) as pool:
+        futures = {f: pool.submit(cosine_over_training, f, args.train, args.seeds[0],
+                                  Path(args.out)) for f in FEEDBACK_MODES}
+        for feedback, future in futures.items():
+            cells = "  ".join(f"{t}: {a:.2f}/{c:+.2f}" for t, a, c in future.result())
+            print(f"{feedback:<10} {cells}")
 
 
 if __name__ == "__main__":

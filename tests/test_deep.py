@@ -1,6 +1,8 @@
 """Deep credit assignment pieces: the yinyang task, the "none" and "sal" feedback pathways on a
 stack, and the runner's alignment log."""
 
+import json
+
 import numpy as np
 import pytest
 from locallearn.tasks.yinyang import yinyang_class
@@ -77,3 +79,30 @@ def test_runner_logs_feedback_alignment(tmp_path):
     for row in rows:
         assert set(k for k in row if k.startswith("angle/")) == {"angle/w_in_1", "angle/w_out"}
         assert 0 <= row["angle/w_out"] <= 180
+
+
+def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path):
+    def run(check, name):
+        config = {"task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
+                  "network": {"n_rec": [8, 8]}, "rule": {"name": "eprop", "feedback": "adaptive"},
+                  "seed": 0, "training": {"n_trials": 20, "eval_every": 10, "eval_trials": 4,
+                                          "final_eval_trials": 4, "gradient_check": check}}
+        run_supervised(config, tmp_path / name, progress=False)
+        return io.read_jsonl(tmp_path / name / "metrics.jsonl"), np.load(tmp_path / name / "weights.npz")
+
+    rows, weights = run(True, "checked")
+    plain_rows, plain_weights = run(False, "plain")
+    assert all(-1 <= row["grad_cosine"] <= 1 for row in rows)
+    # the first row is the untrained network: recompute its cosine independently
+    config = json.loads((tmp_path / "checked" / "config.json").read_text())
+    net = ll.Network(ll.NetworkConfig.from_dict(config["network"]))
+    task = ll.tasks.make("yinyang", seq_len=10, decision_steps=3)
+    trial = task.trial(np.random.default_rng([0, 0x6C05]))
+    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="adaptive"), trial.inputs,
+                             trial.targets, loss="ce", mask=trial.mask)
+    gb = ll.reference.bptt_gradients(net, trial.inputs, trial.targets, loss="ce", mask=trial.mask)
+    expected = ll.metrics.gradient_cosine(g, gb, ("w_in", "w_in_1"))
+    assert rows[0]["grad_cosine"] == pytest.approx(expected, abs=2e-6)
+    assert len({row["grad_cosine"] for row in rows}) > 1
+    for name in weights.files:
+        np.testing.assert_array_equal(weights[name], plain_weights[name])
