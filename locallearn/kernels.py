@@ -178,6 +178,51 @@ def eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_
         accum += update
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _eligibility_row(j, pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a, filtered,
+                     learning_signal, reg_signal, accum, accum_decay, skip_diagonal):
+    """Row j (one postsynaptic neuron) of :func:`eligibility_step`; rows are independent."""
+    n_pre = pre_trace.shape[0]
+    psi_j = psi[j]
+    signal_j = learning_signal[j]
+    reg_j = reg_signal[j]
+    fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
+    kept = accum[j, j] if skip_diagonal else accum[j, 0]
+    filtered_j = filtered[j]
+    accum_j = accum[j]
+    if j < n_lif:
+        if fold:
+            for i in range(n_pre):
+                e = psi_j * pre_trace[i]
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        else:
+            for i in range(n_pre):
+                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
+    else:
+        beta_j = beta[j]
+        decay_a = rho - psi_j * beta_j
+        eps_j = eps_a[j - n_lif]
+        if fold:
+            for i in range(n_pre):
+                p = pre_trace[i]
+                ea = eps_j[i]
+                e = psi_j * (p - beta_j * ea)
+                eps_j[i] = psi_j * p + decay_a * ea
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        else:
+            for i in range(n_pre):
+                p = pre_trace[i]
+                ea = eps_j[i]
+                eps_j[i] = psi_j * p + decay_a * ea
+                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
+    if skip_diagonal:
+        accum[j, j] = kept
+
+
 @_jit
 def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
                      filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal):
@@ -188,48 +233,25 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
     ``accum_decay == 1`` leaves ``accum`` as it is, so its accumulator is not even read (masked
     steps of a task, the silent micro-steps between decisions of an agent).
     """
-    n_pre = pre_trace.shape[0]
-    for i in range(n_pre):
+    for i in range(pre_trace.shape[0]):
         pre_trace[i] = alpha * pre_trace[i] + pre[i]
     for j in range(psi.shape[0]):
-        psi_j = psi[j]
-        signal_j = learning_signal[j]
-        reg_j = reg_signal[j]
-        fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
-        kept = accum[j, j] if skip_diagonal else accum[j, 0]
-        filtered_j = filtered[j]
-        accum_j = accum[j]
-        if j < n_lif:
-            if fold:
-                for i in range(n_pre):
-                    e = psi_j * pre_trace[i]
-                    eb = filter_decay * filtered_j[i] + e
-                    filtered_j[i] = eb
-                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-            else:
-                for i in range(n_pre):
-                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
-        else:
-            beta_j = beta[j]
-            decay_a = rho - psi_j * beta_j
-            eps_j = eps_a[j - n_lif]
-            if fold:
-                for i in range(n_pre):
-                    p = pre_trace[i]
-                    ea = eps_j[i]
-                    e = psi_j * (p - beta_j * ea)
-                    eps_j[i] = psi_j * p + decay_a * ea
-                    eb = filter_decay * filtered_j[i] + e
-                    filtered_j[i] = eb
-                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-            else:
-                for i in range(n_pre):
-                    p = pre_trace[i]
-                    ea = eps_j[i]
-                    eps_j[i] = psi_j * p + decay_a * ea
-                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
-        if skip_diagonal:
-            accum[j, j] = kept
+        _eligibility_row(j, pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a, filtered,
+                         learning_signal, reg_signal, accum, accum_decay, skip_diagonal)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def eligibility_step_parallel(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
+                              filtered, learning_signal, reg_signal, accum, accum_decay,
+                              skip_diagonal):
+    """:func:`eligibility_step` with its rows split over threads. Each row's arithmetic is the
+    same as in the serial kernel, so the results are bit-identical whatever the thread count;
+    the split pays once a sweep moves more than a few hundred kB (the engine's choice)."""
+    for i in range(pre_trace.shape[0]):
+        pre_trace[i] = alpha * pre_trace[i] + pre[i]
+    for j in numba.prange(psi.shape[0]):
+        _eligibility_row(j, pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a, filtered,
+                         learning_signal, reg_signal, accum, accum_decay, skip_diagonal)
 
 
 def present_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha,
@@ -341,6 +363,8 @@ KERNELS = {
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
+    "eligibility_step_parallel": {"numba": eligibility_step_parallel,
+                                  "numpy": eligibility_step_numpy},
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "present_steps": {"numba": present_steps, "numpy": present_steps_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,

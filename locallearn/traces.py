@@ -25,6 +25,19 @@ import numpy as np
 from .kernels import kernel
 from .network import SpikingLayer
 
+# Splitting a sweep over threads costs a few microseconds per call; it pays once the sweep moves
+# more than ~0.5 MB (benchmarks/roofline.py). Rows are independent, so results stay bit-identical.
+PARALLEL_MIN_SYNAPSES = 65_536
+
+
+def _sweep_kernel(projection) -> str:
+    import numba
+
+    synapses = projection.filtered.size
+    if synapses >= PARALLEL_MIN_SYNAPSES and numba.get_num_threads() > 1:
+        return "eligibility_step_parallel"
+    return "eligibility_step"
+
 
 class ProjectionTraces:
     """Trace state of one weight matrix of shape (n_post, n_pre)."""
@@ -60,7 +73,8 @@ class EligibilityTraces:
         if layer.recurrent:
             self.projections["w_rec"] = ProjectionTraces(layer.n, layer.n, layer.n_adaptive,
                                                          self.dtype, True)
-        self._kernel = kernel("eligibility_step", layer.backend)
+        self._kernels = {kind: kernel(_sweep_kernel(p), layer.backend)
+                         for kind, p in self.projections.items()}
         self._no_signal = np.zeros(layer.n, self.dtype)
 
     def reset(self) -> None:
@@ -83,7 +97,7 @@ class EligibilityTraces:
         decay = self.dtype.type(accum_decay)
         presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
         for kind, projection in self.projections.items():
-            self._kernel(presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
+            self._kernels[kind](presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
                          params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
                          projection.eps_a, projection.filtered, learning_signal, reg_signal,
                          accum[layer.param_names[kind]], decay, projection.recurrent)

@@ -1,6 +1,7 @@
 """Every numba kernel equals its plain-numpy twin (property-based over shapes, constants, spikes)."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -111,6 +112,30 @@ def test_eligibility_step_twins_agree(n_post, n_pre, n_adaptive, seed, alpha, rh
             _assert_same(states[0][key], states[1][key], tol)
     if square:
         np.testing.assert_array_equal(np.diagonal(states[0]["accum"]), 0.25)
+
+
+@pytest.mark.parametrize("square", [False, True])
+def test_parallel_eligibility_sweep_is_bit_identical_to_the_serial_one(square):
+    rng = np.random.default_rng(3)
+    t = np.float32
+    n_post, n_pre, n_adaptive = 300, 300 if square else 400, 120
+    beta = np.zeros(n_post, t)
+    beta[n_post - n_adaptive:] = 0.3
+    states = [dict(pre_trace=np.zeros(n_pre, t), eps_a=np.zeros((n_adaptive, n_pre), t),
+                   filtered=np.zeros((n_post, n_pre), t), accum=np.full((n_post, n_pre), 0.25, t))
+              for _ in range(2)]
+    for step in range(5):
+        pre = _spikes(rng, n_pre, 0.3, t)
+        psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
+        signal = rng.standard_normal(n_post).astype(t) if step % 2 else np.zeros(n_post, t)
+        reg = np.zeros(n_post, t)
+        for implementation, s in ((kernels.eligibility_step, states[0]),
+                                  (kernels.eligibility_step_parallel, states[1])):
+            implementation(pre, s["pre_trace"], psi, beta, n_post - n_adaptive, t(0.9), t(0.99),
+                           t(0.95), s["eps_a"], s["filtered"], signal, reg, s["accum"], t(1.0),
+                           square)
+    for key in states[0]:
+        np.testing.assert_array_equal(states[0][key], states[1][key])
 
 
 def test_kernel_lookup_rejects_unknown_backend():
