@@ -300,6 +300,98 @@ def present_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory,
             readout_trace[j] = kappa * readout_trace[j] + z[j]
 
 
+# --------------------------------------------------------------------------- whole sequences
+def simulate_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi,
+                         alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width, current, z_hist,
+                         psi_hist, y_hist, y):
+    """Run ``len(inputs)`` forward steps from the current state, in place, recording the spikes,
+    pseudo-derivatives and readouts of every step (rows of ``z_hist``, ``psi_hist``, ``y_hist``)."""
+    z_prev = np.empty_like(z)
+    for t in range(inputs.shape[0]):
+        z_prev[:] = z
+        synaptic_current_numpy(w_in, inputs[t], w_rec, z_prev, current)
+        neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                          sigmoid_width)
+        leaky_readout_numpy(w_out, z, b_out, kappa, y)
+        z_hist[t], psi_hist[t], y_hist[t] = z, psi, y
+
+
+@_jit
+def simulate_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha, rho,
+                   beta, v_th, gamma, n_ref, sigmoid_width, current, z_hist, psi_hist, y_hist, y):
+    """Compiled twin of :func:`simulate_steps_numpy`: a whole sequence in one call."""
+    z_prev = np.empty_like(z)
+    for t in range(inputs.shape[0]):
+        z_prev[:] = z
+        synaptic_current(w_in, inputs[t], w_rec, z_prev, current)
+        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
+                    sigmoid_width)
+        leaky_readout(w_out, z, b_out, kappa, y)
+        z_hist[t] = z
+        psi_hist[t] = psi
+        y_hist[t] = y
+
+
+def exponential_filter_numpy(x, decay, initial, out):
+    """out[t] = decay out[t-1] + x[t] along the first axis, out[-1] := ``initial``."""
+    previous = initial
+    for t in range(x.shape[0]):
+        out[t] = decay * previous + x[t]
+        previous = out[t]
+
+
+@_jit
+def exponential_filter(x, decay, initial, out):
+    """Compiled twin of :func:`exponential_filter_numpy`."""
+    for j in range(x.shape[1]):
+        out[0, j] = decay * initial[j] + x[0, j]
+    for t in range(1, x.shape[0]):
+        for j in range(x.shape[1]):
+            out[t, j] = decay * out[t - 1, j] + x[t, j]
+
+
+def eprop_sequence_factors_numpy(signal, reg, psi, beta, n_lif, rho, kappa, out):
+    """Per neuron and step, the factor h that turns a whole sequence of e-prop updates into one
+    product, sum_t (L^t ebar^t + R^t e^t)_ji = sum_s h_j^s p_i^s (p: presynaptic traces):
+
+        Lbar^s = L^s + kappa Lbar^{s+1},   Q = Lbar + R            (ebar's filter, run backwards)
+        G^s    = Q^{s+1} psi^{s+1} + (rho - psi^{s+1} beta) G^{s+1}, G^T = 0   (ALIF eps_a path)
+        h^s    = psi^s (Q^s - beta G^s)                            (LIF: beta = 0, h = psi Q)
+    """
+    n_steps = signal.shape[0]
+    lbar = np.zeros(signal.shape[1], signal.dtype)
+    g = np.zeros(signal.shape[1], signal.dtype)
+    q_next = np.zeros(signal.shape[1], signal.dtype)
+    psi_next = np.zeros(signal.shape[1], signal.dtype)
+    for t in range(n_steps - 1, -1, -1):
+        lbar = signal[t] + kappa * lbar
+        q = lbar + reg[t]
+        g = q_next * psi_next + (rho - psi_next * beta) * g
+        g[:n_lif] = 0
+        out[t] = psi[t] * (q - beta * g)
+        q_next, psi_next = q, psi[t]
+
+
+@_jit
+def eprop_sequence_factors(signal, reg, psi, beta, n_lif, rho, kappa, out):
+    """Compiled twin of :func:`eprop_sequence_factors_numpy` (time outside, neurons inside: the
+    histories are (T, n) row-major)."""
+    n_steps, n = signal.shape
+    lbar = np.zeros(n, signal.dtype)
+    g = np.zeros(n, signal.dtype)
+    q_next = np.zeros(n, signal.dtype)
+    psi_next = np.zeros(n, signal.dtype)
+    for t in range(n_steps - 1, -1, -1):
+        for j in range(n):
+            lbar[j] = signal[t, j] + kappa * lbar[j]
+            q = lbar[j] + reg[t, j]
+            if j >= n_lif:
+                g[j] = q_next[j] * psi_next[j] + (rho - psi_next[j] * beta[j]) * g[j]
+            out[t, j] = psi[t, j] * (q - beta[j] * g[j])
+            q_next[j] = q
+            psi_next[j] = psi[t, j]
+
+
 # --------------------------------------------------------------------------- STDP eligibility
 def stdp_step_numpy(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus,
                     decay_z, elig):
@@ -367,6 +459,10 @@ KERNELS = {
                                   "numpy": eligibility_step_numpy},
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "present_steps": {"numba": present_steps, "numpy": present_steps_numpy},
+    "simulate_steps": {"numba": simulate_steps, "numpy": simulate_steps_numpy},
+    "exponential_filter": {"numba": exponential_filter, "numpy": exponential_filter_numpy},
+    "eprop_sequence_factors": {"numba": eprop_sequence_factors,
+                               "numpy": eprop_sequence_factors_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,
                                 "numpy": antisymmetric_stdp_step_numpy},
 }

@@ -317,6 +317,28 @@ class Network:
             record["a"][t], record["psi"][t] = state.a, state.psi
         return record
 
+    def simulate(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Advance a single-layer network through ``inputs`` (T, n_in; contiguous, of our dtype)
+        from its current state, in one compiled call; return the histories ``z``, ``psi``
+        (T, n_rec) and ``y`` (T, n_out). The state afterwards is that of the last step, exactly
+        as after T calls of :meth:`step`."""
+        if len(self.layers) != 1:
+            raise NotImplementedError("simulate() runs single-layer networks; use step()")
+        layer, n_steps = self.layers[0], inputs.shape[0]
+        p, st = layer.params, layer.state
+        z_before = st.z.copy()
+        record = {"z": np.empty((n_steps, layer.n), self.dtype),
+                  "psi": np.empty((n_steps, layer.n), self.dtype),
+                  "y": np.empty((n_steps, self.n_out), self.dtype)}
+        kernel("simulate_steps", self.config.backend)(
+            inputs, layer.w_in, layer.w_rec, self.w_out_array, self.b_out_array, self.kappa, st.v,
+            st.a, st.z, st.refractory, st.psi, p.alpha, p.rho, p.beta, p.v_th, p.gamma, p.n_ref,
+            p.sigmoid_width, layer._current, record["z"], record["psi"], record["y"], self.y)
+        if n_steps:
+            layer.input[:] = inputs[-1]
+            layer.z_prev[:] = record["z"][-2] if n_steps > 1 else z_before
+        return record
+
     def copy(self) -> Network:
         """An independent network with the same config and weights (state reset)."""
         twin = Network(self.config)

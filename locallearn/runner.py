@@ -136,6 +136,13 @@ class OnlineLearner:
                        and not getattr(rule, "feedback_learns",
                                        getattr(getattr(rule, "feedback", None), "learns", False)))
 
+    def _whole_sequence(self, learn: bool) -> bool:
+        if len(self.net.layers) != 1:
+            return False
+        if not learn:
+            return True
+        return hasattr(self.rule, "learn_sequence") and self.rule.can_learn_sequence(self.net)
+
     def _apply(self) -> None:
         deltas = self.optimizer.step(self.net.params, self.rule.gradients())
         self.net.enforce_constraints()
@@ -150,6 +157,19 @@ class OnlineLearner:
         net.reset_state()
         if learn:
             rule.begin_sequence()
+        if not (learn and self.update == "step") and self._whole_sequence(learn):
+            # frozen weights for the whole sequence: one compiled forward pass (and, learning,
+            # the rule's factored sum over the sequence) instead of T calls into Python
+            if learn:
+                record = rule.learn_sequence(net, inputs, targets, loss, mask)
+                self.steps += inputs.shape[0]
+                self.trials += 1
+                if self.trials % self.batch_size == 0:
+                    self._apply()
+            else:
+                record = net.simulate(inputs)
+            return SequenceResult(loss=loss_value(loss, record["y"], targets, mask),
+                                  outputs=record["y"], spikes=int(record["z"].sum()))
         outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
         spikes = 0.0
         z = net.layers[-1].state.z

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from locallearn.config import ConfigError, check_positive
+from locallearn.kernels import kernel
 from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
@@ -92,6 +93,7 @@ class EProp:
         self.reg_signals = [np.zeros(layer.n, net.dtype) for layer in net.layers]
         self._no_signals = [np.zeros(layer.n, net.dtype) for layer in net.layers]
         self._c_reg = t(self.c_reg)
+        self._filter = kernel("exponential_filter", net.config.backend)
         self._f_target_khz = t(self.f_target / 1000)
         self._spike_to_khz = t((1 - self.rate_decay) / net.config.dt)
 
@@ -144,6 +146,48 @@ class EProp:
         self.readout_trace += z
         self.bias_trace = net.kappa * self.bias_trace + 1
         target["b_out"] += scale * self.bias_trace * error
+
+    def can_learn_sequence(self, net) -> bool:
+        """Whether :meth:`learn_sequence` applies: a single-layer network, gradients accumulated
+        (not folded into the weights step by step)."""
+        return len(net.layers) == 1 and self._direct_lr is None
+
+    def learn_sequence(self, net, inputs, targets, loss: str, mask) -> np.ndarray:
+        """Run a whole sequence from a reset state with frozen weights and add to the gradient
+        buffers exactly what :meth:`step` at every step would have added (to rounding), in one
+        compiled forward pass plus a factored sum (``EligibilityTraces.sequence_sums``). Returns
+        the histories ``z``, ``psi`` (T, n_rec) and ``y`` (T, n_out) of ``Network.simulate``. ``inputs``, ``targets`` (T, n_out) and ``mask`` (T,) are
+        prepared arrays of the network's dtype; the per-step traces are left stale (the next
+        ``begin_sequence`` resets them)."""
+        record = net.simulate(inputs)
+        z, psi, y = record["z"], record["psi"], record["y"]
+        if loss == "mse":
+            error = mask[:, None] * (y - targets)
+        else:
+            shifted = np.exp(y - y.max(axis=1, keepdims=True))
+            error = mask[:, None] * (shifted / shifted.sum(axis=1, keepdims=True) - targets)
+        error = error.astype(net.dtype, copy=False)
+        signal = error @ self.feedback.matrix().T
+        if self.c_reg > 0:
+            rates = np.empty_like(z)
+            kernel_filter = self._filter
+            kernel_filter(self._spike_to_khz * z, self.rate_decay, self.rate_khz, rates)
+            self.rate_khz[...] = rates[-1]
+            reg = self._c_reg * (rates - self._f_target_khz)
+        else:
+            reg = np.zeros_like(z)
+        for name, total in self.traces.sequence_sums(inputs, z, psi, signal, reg).items():
+            self.grads[name] += total
+        filtered_z = np.empty_like(z)
+        self._filter(z, net.kappa, self.readout_trace, filtered_z)
+        ones = np.ones((len(z), 1), net.dtype)
+        bias = np.empty_like(ones)
+        self._filter(ones, net.kappa, np.array([self.bias_trace], net.dtype), bias)
+        self.grads["w_out"] += error.T @ filtered_z
+        self.grads["b_out"] += error.T @ bias[:, 0]
+        self.readout_trace[...] = filtered_z[-1]
+        self.bias_trace = bias[-1, 0]
+        return record
 
     def gradients(self) -> dict[str, np.ndarray]:
         return self.grads

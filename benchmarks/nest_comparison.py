@@ -1,0 +1,213 @@
+"""locallearn against NEST's e-prop models on evidence accumulation: wall time and loss curves.
+
+The same network (40 inputs, 50 LIF + 50 ALIF, 2 readouts), the same initial weights, the same
+random feedback matrix and the same input spike trains (drawn by ``locallearn.tasks.evidence``,
+2,250-step trials) are run through
+
+* NEST 3.10 (``pip install nest-simulator``, extra ``[peers]``): ``eprop_iaf_bsshslm_2020`` /
+  ``eprop_iaf_adapt_bsshslm_2020`` / ``eprop_readout_bsshslm_2020`` wired as in NEST's own
+  evidence-accumulation example, one update interval per trial, Adam with batch ``--batch``;
+* locallearn: e-prop with that feedback matrix, per-trial gradient accumulation, Adam stepping
+  once per batch.
+
+It prints wall time per trial of each and their ratio, and the mean cross-entropy over the recall
+window of every iteration (one batch) side by side.
+
+How our conventions map onto NEST's (bsshslm_2020 models, read off their documentation):
+
+=============================  ==========================================  =====================
+quantity                       NEST                                        locallearn
+=============================  ==========================================  =====================
+membrane                       v = alpha v + zeta (W_in x + W_rec z) - v_th z,  zeta = 1 with
+                               regular spike arrival (recurrent neurons)   same, zeta = 1
+adaptation                     a = rho a + z^{t-1}, A = v_th + beta a      same; beta = adapt_beta
+surrogate                      gamma/v_th max(0, 1 - beta_w |v - A| / v_th)  same with beta_w = 1
+readout                        y = kappa y + zeta W_out z; zeta = 1 - kappa  y = kappa y + W_out z:
+                               without regular spike arrival               W_out(ours) = (1 - kappa) W_out(NEST)
+softmax                        normalised by the other readouts' values    same-step softmax
+                               one step earlier (a rate connection, delay 1)
+delays                         input -> recurrent 1 step (parrot), recurrent
+                               -> readout 1, readout -> learning signal 1  none (same-step)
+learning window                last 150 steps of each update interval      mask on the recall window
+gradient                       averaged over the learning window, summed   summed over the window
+                               over the batch; Adam once per batch          and batch; Adam per batch
+                                                                           (Adam is invariant to the
+                                                                           gradient's scale, up to eps)
+rate regularisation            c_reg / (T n_trial) (f_target - f_av) e,    off on both sides here
+                               f_av over the update interval               (c_reg = 0)
+=============================  ==========================================  =====================
+
+    python benchmarks/nest_comparison.py [--iterations 20] [--batch 32] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import locallearn as ll
+
+N_IN, N_REG, N_AD, N_OUT = 40, 50, 50, 2
+TAU_M, TAU_OUT, TAU_A, V_TH, T_REF = 20.0, 20.0, 2000.0, 0.6, 5
+ETA = 5e-3
+
+
+def shared_problem(seed: int, n_trials: int):
+    """Weights (NEST's example's initialisation), feedback and the trials both systems see."""
+    rng = np.random.default_rng(seed)
+    n_rec = N_REG + N_AD
+    w_in = (rng.standard_normal((n_rec, N_IN)) / np.sqrt(N_IN)).astype(np.float32)
+    w_rec = (rng.standard_normal((n_rec, n_rec)) / np.sqrt(n_rec)).astype(np.float32)
+    np.fill_diagonal(w_rec, 0.0)
+    limit = np.sqrt(3.0 / max(1.0, (n_rec + N_OUT) / 2.0))  # Glorot uniform
+    w_out = rng.uniform(-limit, limit, (N_OUT, n_rec)).astype(np.float32)
+    feedback = rng.standard_normal((n_rec, N_OUT)).astype(np.float32)
+    task = ll.tasks.make("evidence")
+    trials = [task.trial(rng) for _ in range(n_trials)]
+    for trial in trials:  # the first two steps' spikes cannot be aligned with NEST's delays
+        trial.inputs[:2] = 0
+    return {"w_in": w_in, "w_rec": w_rec, "w_out": w_out, "B": feedback}, trials, task
+
+
+def beta_adapt() -> float:
+    return 1.7 * (1 - np.exp(-1 / TAU_A)) / (1 - np.exp(-1 / TAU_M))
+
+
+def run_locallearn(weights, trials, batch: int) -> dict:
+    kappa = np.exp(-1 / TAU_OUT)
+    net = ll.Network(ll.NetworkConfig(n_in=N_IN, n_rec=N_REG + N_AD, n_out=N_OUT, n_adaptive=N_AD,
+                                      tau_mem=TAU_M, tau_out=TAU_OUT, tau_adapt=TAU_A,
+                                      beta=beta_adapt(), v_th=V_TH, n_ref=T_REF, seed=0))
+    net.w_in, net.w_rec = weights["w_in"], weights["w_rec"]
+    net.w_out = (1 - kappa) * weights["w_out"]
+    feedback = ll.rules.feedback.make("random")
+    rule = ll.rules.make("eprop", feedback=feedback)
+    rule.bind(net)
+    feedback.B[...] = (1 - kappa) * weights["B"]
+    warm = ll.OnlineLearner(net.copy(), ll.rules.make("eprop", feedback="random"), ll.Adam(lr=ETA),
+                            loss="ce", update="trial")
+    warm.run_sequence(trials[0].inputs, trials[0].targets, trials[0].mask)  # load compiled kernels
+    learner = ll.OnlineLearner(net, rule, ll.Adam(lr=ETA), loss="ce", update="trial",
+                               batch_size=batch)
+    losses, start = [], time.perf_counter()
+    for trial in trials:
+        result = learner.run_sequence(trial.inputs, trial.targets, trial.mask)
+        losses.append(result.loss / trial.mask.sum())
+    wall = time.perf_counter() - start
+    return {"wall_per_trial": wall / len(trials),
+            "loss_per_iteration": np.mean(np.reshape(losses, (-1, batch)), axis=1)}
+
+
+def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
+    import nest
+
+    n_trials, seq = len(trials), trials[0].inputs.shape[0]
+    window = int(trials[0].mask.sum())
+    nest.ResetKernel()
+    nest.set(resolution=1.0, eprop_learning_window=float(window),
+             eprop_reset_neurons_on_update=True, eprop_update_interval=float(seq),
+             print_time=False, total_num_virtual_procs=threads)
+    common = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "V_th": V_TH, "tau_m": TAU_M,
+              "t_ref": float(T_REF), "c_reg": 0.0, "f_target": 10.0,
+              "surrogate_gradient_height": 0.3, "surrogate_gradient_width": 1.0,
+              "surrogate_gradient_function": "piecewise_linear", "regular_spike_arrival": True}
+    generators = nest.Create("spike_generator", N_IN)
+    parrots = nest.Create("parrot_neuron", N_IN)
+    regular = nest.Create("eprop_iaf_bsshslm_2020", N_REG, common)
+    adaptive = nest.Create("eprop_iaf_adapt_bsshslm_2020", N_AD,
+                           {**common, "adapt_tau": TAU_A, "adapt_beta": beta_adapt(),
+                            "adaptation": 0.0})
+    readouts = nest.Create("eprop_readout_bsshslm_2020", N_OUT,
+                           {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "tau_m": TAU_OUT,
+                            "loss": "cross_entropy", "regular_spike_arrival": False})
+    targets = nest.Create("step_rate_generator", N_OUT)
+    recurrent = regular + adaptive
+    nest.SetDefaults("eprop_synapse_bsshslm_2020", {
+        "optimizer": {"optimizer": "adam", "batch_size": batch, "beta_1": 0.9, "beta_2": 0.999,
+                      "epsilon": 1e-8, "eta": ETA, "Wmin": -100.0, "Wmax": 100.0},
+        "average_gradient": True})
+    plastic = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0,
+               "tau_m_readout": TAU_OUT}
+    all_to_all = {"rule": "all_to_all", "allow_autapses": False}
+    nest.Connect(generators, parrots, "one_to_one", {"delay": 1.0})
+    nest.Connect(parrots, recurrent, all_to_all, {**plastic, "weight": weights["w_in"]})
+    nest.Connect(recurrent, recurrent, all_to_all, {**plastic, "weight": weights["w_rec"]})
+    nest.Connect(recurrent, readouts, all_to_all, {**plastic, "weight": weights["w_out"]})
+    nest.Connect(readouts, recurrent, all_to_all,
+                 {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": 1.0,
+                  "weight": weights["B"]})
+    nest.Connect(targets, readouts, "one_to_one",
+                 {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 2})
+    # softmax normaliser: each readout receives the others' signals (a readout adds its own; an
+    # autapse would count it twice and turn 1/2 into 1/3 at rest)
+    nest.Connect(readouts, readouts, all_to_all,
+                 {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 1,
+                  "weight": 1.0})
+    # Our step t of trial k (0-based) must reach the recurrent neurons in NEST's step k seq + t + 1:
+    # a generator spike at time tau reaches them at tau + 2 (generator -> parrot -> neuron), so
+    # tau = k seq + t - 1; the first steps' spikes are dropped on both sides (shared_problem).
+    offset = -1.0
+    spikes = np.concatenate([t.inputs for t in trials])  # (n_trials * seq, N_IN)
+    times = np.arange(spikes.shape[0], dtype=float) + offset
+    spikes[times < 1] = 0
+    nest.SetStatus(generators, [{"spike_times": times[spikes[:, i] > 0]} for i in range(N_IN)])
+    labels = np.array([t.label for t in trials])
+    onehot = np.eye(N_OUT)[labels]
+    total_offset = 2.0  # readouts see step t's spikes at t + 1 (recurrent -> readout delay)
+    change_times = np.arange(n_trials) * seq + total_offset
+    nest.SetStatus(targets, [{"amplitude_times": change_times, "amplitude_values": onehot[:, k]}
+                             for k in range(N_OUT)])
+    meter = nest.Create("multimeter", {"interval": 1.0, "record_from": ["readout_signal",
+                                                                      "target_signal"],
+                                       "start": total_offset,
+                                       "stop": total_offset + n_trials * seq})
+    nest.Connect(meter, readouts)
+    start = time.perf_counter()
+    nest.Simulate(n_trials * seq + total_offset + 1.0)
+    wall = time.perf_counter() - start
+    events = meter.get("events")
+    senders = np.asarray(events["senders"])
+    readout = np.array([np.asarray(events["readout_signal"])[senders == s]
+                        for s in sorted(set(senders))])  # (N_OUT, n_trials * seq)
+    target = np.array([np.asarray(events["target_signal"])[senders == s]
+                       for s in sorted(set(senders))])
+    readout = readout.reshape(N_OUT, n_trials, seq)[:, :, -window:]
+    target = target.reshape(N_OUT, n_trials, seq)[:, :, -window:]
+    per_trial = -np.mean(np.sum(target * np.log(np.maximum(readout, 1e-30)), axis=0), axis=1)
+    return {"wall_per_trial": wall / n_trials,
+            "loss_per_iteration": per_trial.reshape(-1, batch).mean(axis=1)}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    weights, trials, _ = shared_problem(args.seed, args.iterations * args.batch)
+    ours = run_locallearn(weights, trials, args.batch)
+    try:
+        theirs = run_nest(weights, trials, args.batch)
+    except ModuleNotFoundError:
+        print("nest-simulator is not installed (pip install -e '.[peers]'): locallearn only")
+        theirs = None
+    print(f"{len(trials)} trials of {trials[0].inputs.shape[0]} steps, batch {args.batch}")
+    print(f"wall time per trial: locallearn {ours['wall_per_trial'] * 1e3:.1f} ms", end="")
+    if theirs:
+        ratio = theirs["wall_per_trial"] / ours["wall_per_trial"]
+        print(f", NEST {theirs['wall_per_trial'] * 1e3:.1f} ms  ->  locallearn {ratio:.1f}x faster")
+    print()
+    print(f"{'iteration':>9} {'locallearn loss':>16}" + (f" {'NEST loss':>10} {'rel. diff':>9}"
+                                                          if theirs else ""))
+    for i, loss in enumerate(ours["loss_per_iteration"]):
+        row = f"{i + 1:>9} {loss:>16.4f}"
+        if theirs:
+            other = theirs["loss_per_iteration"][i]
+            row += f" {other:>10.4f} {abs(loss - other) / other:>9.1%}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
