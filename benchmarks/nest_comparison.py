@@ -15,27 +15,32 @@ window of every iteration (one batch) side by side.
 
 How our conventions map onto NEST's (bsshslm_2020 models, read off their documentation):
 
-=============================  ==========================================  =====================
-quantity                       NEST                                        locallearn
-=============================  ==========================================  =====================
-membrane                       v = alpha v + zeta (W_in x + W_rec z) - v_th z,  zeta = 1 with
-                               regular spike arrival (recurrent neurons)   same, zeta = 1
-adaptation                     a = rho a + z^{t-1}, A = v_th + beta a      same; beta = adapt_beta
-surrogate                      gamma/v_th max(0, 1 - beta_w |v - A| / v_th)  same with beta_w = 1
-readout                        y = kappa y + zeta W_out z; zeta = 1 - kappa  y = kappa y + W_out z:
-                               without regular spike arrival               W_out(ours) = (1 - kappa) W_out(NEST)
-softmax                        normalised by the other readouts' values    same-step softmax
-                               one step earlier (a rate connection, delay 1)
-delays                         input -> recurrent 1 step (parrot), recurrent
-                               -> readout 1, readout -> learning signal 1  none (same-step)
-learning window                last 150 steps of each update interval      mask on the recall window
-gradient                       averaged over the learning window, summed   summed over the window
-                               over the batch; Adam once per batch          and batch; Adam per batch
-                                                                           (Adam is invariant to the
-                                                                           gradient's scale, up to eps)
-rate regularisation            c_reg / (T n_trial) (f_target - f_av) e,    off on both sides here
-                               f_av over the update interval               (c_reg = 0)
-=============================  ==========================================  =====================
+* membrane: NEST v = alpha v + zeta (W_in x + W_rec z) - v_th z with zeta = 1 under regular spike
+  arrival (the recurrent neurons here) — ours exactly (zeta = 1);
+* adaptation: a = rho a + z^{t-1}, A = v_th + adapt_beta a — ours with beta = adapt_beta;
+* pseudo-derivative: height gamma = 0.3, width 1 (piecewise linear) — ours;
+* readout: NEST y = kappa y + (1 - kappa) W_out z (zeta = 1 - kappa without regular spike
+  arrival) — ours y = kappa y + W_out z, so W_out(ours) = (1 - kappa) W_out(NEST), and the
+  feedback matrix likewise B(ours) = (1 - kappa) B(NEST) so that both learning signals match;
+* delays: NEST's input reaches the recurrent neurons 2 steps after its generator (generator ->
+  parrot -> neuron), the readouts see spikes 1 step late, learning signals return 1 step late —
+  inputs are scheduled 2 steps early so that both networks see step t's input at step t; the
+  first two steps of every trial carry no spikes on both sides;
+* softmax: NEST normalises each readout by the other readouts' values of the previous step (a
+  rate connection with delay 1; an autapse would count a readout twice, 1/3 instead of 1/2 at
+  rest) — ours normalises within the step;
+* learning window: the last 150 steps of each update interval (NEST) — the recall-window mask;
+* gradient and optimizer: NEST averages over the learning window and the batch and applies Adam
+  per synapse, event-driven (a synapse's weight changes when its presynaptic neuron next
+  spikes) — ours sums over window and batch and applies Adam to all weights at the end of the
+  batch (Adam's step does not depend on the gradient's scale, up to epsilon);
+* rate regularisation: off on both sides here (c_reg = 0).
+
+Measured (seed 1, 20 iterations x 32 trials): the first iteration's loss, before any update,
+agrees to 1.4 %; afterwards the curves differ by up to 18 % (11 of 20 iterations within 5 %):
+locallearn's loss moves 0.63-0.80 while NEST's stays within 0.676-0.695 — NEST's event-driven,
+per-synapse Adam changes its weights far less in 20 iterations. That optimizer convention, not
+the dynamics (which agree before learning), is where the two part.
 
     python benchmarks/nest_comparison.py [--iterations 20] [--batch 32] [--seed 1]
 """
@@ -185,6 +190,7 @@ def main(argv=None) -> None:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON line")
     args = parser.parse_args(argv)
     weights, trials, _ = shared_problem(args.seed, args.iterations * args.batch)
     ours = run_locallearn(weights, trials, args.batch)
@@ -193,6 +199,14 @@ def main(argv=None) -> None:
     except ModuleNotFoundError:
         print("nest-simulator is not installed (pip install -e '.[peers]'): locallearn only")
         theirs = None
+    if args.json:
+        import json
+
+        print(json.dumps({name: None if r is None else
+                          {"wall_per_trial": r["wall_per_trial"],
+                           "loss_per_iteration": [float(v) for v in r["loss_per_iteration"]]}
+                          for name, r in (("locallearn", ours), ("nest", theirs))}))
+        return
     print(f"{len(trials)} trials of {trials[0].inputs.shape[0]} steps, batch {args.batch}")
     print(f"wall time per trial: locallearn {ours['wall_per_trial'] * 1e3:.1f} ms", end="")
     if theirs:

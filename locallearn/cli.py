@@ -183,10 +183,12 @@ def _cmd_play(args) -> int:
     if not (run_dir / "weights.npz").exists():
         raise ConfigError(f"{run_dir} holds no trained agent (no weights.npz)")
     result = lifetime.play(run_dir, episodes=args.episodes, seed=args.seed,
-                           greedy=not args.sample, task=args.task)
+                           greedy=not args.sample, task=args.task, strip=args.strip)
     print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions): "
           f"return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
           f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f}")
+    if args.strip:
+        print(f"wrote {args.strip}")
     return 0
 
 
@@ -292,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--sample", action="store_true", help="sample actions instead of greedy")
     play.add_argument("--task", help="play another environment with the same spaces, e.g. "
                                      "flappy_gym (the real game) for an agent trained on flappy")
+    play.add_argument("--strip", metavar="PNG",
+                      help="save a strip of frames of the first episode (pong, flappy, catch)")
     play.set_defaults(func=_cmd_play)
 
     plot = sub.add_parser("plot", help="redraw a run directory's figures")

@@ -311,13 +311,26 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
 
 
 def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True,
-         task: str | None = None) -> dict:
+         task: str | None = None, strip: str | Path | None = None, strip_every: int = 4,
+         strip_frames: int = 24) -> dict:
     """Evaluate a saved agent for ``episodes`` episodes (no learning); mean and std of the return
     and of the task's metric. ``task`` plays another environment with the same observations and
-    actions instead (e.g. ``flappy_gym``, the real game, for an agent trained on ``flappy``)."""
+    actions instead (e.g. ``flappy_gym``, the real game, for an agent trained on ``flappy``).
+    ``strip`` saves a PNG strip of the first episode there: every ``strip_every``-th frame, at
+    most ``strip_frames`` of them (environments with an ``rgb_array`` render mode)."""
+    from .render import save_png
+    from .render import strip as lay_out
+
     run_dir = Path(run_dir)
     config = io.read_json(run_dir / "config.json")
-    env = build_task(config["task"], name=task)
+    section = dict(config["task"])
+    if strip is not None:
+        factory = build_task(section, name=task)
+        if "rgb_array" not in getattr(factory, "metadata", {}).get("render_modes", []):
+            raise ValueError(f"{task or section['name']!r} has no rgb_array render mode; "
+                             "a strip needs one (pong, flappy, catch)")
+        section["render_mode"] = "rgb_array"
+    env = build_task(section, name=task)
     trained_space = build_task(config["task"]).observation_space
     n_actions = config["network"]["n_out"] - 1
     if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
@@ -328,19 +341,25 @@ def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: boo
     for name in agent.net.params:
         agent.net.params[name][...] = weights[name]
     agent.rule.lr = 0.0  # evaluation only: the rule's updates become no-ops
-    returns, metrics = [], []
+    returns, metrics, frames = [], [], []
     observation, _ = env.reset(seed=seed)
-    for _ in range(episodes):
+    for episode in range(episodes):
         agent.begin_episode()
-        total, done, info = 0.0, False, {}
+        total, done, info, steps = 0.0, False, {}, 0
         while not done:
+            if strip is not None and episode == 0 and steps % strip_every == 0 \
+                    and len(frames) < strip_frames:
+                frames.append(env.render())
             observation, reward, terminated, truncated, info = env.step(
                 agent.act(observation, greedy=greedy))
             total += reward
+            steps += 1
             done = terminated or truncated
         returns.append(total)
         metrics.append(_episode_metric(env, total, info))
         observation, _ = env.reset()
+    if strip is not None:
+        save_png(lay_out(frames), strip)
     return {"episodes": episodes, "mean_return": float(np.mean(returns)),
             "std_return": float(np.std(returns)), "metric": getattr(env, "metric", "return"),
             "mean_metric": float(np.mean(metrics)), "std_metric": float(np.std(metrics))}

@@ -156,8 +156,9 @@ class EProp:
         """Run a whole sequence from a reset state with frozen weights and add to the gradient
         buffers exactly what :meth:`step` at every step would have added (to rounding), in one
         compiled forward pass plus a factored sum (``EligibilityTraces.sequence_sums``). Returns
-        the histories ``z``, ``psi`` (T, n_rec) and ``y`` (T, n_out) of ``Network.simulate``. ``inputs``, ``targets`` (T, n_out) and ``mask`` (T,) are
-        prepared arrays of the network's dtype; the per-step traces are left stale (the next
+        the histories ``z``, ``psi`` (T, n_rec) and ``y`` (T, n_out) of ``Network.simulate``.
+        ``inputs``, ``targets`` (T, n_out) and ``mask`` (T,) are prepared arrays of the
+        network's dtype; the per-step traces are left stale (the next
         ``begin_sequence`` resets them)."""
         record = net.simulate(inputs)
         z, psi, y = record["z"], record["psi"], record["y"]

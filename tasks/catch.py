@@ -33,7 +33,13 @@ class Catch(Environment):
         "training": {"steps": 200_000, "window": 100},
     }
 
-    def __init__(self, rows: int = 10, columns: int = 5, observation: str = "state"):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(self, rows: int = 10, columns: int = 5, observation: str = "state",
+                 render_mode: str | None = None):
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"Catch: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
         check_int("Catch", "rows", rows, minimum=3)
         check_int("Catch", "columns", columns, minimum=2)
         check_choice("Catch", "observation", observation, ("state", "pixels"))
@@ -78,3 +84,19 @@ class Catch(Environment):
     @staticmethod
     def episode_metric(episode_return: float, info: dict) -> float:
         return float(info.get("caught", episode_return > 0))
+
+    def render(self) -> np.ndarray | None:
+        """An RGB frame: the grid at 16 px per cell, ball white, paddle green."""
+        if self.render_mode != "rgb_array":
+            return None
+        if self.ball is None:
+            raise RuntimeError("call reset() before render()")
+        from locallearn.render import canvas, fill_rect
+
+        cell = 16
+        frame = canvas(self.rows * cell, self.columns * cell, (24, 24, 32))
+        fill_rect(frame, self.ball[1] * cell + 3, self.ball[0] * cell + 3, cell - 6, cell - 6,
+                  (240, 240, 240))
+        fill_rect(frame, self.paddle * cell, (self.rows - 1) * cell + cell // 2, cell, cell // 2,
+                  (92, 186, 92))
+        return frame

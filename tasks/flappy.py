@@ -55,8 +55,14 @@ class FlappyBird(Environment):
         "training": {"steps": 3_000_000, "window": 20},
     }
 
-    def __init__(self, observation: str = "compact"):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, observation: str = "compact", render_mode: str | None = None):
         check_choice("FlappyBird", "observation", observation, ("compact", "features"))
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"FlappyBird: render_mode must be None or 'rgb_array', "
+                             f"got {render_mode!r}")
+        self.render_mode = render_mode
         self.observation = observation
         if observation == "features":
             self.observation_space = Box(-1.0, 1.0, shape=(12,), dtype=np.float64)
@@ -65,6 +71,25 @@ class FlappyBird(Environment):
         self.action_space = Discrete(2)
         self._seed(None)
         self.player_y = None
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> np.ndarray | None:
+        """An RGB frame of the screen (512 x 288): sky, pipes, ground, bird — the package's
+        geometry with flat colours (no sprites)."""
+        if self.render_mode != "rgb_array":
+            return None
+        if self.player_y is None:
+            raise RuntimeError("call reset() before render()")
+        from locallearn.render import canvas, fill_rect
+
+        frame = canvas(SCREEN_HEIGHT, SCREEN_WIDTH, (78, 192, 202))
+        for pipe in self.upper + self.lower:
+            fill_rect(frame, pipe["x"], pipe["y"], PIPE_WIDTH, PIPE_HEIGHT, (84, 168, 48))
+        fill_rect(frame, 0, GROUND_Y, SCREEN_WIDTH, SCREEN_HEIGHT - GROUND_Y, (222, 216, 149))
+        fill_rect(frame, self.player_x, self.player_y, PLAYER_WIDTH, PLAYER_HEIGHT, (247, 208, 58))
+        fill_rect(frame, self.player_x + 24, self.player_y + 5, 5, 5, (255, 255, 255))
+        fill_rect(frame, 8, 8, 6 * min(self.score, 45), 10, (255, 255, 255))  # score bar
+        return frame
 
     # ------------------------------------------------------------------ the package's logic
     def _random_pipe(self):

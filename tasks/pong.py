@@ -70,7 +70,7 @@ def _bounce_dy(offset: int) -> int:
 class Pong(Environment):
     name = "pong"
     metric = "score"
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
     defaults = {
         "network": {"n_rec": 100, "n_adaptive": 0, "n_ref": 2, "w_in_gain": 1.5,
                     "w_out_gain": 0.1, "tau_out": 5.0},
@@ -82,11 +82,15 @@ class Pong(Environment):
     }
 
     def __init__(self, observation: str = "state", cpu_speed: int = 6, shaping: float = 0.0,
-                 continuing: bool = False, max_steps: int = 27_000):
+                 continuing: bool = False, max_steps: int = 27_000,
+                 render_mode: str | None = None):
         check_choice("Pong", "observation", observation, ("state", "positions", "ram"))
         check_int("Pong", "cpu_speed", cpu_speed, minimum=1)
         check_positive("Pong", "shaping", shaping, allow_zero=True)
         check_int("Pong", "max_steps", max_steps, minimum=1)
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"Pong: render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.render_mode = render_mode
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
         size = {"state": 6, "positions": 4, "ram": 6}[observation]
@@ -218,6 +222,30 @@ class Pong(Environment):
     def episode_metric(episode_return: float, info: dict) -> float:
         """Score of the game (agent points - CPU points), shaping excluded."""
         return float(info.get("score", episode_return))
+
+    # ------------------------------------------------------------------ rendering
+    def render(self) -> np.ndarray | None:
+        """An RGB frame (210 x 160, ALE's size) in RAM coordinates shifted to the screen: the
+        CPU's paddle on the left, the agent's on the right, the score as bars at the top."""
+        if self.render_mode != "rgb_array":
+            return None
+        if self.t is None:
+            raise RuntimeError("call reset() before render()")
+        from locallearn.render import canvas, fill_rect
+
+        frame = canvas(210, 160, (144, 72, 17))
+        fill_rect(frame, 0, Y_MIN - 10, 160, 4, (236, 236, 236))
+        fill_rect(frame, 0, Y_MAX + 8, 160, 4, (236, 236, 236))
+        shift = X_MIN - 8  # ball x = 52 ... 205 maps to columns 8 ... 161
+        for x, y, color in ((CPU_X - 4, self.cpu_y, (213, 130, 74)),
+                            (AGENT_X + 1, self.agent_y, (92, 186, 92))):
+            fill_rect(frame, x - shift, y + HIT_LOW, 4, HIT_HIGH - HIT_LOW, color)
+        if self.ball_x:
+            fill_rect(frame, self.ball_x - shift - 1, self.ball_y - 2, 2, 4, (236, 236, 236))
+        for column, score, color in ((10, self.cpu_score, (213, 130, 74)),
+                                     (90, self.agent_score, (92, 186, 92))):
+            fill_rect(frame, column, 8, 3 * score, 8, color)
+        return frame
 
     # ------------------------------------------------------------------ scripted players
     def scripted_action(self, policy: str) -> int:

@@ -229,3 +229,55 @@ def test_weight_mirror_aligns_with_the_readout_over_many_updates():
         rule.feedback.after_update(net, {})
     after = ll.metrics.alignment_angle(rule.feedback.matrix(), net.w_out)
     assert before > 60 and after < 15
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("n_adaptive", [0, 4, 8], ids=["LIF", "mixed", "ALIF"])
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+def test_whole_sequence_learning_equals_the_stepwise_sums(loss, n_adaptive, feedback):
+    """learn_sequence (compiled forward pass + factored sum) adds what step() at every step adds,
+    rate regularisation included; the rates carried to the next sequence agree too."""
+    from locallearn.runner import _prepare
+
+    net = small_network(3, n_adaptive=n_adaptive, n_ref=2)
+    inputs, targets, mask = random_sequence(net, T=90, seed=3, loss=loss)
+    stepwise = ll.rules.make("eprop", feedback=feedback, c_reg=0.7)
+    g = ll.gradient_estimate(net, stepwise, inputs, targets, loss=loss, mask=mask)
+    whole = ll.rules.make("eprop", feedback=feedback, c_reg=0.7)
+    whole.bind(net)
+    x, t, loss_name, m = _prepare(net, inputs, targets, loss, mask)
+    net.reset_state()
+    whole.begin_sequence()
+    record = whole.learn_sequence(net, x, t, loss_name, m)
+    for key in ("w_in", "w_rec", "w_out", "b_out"):
+        assert np.linalg.norm(g[key]) > 0, key
+        assert relative_error(whole.grads[key], g[key]) <= 1e-12, key
+    np.testing.assert_allclose(whole.rate_khz, stepwise.rate_khz, rtol=1e-12)
+    np.testing.assert_array_equal(record["z"], net.copy().run(inputs)["z"])
+
+
+def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_updates():
+    from locallearn.runner import _prepare
+
+    nets = [small_network(4), small_network(4)]
+    learner = ll.OnlineLearner(nets[0], ll.rules.make("eprop", feedback="random"),
+                               ll.Adam(lr=1e-2), loss="mse", update="trial", batch_size=2)
+    manual_rule = ll.rules.make("eprop", feedback="random")
+    manual_rule.bind(nets[1])
+    optimizer = ll.Adam(lr=1e-2)
+    for seed in range(4):
+        inputs, targets, mask = random_sequence(nets[0], seed=seed)
+        learner.run_sequence(inputs, targets, mask)
+        x, t, loss, m = _prepare(nets[1], inputs, targets, "mse", mask)
+        nets[1].reset_state()
+        manual_rule.begin_sequence()
+        for step in range(len(x)):
+            y = nets[1].step(x[step])
+            manual_rule.step(nets[1], m[step] * (y - t[step]))
+        if seed % 2 == 1:
+            optimizer.step(nets[1].params, manual_rule.gradients())
+            nets[1].enforce_constraints()
+            manual_rule.zero_grad()
+    for name in nets[0].params:
+        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9,
+                                   atol=1e-12)

@@ -143,3 +143,26 @@ def test_kernel_lookup_rejects_unknown_backend():
 
     with pytest.raises(ValueError, match="backend"):
         kernels.kernel("neuron_step", "cuda")
+
+
+@common
+@given(n=st.integers(1, 12), n_adaptive=st.integers(0, 12), steps=st.integers(1, 40),
+       seed=st.integers(0, 2**31), dtype=st.sampled_from(sorted(DTYPES)))
+def test_whole_sequence_kernels_twins_agree(n, n_adaptive, steps, seed, dtype):
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    n_adaptive = min(n_adaptive, n)
+    beta = np.zeros(n, t)
+    beta[n - n_adaptive:] = rng.uniform(0, 1, n_adaptive)
+    signal, reg = (rng.standard_normal((steps, n)).astype(t) for _ in range(2))
+    psi = np.maximum(0, rng.standard_normal((steps, n))).astype(t)
+    outs = [np.empty((steps, n), t) for _ in range(2)]
+    kernels.eprop_sequence_factors(signal, reg, psi, beta, n - n_adaptive, t(0.98), t(0.9), outs[0])
+    kernels.eprop_sequence_factors_numpy(signal, reg, psi, beta, n - n_adaptive, t(0.98), t(0.9),
+                                         outs[1])
+    _assert_same(outs[0], outs[1], tol)
+    initial = rng.standard_normal(n).astype(t)
+    filtered = [np.empty((steps, n), t) for _ in range(2)]
+    kernels.exponential_filter(signal, t(0.8), initial, filtered[0])
+    kernels.exponential_filter_numpy(signal, t(0.8), initial, filtered[1])
+    _assert_same(filtered[0], filtered[1], tol)

@@ -182,3 +182,22 @@ def test_symmetric_eprop_is_far_from_orthogonal_to_bptt_on_evidence_accumulation
     result = bench.measure("symmetric", seed=0, n_trials=6)
     assert result["hidden_vs_bptt"] > 0.3
     assert result["hidden_vs_eprop_model"] == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_sequence_equals_step_by_step(backend, dtype):
+    config = ll.NetworkConfig(n_in=10, n_rec=30, n_out=3, n_adaptive=10, dtype=dtype,
+                              backend=backend, w_in_gain=3.0, seed=2)
+    stepwise, whole = ll.Network(config), ll.Network(config)
+    inputs = (np.random.default_rng(0).random((150, 10)) < 0.2).astype(dtype)
+    record = stepwise.run(inputs)
+    whole.reset_state()
+    fast = whole.simulate(inputs)
+    assert record["z"].sum() > 50
+    for key in ("z", "psi", "y"):
+        np.testing.assert_array_equal(record[key], fast[key])
+    for name in ("v", "a", "z", "refractory"):
+        np.testing.assert_array_equal(getattr(stepwise.layers[0].state, name),
+                                      getattr(whole.layers[0].state, name))
+    np.testing.assert_array_equal(stepwise.layers[0].z_prev, whole.layers[0].z_prev)
