@@ -155,6 +155,42 @@ class SpikeRecorder:
         raster[self.times, self.ids] = 1
         return raster
 
+    def to_neo(self) -> list:
+        """The recorded spikes as one ``neo.SpikeTrain`` per neuron (see :func:`to_neo`)."""
+        return to_neo(self.times, self.ids, self.n_neurons, self.steps, self.dt)
+
+
+def to_neo(times, ids, n_neurons: int, steps: int, dt: float = 1.0) -> list:
+    """Spikes as ``neo.SpikeTrain`` objects (one per neuron, times in ms, [0, steps * dt)), so
+    that Elephant's statistics (rates, CV, unitary events, SPADE, ...) apply. ``times`` are step
+    indices and ``ids`` neuron indices of each spike; a spike at step t is placed at t * dt.
+    Needs the ``[analysis]`` extra (neo, quantities)."""
+    try:
+        import neo
+        import quantities as pq
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError("exporting to Neo needs the [analysis] extra: "
+                                  "pip install -e '.[analysis]'") from error
+    times, ids = np.asarray(times), np.asarray(ids)
+    if times.shape != ids.shape:
+        raise ValueError(f"times and ids must have the same shape, got {times.shape} and "
+                         f"{ids.shape}")
+    if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
+        raise ValueError(f"neuron ids must lie in [0, {n_neurons}), got {ids.min()}..{ids.max()}")
+    t_stop = steps * dt
+    trains = []
+    for neuron in range(n_neurons):
+        spike_times = np.sort(times[ids == neuron]) * dt
+        trains.append(neo.SpikeTrain(spike_times * pq.ms, t_start=0 * pq.ms, t_stop=t_stop * pq.ms,
+                                     name=f"neuron {neuron}"))
+    return trains
+
+
+def raster_to_neo(spikes: np.ndarray, dt: float = 1.0) -> list:
+    """A (T, n) 0/1 raster as Neo spike trains (:func:`to_neo`)."""
+    steps, neurons = np.nonzero(np.asarray(spikes))
+    return to_neo(steps, neurons, np.asarray(spikes).shape[1], np.asarray(spikes).shape[0], dt)
+
 
 def firing_rates(spikes: np.ndarray, dt: float = 1.0) -> np.ndarray:
     """Mean rate of each neuron in Hz from a (T, n) raster (dt in ms)."""

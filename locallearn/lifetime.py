@@ -204,8 +204,10 @@ def _save_checkpoint(out: Path, agent: Agent, env, life: dict) -> None:
 
 
 def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = True,
-                 resume: bool = False) -> dict:
+                 resume: bool = False, callbacks: tuple = ()) -> dict:
     """Live one lifetime as ``user_config`` says; write the run directory ``out``.
+    ``callback(row)`` is called after every episode with its metrics row (a notebook's live
+    learning curve, say).
 
     With ``resume=True`` the run in ``out`` continues from its last checkpoint (written every
     ``training.checkpoint_every`` steps; a pickle of the live objects, so only resume run
@@ -268,6 +270,8 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                            "return": life["episode_return"], "length": life["episode_steps"],
                            metric_name: value, "wall_seconds": round(time.perf_counter() - start, 3)}
                     io.append_jsonl(out / "metrics.jsonl", row)
+                    for callback in callbacks:
+                        callback(row)
                     bar.set_postfix({"episodes": life["episodes"],
                                      "mean return": f"{np.mean(life['returns']):.2f}",
                                      "steps/s": f"{step / (time.perf_counter() - start):.0f}"})

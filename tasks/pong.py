@@ -234,17 +234,17 @@ class Pong(Environment):
         from locallearn.render import canvas, fill_rect
 
         frame = canvas(210, 160, (144, 72, 17))
-        fill_rect(frame, 0, Y_MIN - 10, 160, 4, (236, 236, 236))
-        fill_rect(frame, 0, Y_MAX + 8, 160, 4, (236, 236, 236))
-        shift = X_MIN - 8  # ball x = 52 ... 205 maps to columns 8 ... 161
+        dx, dy = X_MIN - 8, 20  # ball x 52..205 -> columns 8..161; RAM y 44..207 -> rows 24..187
+        fill_rect(frame, 0, Y_MIN - dy - 4, 160, 4, (236, 236, 236))
+        fill_rect(frame, 0, Y_MAX - dy + 4, 160, 4, (236, 236, 236))
         for x, y, color in ((CPU_X - 4, self.cpu_y, (213, 130, 74)),
                             (AGENT_X + 1, self.agent_y, (92, 186, 92))):
-            fill_rect(frame, x - shift, y + HIT_LOW, 4, HIT_HIGH - HIT_LOW, color)
+            fill_rect(frame, x - dx, y + HIT_LOW - dy, 4, HIT_HIGH - HIT_LOW, color)
         if self.ball_x:
-            fill_rect(frame, self.ball_x - shift - 1, self.ball_y - 2, 2, 4, (236, 236, 236))
+            fill_rect(frame, self.ball_x - dx - 1, self.ball_y - dy - 2, 2, 4, (236, 236, 236))
         for column, score, color in ((10, self.cpu_score, (213, 130, 74)),
                                      (90, self.agent_score, (92, 186, 92))):
-            fill_rect(frame, column, 8, 3 * score, 8, color)
+            fill_rect(frame, column, 4, 3 * score, 8, color)
         return frame
 
     # ------------------------------------------------------------------ scripted players

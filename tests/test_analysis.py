@@ -48,3 +48,25 @@ def test_raster_and_heatmap_are_written(tmp_path):
     analysis.plot_raster(_poisson(20.0, 500, 15), tmp_path / "raster.png", title="test")
     analysis.plot_heatmap(np.random.default_rng(0).standard_normal((8, 5)), tmp_path / "w.png")
     assert (tmp_path / "raster.png").stat().st_size > 0 and (tmp_path / "w.png").stat().st_size > 0
+
+
+def test_neo_export_feeds_elephant():
+    pytest.importorskip("neo")
+    elephant_statistics = pytest.importorskip("elephant.statistics")
+    import quantities as pq
+
+    from locallearn.analysis import SpikeRecorder, firing_rates, isi_cv
+
+    rng = np.random.default_rng(0)
+    raster = (rng.random((5000, 6)) < np.linspace(0.005, 0.05, 6)).astype(np.float32)
+    recorder = SpikeRecorder(6, dt=0.5)
+    for row in raster:
+        recorder.record(row)
+    trains = recorder.to_neo()
+    assert len(trains) == 6 and float(trains[0].t_stop.rescale(pq.ms)) == 2500.0
+    ours = firing_rates(raster, dt=0.5)
+    theirs = [float(elephant_statistics.mean_firing_rate(t).rescale(pq.Hz)) for t in trains]
+    np.testing.assert_allclose(theirs, ours, rtol=1e-9)
+    cv = [elephant_statistics.cv(elephant_statistics.isi(t)) for t in trains]
+    np.testing.assert_allclose(cv, isi_cv(raster), rtol=1e-6)
+    assert [len(t) for t in trains] == raster.sum(axis=0).astype(int).tolist()

@@ -31,10 +31,11 @@ def test_pong_frame_shows_paddles_ball_and_score_where_the_state_says():
     frame = env.render()
     assert frame.shape == (210, 160, 3) and frame.dtype == np.uint8
     ys, xs = _colour_at(frame, (92, 186, 92))  # the agent's paddle
-    assert ys.min() == env.agent_y + 3 and xs.min() == 189 + 1 - 44
+    assert ys.min() == env.agent_y + 3 - 20 and xs.min() == 189 + 1 - 44
     ys, xs = _colour_at(frame, (236, 236, 236))
-    ball = (ys > 44 - 5) & (ys < 207 + 5)
-    assert abs(ys[ball].mean() - env.ball_y) <= 2 and abs(xs[ball].mean() - (env.ball_x - 44)) <= 2
+    ball = (ys > 44 - 20) & (ys < 207 - 20 + 4)  # between the walls
+    assert abs(ys[ball].mean() - (env.ball_y - 20)) <= 2
+    assert abs(xs[ball].mean() - (env.ball_x - 44)) <= 2
     assert ll.tasks.make("pong").render() is None  # no render mode: nothing drawn
     with pytest.raises(ValueError, match="render_mode"):
         ll.tasks.make("pong", render_mode="human")
