@@ -29,7 +29,7 @@ import numpy as np
 from . import io
 from .config import ConfigError, check_choice, check_int, check_positive, unknown_name_message
 from .losses import check_loss, loss_value, output_error, prepare_mask, prepare_targets
-from .metrics import alignment_angle, gradient_cosine
+from .metrics import alignment_angle, cosine, gradient_cosine
 from .network import Network, NetworkConfig
 from .optim import OPTIMIZERS, SGD, make_optimizer
 
@@ -85,6 +85,39 @@ def gradient_check(learner: OnlineLearner, trial) -> float:
     exact = bptt_gradients(net, trial.inputs, trial.targets, learner.loss, trial.mask)
     keys = [name for name in net.params if name not in ("w_out", "b_out")]
     return gradient_cosine(estimate, exact, keys)
+
+
+def learning_signal_angles(net, rule, trial, loss: str) -> dict[str, float]:
+    """For a stack of layers: per layer below the top, the angle in degrees between the learning
+    signals the rule sends there over ``trial`` (e.g. DFA's ``D_l err``) and the backpropagated
+    ones, ``W_{l+1}^T (L_{l+1} * psi_{l+1})`` down from ``W_out^T err`` — concatenated over the
+    trial's steps, weights frozen. Keys ``signal_angle/<l>``; empty for a single layer or a rule
+    without ``learning_signals(net, error)``."""
+    if len(net.layers) < 2 or not hasattr(rule, "learning_signals"):
+        return {}
+    inputs, targets, loss, mask = _prepare(net, trial.inputs, trial.targets, loss, trial.mask)
+    net, rule = copy.deepcopy((net, rule))  # one copy: the rule stays bound to the copied net
+    rule.bind(net)
+    net.reset_state()
+    sent = [[] for _ in net.layers[:-1]]
+    exact = [[] for _ in net.layers[:-1]]
+    for t in range(len(inputs)):
+        y = net.step(inputs[t])
+        if not mask[t]:
+            continue
+        error = output_error(loss, y, targets[t], mask[t])
+        signals = rule.learning_signals(net, error)
+        backprop = error @ net.w_out
+        for index in range(len(net.layers) - 2, -1, -1):
+            upper = net.layers[index + 1]
+            backprop = (backprop * upper.state.psi) @ upper.w_in
+            sent[index].append(np.asarray(signals[index], np.float64))
+            exact[index].append(np.asarray(backprop, np.float64))
+    angles = {}
+    for index in range(len(sent)):
+        c = float(np.clip(cosine(np.concatenate(sent[index]), np.concatenate(exact[index])), -1, 1))
+        angles[f"signal_angle/{index}"] = round(float(np.degrees(np.arccos(c))), 4)
+    return angles
 
 
 def feedback_alignment(rule) -> dict[str, float]:
@@ -487,6 +520,8 @@ def run_supervised(user_config: dict | None, out: str | Path, progress: bool = T
         row.update(feedback_alignment(learner.rule))
         if training.gradient_check:
             row["grad_cosine"] = round(gradient_check(learner, check_trial), 6)
+            row.update(learning_signal_angles(learner.net, learner.rule, check_trial,
+                                              learner.loss))
         io.append_jsonl(out / "metrics.jsonl", row)
         run.rows.append(row)
         for callback in callbacks:

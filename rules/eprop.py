@@ -114,7 +114,7 @@ class EProp:
         the synapses instead of three). ``None`` goes back to accumulating gradients."""
         self._direct_lr = lr
 
-    def _learning_signals(self, net, error: np.ndarray) -> list[np.ndarray]:
+    def learning_signals(self, net, error: np.ndarray) -> list[np.ndarray]:
         """Per layer, bottom to top: the top layer's B err, then down the stack through psi."""
         return feedback_registry.stack_signals(self.feedbacks, error,
                                                [layer.state.psi for layer in net.layers])
@@ -125,7 +125,7 @@ class EProp:
         target = self.grads if direct is None else net.params
         scale = net.dtype.type(1.0 if direct is None else -direct)
         if error.any():
-            signals = self._learning_signals(net, error.astype(net.dtype, copy=False))
+            signals = self.learning_signals(net, error.astype(net.dtype, copy=False))
             if direct is not None:
                 signals = [scale * signal for signal in signals]
             target["w_out"] += scale * np.multiply.outer(error, self.readout_trace * net.kappa + z)

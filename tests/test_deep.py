@@ -106,3 +106,22 @@ def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path)
     assert len({row["grad_cosine"] for row in rows}) > 1
     for name in weights.files:
         np.testing.assert_array_equal(weights[name], plain_weights[name])
+
+
+def test_learning_signal_angles_of_dfa_and_exact_transport():
+    from locallearn.runner import learning_signal_angles
+
+    net = _stack()
+    task = ll.tasks.make("yinyang")
+    trial = task.trial(np.random.default_rng(5))
+    exact = ll.rules.make("eprop", feedback="symmetric")
+    exact.bind(net)
+    assert learning_signal_angles(net, exact, trial, "ce")["signal_angle/0"] < 1e-3
+    dfa = ll.rules.make("eprop", feedback="direct")
+    dfa.bind(net)
+    before = dfa.feedbacks[0].matrix().copy()
+    angle = learning_signal_angles(net, dfa, trial, "ce")["signal_angle/0"]
+    assert 20 < angle < 160
+    np.testing.assert_array_equal(dfa.feedbacks[0].matrix(), before)  # the live rule untouched
+    single = ll.Network(ll.NetworkConfig(n_in=5, n_rec=8, n_out=3))
+    assert learning_signal_angles(single, ll.rules.make("eprop"), trial, "ce") == {}

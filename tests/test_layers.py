@@ -110,7 +110,7 @@ def test_layered_learning_signals_follow_their_formulas():
         for x in (rng.random((20, net.n_in)) < 0.5).astype(float):
             net.step(x)
         error = rng.standard_normal(net.n_out)
-        bottom, top = rule._learning_signals(net, error)
+        bottom, top = rule.learning_signals(net, error)
         B_top, B_bottom = rule.feedbacks[1].matrix(), rule.feedbacks[0].matrix()
         np.testing.assert_allclose(top, B_top @ error, rtol=1e-12)
         if mode == "direct":
