@@ -115,6 +115,51 @@ def neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma
             refractory[j] -= 1
 
 
+def escape_neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref,
+                             width, uniform):
+    """Stochastic (escape-noise) version of :func:`neuron_step_numpy`, in place: a neuron that is
+    not refractory fires with probability p = sigmoid((v - A) / (v_th width)), decided by
+    ``uniform`` (one U(0, 1) draw per neuron, from the caller's generator); psi = dp/dv =
+    p (1 - p) / (v_th width), the derivative of the firing probability (0 while refractory).
+    Reset and refractoriness as in the deterministic neuron."""
+    a *= rho
+    a += z
+    v *= alpha
+    v += current
+    v -= v_th * z
+    s = v_th * width
+    p = 1.0 / (1.0 + np.exp(-(v - (v_th + beta * a)) / s))
+    blocked = refractory > 0
+    fired = (uniform < p) & ~blocked
+    z[:] = fired
+    psi[:] = np.where(blocked, 0, p * (1 - p) / s)
+    refractory[:] = np.where(fired, n_ref, np.maximum(refractory - 1, 0))
+
+
+@_jit
+def escape_neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref, width,
+                       uniform):
+    """Compiled twin of :func:`escape_neuron_step_numpy`."""
+    one = v.dtype.type(1.0)
+    zero = v.dtype.type(0.0)
+    s = v_th * width
+    for j in range(v.shape[0]):
+        z_prev = z[j]
+        a_j = rho * a[j] + z_prev
+        v_j = alpha * v[j] + current[j] - v_th * z_prev
+        a[j] = a_j
+        v[j] = v_j
+        p = one / (one + np.exp(-(v_j - (v_th + beta[j] * a_j)) / s))
+        blocked = refractory[j] > 0
+        fired = (uniform[j] < p) and not blocked
+        z[j] = one if fired else zero
+        psi[j] = zero if blocked else p * (one - p) / s
+        if fired:
+            refractory[j] = n_ref
+        elif refractory[j] > 0:
+            refractory[j] -= 1
+
+
 # --------------------------------------------------------------------------- leaky readout
 def leaky_readout_numpy(w_out, z, bias, kappa, y):
     """y <- kappa y + w_out @ z + bias, in place."""
@@ -453,6 +498,7 @@ def antisymmetric_stdp_step(x_low, s_low, x_up, s_up, lr, feedback):
 KERNELS = {
     "synaptic_current": {"numba": synaptic_current, "numpy": synaptic_current_numpy},
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
+    "escape_neuron_step": {"numba": escape_neuron_step, "numpy": escape_neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
     "eligibility_step_parallel": {"numba": eligibility_step_parallel,

@@ -27,7 +27,7 @@ from .kernels import BACKENDS, kernel
 from .neurons import NeuronParams, NeuronState, neuron_step, readout_step
 
 DTYPES = ("float32", "float64")
-SPIKE_FUNCTIONS = ("heaviside", "sigmoid")
+SPIKE_FUNCTIONS = ("heaviside", "sigmoid", "escape")
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,11 @@ class NetworkConfig:
 
     Times are in ms (``dt``, ``tau_*``), ``n_ref`` in steps. ``beta`` is the adaptation strength
     of the last ``n_adaptive`` neurons. ``spike_fn="sigmoid"`` replaces the Heaviside by a sigmoid
-    of width ``sigmoid_width * v_th`` (for finite-difference checks only). ``dtype`` float32 is the
+    of width ``sigmoid_width * v_th`` (for finite-difference checks only); ``spike_fn="escape"``
+    makes the neurons stochastic: a neuron fires with probability
+    sigmoid((v - A) / (v_th sigmoid_width)) (escape noise, with the usual reset and refractory
+    period; psi is that probability's derivative), its draws coming from a generator seeded by
+    ``seed`` and the layer (SAL's neuron model; DESIGN §4). ``dtype`` float32 is the
     fast default; float64 is for exact comparisons. ``backend`` picks numba kernels or their numpy
     twins.
     """
@@ -133,6 +137,7 @@ class SpikingLayer:
         self.z_prev = np.zeros(n_rec, self.dtype)
         self._current = np.zeros(n_rec, self.dtype)
         self._synaptic_current = kernel("synaptic_current", backend)
+        self.noise = None  # a np.random.Generator for escape-noise neurons
 
     @property
     def n_adaptive(self) -> int:
@@ -148,7 +153,8 @@ class SpikingLayer:
         self.input[:] = x
         self.z_prev[:] = self.state.z
         self._synaptic_current(self.w_in, self.input, self.w_rec, self.z_prev, self._current)
-        neuron_step(self._current, self.state, self.params, self.backend)
+        uniform = None if self.noise is None else self.noise.random(self.n, dtype=self.dtype)
+        neuron_step(self._current, self.state, self.params, self.backend, uniform)
         return self.state.z
 
 
@@ -169,10 +175,13 @@ class Network:
                 n=size, n_adaptive=config.n_adaptive, tau_mem=config.tau_mem,
                 tau_adapt=config.tau_adapt, beta=config.beta, v_th=config.v_th,
                 gamma=config.gamma, n_ref=config.n_ref, dt=config.dt,
-                sigmoid_width=config.sigmoid_width if config.spike_fn == "sigmoid" else 0.0,
+                sigmoid_width=config.sigmoid_width if config.spike_fn != "heaviside" else 0.0,
                 dtype=self.dtype)
             layer = SpikingLayer(n_pre, size, neuron_params, self.dtype, config.backend, index,
                                  config.recurrent)
+            if config.spike_fn == "escape":
+                # escape noise: its own stream per layer, independent of the weights' draws
+                layer.noise = np.random.default_rng([config.seed, 0xE5CA, index])
             self.layers.append(layer)
             self.params[layer.param_names["w_in"]] = layer.w_in
             if config.recurrent:
@@ -322,8 +331,9 @@ class Network:
         from its current state, in one compiled call; return the histories ``z``, ``psi``
         (T, n_rec) and ``y`` (T, n_out). The state afterwards is that of the last step, exactly
         as after T calls of :meth:`step`."""
-        if len(self.layers) != 1:
-            raise NotImplementedError("simulate() runs single-layer networks; use step()")
+        if len(self.layers) != 1 or self.config.spike_fn == "escape":
+            raise NotImplementedError("simulate() runs single-layer deterministic networks; "
+                                      "use step()")
         layer, n_steps = self.layers[0], inputs.shape[0]
         p, st = layer.params, layer.state
         z_before = st.z.copy()

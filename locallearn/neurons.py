@@ -75,8 +75,15 @@ class NeuronState:
 
 
 def neuron_step(current: np.ndarray, state: NeuronState, params: NeuronParams,
-                backend: str = "numba") -> None:
-    """Advance ``state`` from t-1 to t given the synaptic current I^t (in place)."""
+                backend: str = "numba", uniform: np.ndarray | None = None) -> None:
+    """Advance ``state`` from t-1 to t given the synaptic current I^t (in place). With
+    ``uniform`` (one U(0, 1) draw per neuron) the neurons are stochastic, escape noise of width
+    ``params.sigmoid_width`` (``escape_neuron_step``)."""
+    if uniform is not None:
+        kernel("escape_neuron_step", backend)(
+            current, state.v, state.a, state.z, state.refractory, state.psi, params.alpha,
+            params.rho, params.beta, params.v_th, params.n_ref, params.sigmoid_width, uniform)
+        return
     kernel("neuron_step", backend)(
         current, state.v, state.a, state.z, state.refractory, state.psi, params.alpha,
         params.rho, params.beta, params.v_th, params.gamma, params.n_ref, params.sigmoid_width)

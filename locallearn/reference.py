@@ -70,6 +70,9 @@ class _Model:
 
     def __init__(self, net, single_layer: bool = False):
         c = net.config
+        if c.spike_fn == "escape":
+            raise NotImplementedError("the exact references need deterministic spikes; "
+                                      "spike_fn='escape' draws them at random")
         if single_layer and len(net.layers) != 1:
             raise NotImplementedError("RTRL covers single-layer networks (use bptt_gradients)")
         self.layers = [_Layer(layer, c) for layer in net.layers]

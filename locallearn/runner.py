@@ -170,7 +170,7 @@ class OnlineLearner:
                                        getattr(getattr(rule, "feedback", None), "learns", False)))
 
     def _whole_sequence(self, learn: bool) -> bool:
-        if len(self.net.layers) != 1:
+        if len(self.net.layers) != 1 or self.net.config.spike_fn == "escape":
             return False
         if not learn:
             return True
@@ -446,7 +446,9 @@ def _write_checkpoint(out: Path, learner: OnlineLearner, train_rng, trial_index:
         arrays.update({f"rule/{k}": np.asarray(v) for k, v in learner.rule.state_dict().items()})
     meta = {"trial_index": trial_index, "steps": learner.steps, "trials": learner.trials,
             "lr": learner.optimizer.lr, "train_rng": train_rng.bit_generator.state,
-            "rows": n_rows, "elapsed": elapsed}
+            "rows": n_rows, "elapsed": elapsed,
+            "noise": [None if layer.noise is None else layer.noise.bit_generator.state
+                      for layer in learner.net.layers]}
     arrays["meta"] = np.array(json.dumps(meta))
     io.write_npz(out / "checkpoint.npz", arrays)
 
@@ -465,6 +467,9 @@ def _restore_checkpoint(path: Path, learner: OnlineLearner, train_rng) -> dict:
                                       if k.startswith("rule/")})
     learner.steps, learner.trials = meta["steps"], meta["trials"]
     train_rng.bit_generator.state = meta["train_rng"]
+    for layer, state in zip(learner.net.layers, meta.get("noise", [])):
+        if state is not None:
+            layer.noise.bit_generator.state = state
     return meta
 
 

@@ -140,8 +140,9 @@ class EligibilityTraces:
         traces advance without a learning signal (``accum`` is left as it is) and
         ``readout_trace`` (kappa-filtered spikes) follows: the silent micro-steps between two
         decisions, in one compiled call."""
-        if len(net.layers) != 1 or not self.layer.recurrent:
-            raise NotImplementedError("present() drives single-layer recurrent networks")
+        if len(net.layers) != 1 or not self.layer.recurrent or self.layer.noise is not None:
+            raise NotImplementedError("present() drives single-layer recurrent networks of "
+                                      "deterministic neurons")
         layer, params, state = self.layer, self.layer.params, self.layer.state
         p_in, p_rec = self.projections["w_in"], self.projections["w_rec"]
         kernel("present_steps", layer.backend)(

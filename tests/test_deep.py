@@ -125,3 +125,17 @@ def test_learning_signal_angles_of_dfa_and_exact_transport():
     np.testing.assert_array_equal(dfa.feedbacks[0].matrix(), before)  # the live rule untouched
     single = ll.Network(ll.NetworkConfig(n_in=5, n_rec=8, n_out=3))
     assert learning_signal_angles(single, ll.rules.make("eprop"), trial, "ce") == {}
+
+
+def test_eprop_learns_through_escape_noise_neurons(tmp_path):
+    """Stochastic neurons are a network option: a stack of escape-noise layers trains on
+    yinyang (step by step; the compiled whole-sequence path is for deterministic neurons)."""
+    config = {"task": {"name": "yinyang", "seq_len": 20, "decision_steps": 5},
+              "network": {"n_rec": [32, 32], "spike_fn": "escape", "sigmoid_width": 0.3},
+              "rule": {"name": "eprop", "feedback": "symmetric"}, "seed": 0,
+              "training": {"n_trials": 300, "eval_every": 150, "eval_trials": 100,
+                           "final_eval_trials": 200, "lr": 5e-3}}
+    summary = run_supervised(config, tmp_path / "escape", progress=False)
+    rows = io.read_jsonl(tmp_path / "escape" / "metrics.jsonl")
+    assert summary["status"] == "completed"
+    assert summary["value"] > rows[0]["accuracy"] + 0.1, (rows[0]["accuracy"], summary["value"])

@@ -201,3 +201,53 @@ def test_compiled_sequence_equals_step_by_step(backend, dtype):
         np.testing.assert_array_equal(getattr(stepwise.layers[0].state, name),
                                       getattr(whole.layers[0].state, name))
     np.testing.assert_array_equal(stepwise.layers[0].z_prev, whole.layers[0].z_prev)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_escape_noise_neurons_fire_with_the_sigmoid_probability(backend):
+    """Stochastic neurons: with the membrane clamped by a strong leak (tau_mem tiny) and a
+    constant input, each step fires with p = sigmoid((v - v_th) / (v_th width)) unless
+    refractory; the rate matches p / (1 + n_ref p) and psi is p (1 - p) / (v_th width)."""
+    drive = np.array([0.4, 0.6, 0.8])
+    config = ll.NetworkConfig(n_in=3, n_rec=3, n_out=1, spike_fn="escape", sigmoid_width=0.2,
+                              tau_mem=0.01, n_ref=2, w_rec_gain=0.0, dtype="float64",
+                              backend=backend, seed=4)
+    net = ll.Network(config)
+    net.w_in = np.diag(drive)
+    # v = I - v_th z_prev: after a spike the reset lowers v for one step, but that step is
+    # refractory anyway (n_ref = 2), so every non-refractory step sees v = drive
+    record = net.run(np.ones((40_000, 3)))
+    p = 1 / (1 + np.exp(-(drive - 0.6) / (0.6 * 0.2)))
+    rate = record["z"].mean(axis=0)
+    np.testing.assert_allclose(rate, p / (1 + 2 * p), rtol=0.05)
+    free = record["psi"] > 0
+    for j in range(3):
+        np.testing.assert_allclose(record["psi"][free[:, j], j], p[j] * (1 - p[j]) / 0.12,
+                                   rtol=1e-9)
+    again = ll.Network(config)
+    again.w_in = np.diag(drive)
+    np.testing.assert_array_equal(again.run(np.ones((500, 3)))["z"], record["z"][:500])
+    with pytest.raises(NotImplementedError, match="deterministic"):
+        ll.reference.bptt_gradients(net, np.ones((5, 3)), np.zeros((5, 1)))
+
+
+def test_escape_noise_twins_agree():
+    from locallearn import kernels
+
+    rng = np.random.default_rng(1)
+    states = [[rng.standard_normal(6), np.abs(rng.standard_normal(6)), np.zeros(6),
+               np.array([0, 1, 0, 2, 0, 0], np.int32), np.zeros(6)] for _ in range(1)]
+    states.append([x.copy() for x in states[0]])
+    beta = np.full(6, 0.2)
+    spikes = 0
+    for _ in range(20):
+        current, uniform = rng.standard_normal(6), rng.random(6)
+        for implementation, state in ((kernels.escape_neuron_step, states[0]),
+                                      (kernels.escape_neuron_step_numpy, states[1])):
+            v, a, z, refractory, psi = state
+            implementation(current, v, a, z, refractory, psi, 0.9, 0.99, beta, 0.6, 2, 0.2,
+                           uniform)
+        spikes += states[0][2].sum()
+        for x, y in zip(*states):
+            np.testing.assert_allclose(x, y, rtol=1e-12)
+    assert spikes > 0
