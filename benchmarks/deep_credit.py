@@ -97,9 +97,10 @@ def main(argv=None) -> int:
             angles[key] = f"{np.mean(values):.1f} ± {np.std(values):.1f}" if values else "—"
         wall = max(r["wall_seconds"] for r in rows)
         per_seed = " ".join(f"{a:.3f}" for a in acc)
-        signal = [r["signal_angle"] for r in rows if r.get("signal_angle") is not None]
+        finite = lambda v: v is not None and np.isfinite(v)  # noqa: E731 (no signal: undefined)
+        signal = [r["signal_angle"] for r in rows if finite(r.get("signal_angle"))]
         signal = f"{np.mean(signal):.1f} ± {np.std(signal):.1f}" if signal else "—"
-        cos = [r["grad_cosine"] for r in rows if r.get("grad_cosine") is not None]
+        cos = [r["grad_cosine"] for r in rows if finite(r.get("grad_cosine"))]
         cos = f"{np.mean(cos):.2f} ± {np.std(cos):.2f}" if cos else "—"
         print(f"{method:<13} {acc.mean():>8.3f} ± {acc.std():.3f} {per_seed:>20} "
               f"{angles['angle/w_in_1']:>13} {angles['angle/w_out']:>12} {signal:>13} "
