@@ -349,6 +349,39 @@ class Network:
             layer.z_prev[:] = record["z"][-2] if n_steps > 1 else z_before
         return record
 
+    def simulate_batch(self, inputs: np.ndarray) -> dict[str, np.ndarray]:
+        """Run B independent sequences (``inputs`` (B, T, n_in)) through a single-layer
+        deterministic network, each from the reset state, with shared weights: every step is
+        one matrix product over the batch (BLAS-3) instead of B vector products. Returns ``z``,
+        ``psi`` (B, T, n_rec) and ``y`` (B, T, n_out); the network's own state is not touched."""
+        from .kernels import neuron_step_numpy
+
+        if len(self.layers) != 1 or self.config.spike_fn == "escape":
+            raise NotImplementedError("simulate_batch() runs single-layer deterministic networks")
+        inputs = np.asarray(inputs, self.dtype)
+        if inputs.ndim != 3 or inputs.shape[2] != self.n_in:
+            raise ValueError(f"inputs must have shape (B, T, n_in={self.n_in}), got {inputs.shape}")
+        layer, (n_batch, n_steps, _) = self.layers[0], inputs.shape
+        p, n = layer.params, layer.n
+        v, a, z, psi = (np.zeros((n_batch, n), self.dtype) for _ in range(4))
+        refractory = np.zeros((n_batch, n), np.int32)
+        y = np.zeros((n_batch, self.n_out), self.dtype)
+        record = {"z": np.empty((n_batch, n_steps, n), self.dtype),
+                  "psi": np.empty((n_batch, n_steps, n), self.dtype),
+                  "y": np.empty((n_batch, n_steps, self.n_out), self.dtype)}
+        w_in_t, w_rec_t, w_out_t = layer.w_in.T, layer.w_rec.T, self.w_out_array.T
+        for t in range(n_steps):
+            current = inputs[:, t] @ w_in_t
+            if layer.recurrent:
+                current += z @ w_rec_t
+            neuron_step_numpy(current, v, a, z, refractory, psi, p.alpha, p.rho, p.beta, p.v_th,
+                              p.gamma, p.n_ref, p.sigmoid_width)
+            y *= self.kappa
+            y += z @ w_out_t
+            y += self.b_out_array
+            record["z"][:, t], record["psi"][:, t], record["y"][:, t] = z, psi, y
+        return record
+
     def copy(self) -> Network:
         """An independent network with the same config and weights (state reset)."""
         twin = Network(self.config)

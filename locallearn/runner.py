@@ -169,6 +169,37 @@ class OnlineLearner:
                        and not getattr(rule, "feedback_learns",
                                        getattr(getattr(rule, "feedback", None), "learns", False)))
 
+    def run_batch(self, inputs, targets, mask=None) -> list[SequenceResult]:
+        """Learn from B sequences at once (``inputs`` (B, T, n_in); ``targets`` (B, T, n_out) or
+        (B, T) class indices; ``mask`` (B, T)) with the weights frozen across them — what
+        ``update="trial"`` does to B consecutive trials, with one batched forward pass and one
+        BLAS-3 product per weight matrix (``rule.learn_batch``). Counts B trials and applies
+        the optimizer whenever ``batch_size`` trials have been seen."""
+        if self.update != "trial":
+            raise ValueError("run_batch needs update='trial' (weights frozen within a batch)")
+        if not hasattr(self.rule, "learn_batch") or not self._whole_sequence(True):
+            raise NotImplementedError(f"rule {self.rule.name!r} on this network has no batched "
+                                      "path; use run_sequence")
+        inputs = np.asarray(inputs)
+        if inputs.ndim != 3:
+            raise ValueError(f"inputs must have shape (B, T, n_in), got {inputs.shape}")
+        n_batch, n_steps = inputs.shape[:2]
+        masks = [None] * n_batch if mask is None else list(mask)
+        prepared = [_prepare(self.net, inputs[b], targets[b], self.loss, masks[b])
+                    for b in range(n_batch)]
+        x = np.stack([p[0] for p in prepared])
+        t = np.stack([p[1] for p in prepared])
+        m = np.stack([p[3] for p in prepared])
+        record = self.rule.learn_batch(self.net, x, t, self.loss, m)
+        self.steps += n_batch * n_steps
+        before = self.trials
+        self.trials += n_batch
+        if self.trials // self.batch_size > before // self.batch_size:
+            self._apply()
+        return [SequenceResult(loss=loss_value(self.loss, record["y"][b], t[b], m[b]),
+                               outputs=record["y"][b], spikes=int(record["z"][b].sum()))
+                for b in range(n_batch)]
+
     def _whole_sequence(self, learn: bool) -> bool:
         if len(self.net.layers) != 1 or self.net.config.spike_fn == "escape":
             return False

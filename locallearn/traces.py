@@ -109,26 +109,35 @@ class EligibilityTraces:
         over per-neuron quantities (``eprop_sequence_factors``) and one matrix product per
         projection, ``H^T P`` with P the presynaptic traces of every step — O(T n) memory and
         BLAS-3 speed instead of a sweep over the synapses at every step. ``inputs`` (T, n_in),
-        ``z``, ``psi``, ``learning_signal``, ``reg_signal`` (T, n) are the sequence's histories.
-        Equal to the stepwise sums up to rounding (tests/test_eprop.py)."""
+        ``z``, ``psi``, ``learning_signal``, ``reg_signal`` (T, n) are the sequence's histories;
+        with a leading batch axis (B, T, ...) the sums of B independent sequences come out of the
+        same single product per projection. Equal to the stepwise sums up to rounding
+        (tests/test_eprop.py)."""
         layer, params = self.layer, self.layer.params
         backend, dtype = layer.backend, self.dtype
+        if inputs.ndim == 2:
+            inputs, z, psi, learning_signal, reg_signal = (
+                x[None] for x in (inputs, z, psi, learning_signal, reg_signal))
         factors = np.empty_like(psi)
-        kernel("eprop_sequence_factors", backend)(learning_signal, reg_signal, psi, params.beta,
-                                                  params.n_lif, params.rho, self.filter_decay,
-                                                  factors)
+        factor_kernel = kernel("eprop_sequence_factors", backend)
         filter_ = kernel("exponential_filter", backend)
-        sums = {}
+        for b in range(psi.shape[0]):
+            factor_kernel(learning_signal[b], reg_signal[b], psi[b], params.beta, params.n_lif,
+                          params.rho, self.filter_decay, factors[b])
         presynaptic = {"w_in": inputs}
         if layer.recurrent:
             z_prev = np.empty_like(z)
-            z_prev[0] = 0
-            z_prev[1:] = z[:-1]
+            z_prev[:, 0] = 0
+            z_prev[:, 1:] = z[:, :-1]
             presynaptic["w_rec"] = z_prev
+        flat_factors = factors.reshape(-1, factors.shape[-1])
+        sums = {}
         for kind, pre in presynaptic.items():
             traces = np.empty(pre.shape, dtype)
-            filter_(pre, params.alpha, np.zeros(pre.shape[1], dtype), traces)
-            total = factors.T @ traces
+            start = np.zeros(pre.shape[-1], dtype)
+            for b in range(pre.shape[0]):
+                filter_(pre[b], params.alpha, start, traces[b])
+            total = flat_factors.T @ traces.reshape(-1, pre.shape[-1])
             if kind == "w_rec":
                 np.fill_diagonal(total, 0)
             sums[layer.param_names[kind]] = total

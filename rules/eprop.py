@@ -190,6 +190,43 @@ class EProp:
         self.bias_trace = bias[-1, 0]
         return record
 
+    def learn_batch(self, net, inputs, targets, loss: str, mask) -> dict[str, np.ndarray]:
+        """:meth:`learn_sequence` for B independent sequences at once (``inputs`` (B, T, n_in),
+        ``targets`` (B, T, n_out), ``mask`` (B, T)), with shared weights: one batched forward
+        pass (``Network.simulate_batch``, a matrix product per step) and one product per weight
+        matrix for the summed update. Adds the sum of the B sequences' updates. Rate
+        regularisation: every stream starts from the current rate estimate, which then continues
+        from the mean of their final values. Returns ``z``, ``psi`` (B, T, n) and ``y``."""
+        record = net.simulate_batch(inputs)
+        z, psi, y = record["z"], record["psi"], record["y"]
+        if loss == "mse":
+            error = mask[..., None] * (y - targets)
+        else:
+            shifted = np.exp(y - y.max(axis=-1, keepdims=True))
+            error = mask[..., None] * (shifted / shifted.sum(axis=-1, keepdims=True) - targets)
+        error = error.astype(net.dtype, copy=False)
+        signal = error @ self.feedback.matrix().T
+        if self.c_reg > 0:
+            rates = np.empty_like(z)
+            for b in range(z.shape[0]):
+                self._filter(self._spike_to_khz * z[b], self.rate_decay, self.rate_khz, rates[b])
+            self.rate_khz[...] = rates[:, -1].mean(axis=0)
+            reg = self._c_reg * (rates - self._f_target_khz)
+        else:
+            reg = np.zeros_like(z)
+        for name, total in self.traces.sequence_sums(inputs, z, psi, signal, reg).items():
+            self.grads[name] += total
+        filtered_z = np.empty_like(z)
+        zero = np.zeros(z.shape[-1], net.dtype)
+        for b in range(z.shape[0]):
+            self._filter(z[b], net.kappa, zero, filtered_z[b])
+        bias = np.empty((z.shape[1], 1), net.dtype)
+        self._filter(np.ones((z.shape[1], 1), net.dtype), net.kappa, np.zeros(1, net.dtype), bias)
+        self.grads["w_out"] += error.reshape(-1, error.shape[-1]).T @ \
+            filtered_z.reshape(-1, z.shape[-1])
+        self.grads["b_out"] += np.einsum("btk,t->k", error, bias[:, 0])
+        return record
+
     def gradients(self) -> dict[str, np.ndarray]:
         return self.grads
 

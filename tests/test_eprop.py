@@ -281,3 +281,52 @@ def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_upd
     for name in nets[0].params:
         np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9,
                                    atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_batched_learning_equals_the_sum_of_single_sequences(loss):
+    from locallearn.runner import _prepare
+
+    net = small_network(5, n_adaptive=4)
+    sequences = [random_sequence(net, T=70, seed=s, loss=loss) for s in range(3)]
+    single = ll.rules.make("eprop", feedback="random")
+    single.bind(net)
+    prepared = [_prepare(net, x, t, loss, m) for x, t, m in sequences]
+    records = []
+    for x, t, name, m in prepared:
+        net.reset_state()
+        single.begin_sequence()
+        records.append(single.learn_sequence(net, x, t, name, m))
+    batched = ll.rules.make("eprop", feedback="random")
+    batched.bind(net)
+    record = batched.learn_batch(net, *(np.stack([p[i] for p in prepared]) for i in (0, 1)), loss,
+                                 np.stack([p[3] for p in prepared]))
+    for key in ("w_in", "w_rec", "w_out", "b_out"):
+        assert relative_error(batched.grads[key], single.grads[key]) <= 1e-12, key
+    for b, single_record in enumerate(records):
+        np.testing.assert_array_equal(record["z"][b], single_record["z"])
+        np.testing.assert_allclose(record["y"][b], single_record["y"], rtol=1e-12, atol=1e-14)
+
+
+def test_run_batch_trains_like_consecutive_trials():
+    nets = [small_network(6), small_network(6)]
+    learners = [ll.OnlineLearner(net, ll.rules.make("eprop", feedback="symmetric"),
+                                 ll.Adam(lr=1e-2), loss="ce", update="trial", batch_size=4)
+                for net in nets]
+    batches = [[random_sequence(nets[0], seed=10 * k + b, loss="ce") for b in range(4)]
+               for k in range(2)]
+    for batch in batches:
+        results = learners[0].run_batch(np.stack([s[0] for s in batch]),
+                                        np.stack([s[1] for s in batch]),
+                                        np.stack([s[2] for s in batch]))
+        for (inputs, targets, mask), result in zip(batch, results):
+            expected = learners[1].run_sequence(inputs, targets, mask)
+            assert result.loss == pytest.approx(expected.loss, rel=1e-10)
+    for name in nets[0].params:
+        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9,
+                                   atol=1e-12)
+    assert learners[0].trials == 8 and learners[0].steps == learners[1].steps
+    stepwise = ll.OnlineLearner(small_network(6), ll.rules.make("eprop"), ll.SGD(lr=1e-3),
+                                update="step")
+    with pytest.raises(ValueError, match="update='trial'"):
+        stepwise.run_batch(np.zeros((2, 5, 4)), np.zeros((2, 5, 3)))
