@@ -80,7 +80,11 @@ def beta_adapt() -> float:
     return 1.7 * (1 - np.exp(-1 / TAU_A)) / (1 - np.exp(-1 / TAU_M))
 
 
-def run_locallearn(weights, trials, batch: int) -> dict:
+def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False) -> dict:
+    """Train on ``trials`` from ``weights``. ``nest_schedule`` steps the optimizer when NEST's
+    e-prop optimizer does (models/eprop_optimizer.cpp): an optimization step whenever
+    1 + update_index // batch grows — after the very first trial, then after trials 33, 65, ...
+    — with the gradients summed since the previous step divided by ``batch``."""
     kappa = np.exp(-1 / TAU_OUT)
     net = ll.Network(ll.NetworkConfig(n_in=N_IN, n_rec=N_REG + N_AD, n_out=N_OUT, n_adaptive=N_AD,
                                       tau_mem=TAU_M, tau_out=TAU_OUT, tau_adapt=TAU_A,
@@ -95,11 +99,15 @@ def run_locallearn(weights, trials, batch: int) -> dict:
                             loss="ce", update="trial")
     warm.run_sequence(trials[0].inputs, trials[0].targets, trials[0].mask)  # load compiled kernels
     learner = ll.OnlineLearner(net, rule, ll.Adam(lr=ETA), loss="ce", update="trial",
-                               batch_size=batch)
+                               batch_size=len(trials) + 1 if nest_schedule else batch)
     losses, start = [], time.perf_counter()
-    for trial in trials:
+    for index, trial in enumerate(trials):
         result = learner.run_sequence(trial.inputs, trial.targets, trial.mask)
         losses.append(result.loss / trial.mask.sum())
+        if nest_schedule and index % batch == 0:
+            for value in rule.gradients().values():
+                value /= batch
+            learner._apply()
     wall = time.perf_counter() - start
     return {"wall_per_trial": wall / len(trials),
             "loss_per_iteration": np.mean(np.reshape(losses, (-1, batch)), axis=1)}
@@ -191,9 +199,11 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line")
+    parser.add_argument("--nest-schedule", action="store_true",
+                        help="step locallearn's optimizer on NEST's schedule (see run_locallearn)")
     args = parser.parse_args(argv)
     weights, trials, _ = shared_problem(args.seed, args.iterations * args.batch)
-    ours = run_locallearn(weights, trials, args.batch)
+    ours = run_locallearn(weights, trials, args.batch, args.nest_schedule)
     try:
         theirs = run_nest(weights, trials, args.batch)
     except ModuleNotFoundError:
