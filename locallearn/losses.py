@@ -68,6 +68,16 @@ def output_error(loss: str, y: np.ndarray, target: np.ndarray, mask_t) -> np.nda
     return mask_t * (softmax(y) - target)
 
 
+def sequence_errors(loss: str, outputs: np.ndarray, targets: np.ndarray,
+                    mask: np.ndarray) -> np.ndarray:
+    """:func:`output_error` for every step at once: outputs and targets (..., T, n_out), mask
+    (..., T); the result has the outputs' shape."""
+    if loss == "mse":
+        return mask[..., None] * (outputs - targets)
+    shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+    return mask[..., None] * (shifted / shifted.sum(axis=-1, keepdims=True) - targets)
+
+
 def loss_value(loss: str, outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
     """E over a whole (T, n_out) output sequence, in float64."""
     outputs = np.asarray(outputs, np.float64)

@@ -37,6 +37,7 @@ import numpy as np
 
 from locallearn.config import ConfigError, check_positive
 from locallearn.kernels import kernel
+from locallearn.losses import sequence_errors
 from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
@@ -162,12 +163,7 @@ class EProp:
         ``begin_sequence`` resets them)."""
         record = net.simulate(inputs)
         z, psi, y = record["z"], record["psi"], record["y"]
-        if loss == "mse":
-            error = mask[:, None] * (y - targets)
-        else:
-            shifted = np.exp(y - y.max(axis=1, keepdims=True))
-            error = mask[:, None] * (shifted / shifted.sum(axis=1, keepdims=True) - targets)
-        error = error.astype(net.dtype, copy=False)
+        error = sequence_errors(loss, y, targets, mask).astype(net.dtype, copy=False)
         signal = error @ self.feedback.matrix().T
         if self.c_reg > 0:
             rates = np.empty_like(z)
@@ -199,12 +195,7 @@ class EProp:
         from the mean of their final values. Returns ``z``, ``psi`` (B, T, n) and ``y``."""
         record = net.simulate_batch(inputs)
         z, psi, y = record["z"], record["psi"], record["y"]
-        if loss == "mse":
-            error = mask[..., None] * (y - targets)
-        else:
-            shifted = np.exp(y - y.max(axis=-1, keepdims=True))
-            error = mask[..., None] * (shifted / shifted.sum(axis=-1, keepdims=True) - targets)
-        error = error.astype(net.dtype, copy=False)
+        error = sequence_errors(loss, y, targets, mask).astype(net.dtype, copy=False)
         signal = error @ self.feedback.matrix().T
         if self.c_reg > 0:
             rates = np.empty_like(z)
