@@ -24,6 +24,14 @@ class Environment(_Base):
     kind = "environment"
     render_mode = None
 
+    def _set_render_mode(self, render_mode: str | None) -> None:
+        """Accept ``render_mode`` if ``metadata["render_modes"]`` lists it (None: no frames)."""
+        allowed = self.metadata.get("render_modes", [])
+        if render_mode is not None and render_mode not in allowed:
+            raise ValueError(f"{type(self).__name__}: render_mode must be None or one of "
+                             f"{allowed}, got {render_mode!r}")
+        self.render_mode = render_mode
+
     def _seed(self, seed: int | None) -> None:
         if _gymnasium is not None:
             super().reset(seed=seed)

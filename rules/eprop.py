@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from locallearn.config import ConfigError, check_positive
+from locallearn.config import check_positive
 from locallearn.kernels import kernel
 from locallearn.losses import sequence_errors
 from locallearn.traces import EligibilityTraces
@@ -59,14 +59,8 @@ class EProp:
         check_positive("EProp", "c_reg", c_reg, allow_zero=True)
         check_positive("EProp", "f_target", f_target, allow_zero=True)
         check_positive("EProp", "tau_rate", tau_rate)
-        self._feedback_factory = None
-        if isinstance(feedback, str):
-            options = dict(feedback_options or {})
-            self._feedback_factory = lambda mode=feedback: feedback_registry.make(mode, **options)
-            feedback = self._feedback_factory()
-        elif feedback_options:
-            raise ConfigError("EProp.feedback_options only applies when feedback is a name")
-        self.feedbacks = list(feedback) if isinstance(feedback, (list, tuple)) else [feedback]
+        self.feedbacks, self._feedback_factory = feedback_registry.pathways(
+            "EProp", feedback, feedback_options)
         self.feedback = self.feedbacks[-1]  # the readout's pathway
         self.c_reg, self.f_target, self.tau_rate = c_reg, f_target, tau_rate
         self.seed = seed
@@ -162,28 +156,8 @@ class EProp:
         network's dtype; the per-step traces are left stale (the next
         ``begin_sequence`` resets them)."""
         record = net.simulate(inputs)
-        z, psi, y = record["z"], record["psi"], record["y"]
-        error = sequence_errors(loss, y, targets, mask).astype(net.dtype, copy=False)
-        signal = error @ self.feedback.matrix().T
-        if self.c_reg > 0:
-            rates = np.empty_like(z)
-            kernel_filter = self._filter
-            kernel_filter(self._spike_to_khz * z, self.rate_decay, self.rate_khz, rates)
-            self.rate_khz[...] = rates[-1]
-            reg = self._c_reg * (rates - self._f_target_khz)
-        else:
-            reg = np.zeros_like(z)
-        for name, total in self.traces.sequence_sums(inputs, z, psi, signal, reg).items():
-            self.grads[name] += total
-        filtered_z = np.empty_like(z)
-        self._filter(z, net.kappa, self.readout_trace, filtered_z)
-        ones = np.ones((len(z), 1), net.dtype)
-        bias = np.empty_like(ones)
-        self._filter(ones, net.kappa, np.array([self.bias_trace], net.dtype), bias)
-        self.grads["w_out"] += error.T @ filtered_z
-        self.grads["b_out"] += error.T @ bias[:, 0]
-        self.readout_trace[...] = filtered_z[-1]
-        self.bias_trace = bias[-1, 0]
+        self._add_sequences(net, inputs[None], {k: v[None] for k, v in record.items()},
+                            targets[None], loss, mask[None])
         return record
 
     def learn_batch(self, net, inputs, targets, loss: str, mask) -> dict[str, np.ndarray]:
@@ -194,6 +168,11 @@ class EProp:
         regularisation: every stream starts from the current rate estimate, which then continues
         from the mean of their final values. Returns ``z``, ``psi`` (B, T, n) and ``y``."""
         record = net.simulate_batch(inputs)
+        self._add_sequences(net, inputs, record, targets, loss, mask)
+        return record
+
+    def _add_sequences(self, net, inputs, record, targets, loss: str, mask) -> None:
+        """Add the summed updates of B sequences (histories (B, T, ...)) to the gradients."""
         z, psi, y = record["z"], record["psi"], record["y"]
         error = sequence_errors(loss, y, targets, mask).astype(net.dtype, copy=False)
         signal = error @ self.feedback.matrix().T
@@ -207,6 +186,7 @@ class EProp:
             reg = np.zeros_like(z)
         for name, total in self.traces.sequence_sums(inputs, z, psi, signal, reg).items():
             self.grads[name] += total
+        # the readout's traces start at 0 with every sequence (as after begin_sequence)
         filtered_z = np.empty_like(z)
         zero = np.zeros(z.shape[-1], net.dtype)
         for b in range(z.shape[0]):
@@ -216,7 +196,6 @@ class EProp:
         self.grads["w_out"] += error.reshape(-1, error.shape[-1]).T @ \
             filtered_z.reshape(-1, z.shape[-1])
         self.grads["b_out"] += np.einsum("btk,t->k", error, bias[:, 0])
-        return record
 
     def gradients(self) -> dict[str, np.ndarray]:
         return self.grads

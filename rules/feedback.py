@@ -43,6 +43,22 @@ available = registry.available
 FEEDBACK_STREAM = 0xFEEDBAC
 
 
+def pathways(owner: str, feedback, feedback_options: dict | None):
+    """A rule's ``feedback`` argument as (list of pathways, factory of more of the same mode):
+    a mode name (with ``feedback_options``) gives one pathway and a factory for the layers below;
+    a Feedback instance, or a list of them (bottom to top), is taken as it is, without factory."""
+    if isinstance(feedback, str):
+        options = dict(feedback_options or {})
+
+        def factory(mode=feedback):
+            return make(mode, **options)
+
+        return [factory()], factory
+    if feedback_options:
+        raise ConfigError(f"{owner}.feedback_options only applies when feedback is a name")
+    return (list(feedback) if isinstance(feedback, (list, tuple)) else [feedback]), None
+
+
 def bind_stack(feedbacks: list, factory, net, make_rng, seed: int) -> list:
     """Bind one pathway per layer of ``net`` (bottom to top) and return them.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from locallearn.config import ConfigError, check_positive
+from locallearn.config import check_positive
 
 from . import feedback as feedback_registry
 from . import register
@@ -37,14 +37,8 @@ class TraceBP:
     def __init__(self, feedback="symmetric", feedback_options: dict | None = None,
                  tau_trace: float = 20.0, seed: int | None = None):
         check_positive("TraceBP", "tau_trace", tau_trace)
-        self._feedback_factory = None
-        if isinstance(feedback, str):
-            options = dict(feedback_options or {})
-            self._feedback_factory = lambda mode=feedback: feedback_registry.make(mode, **options)
-            feedback = self._feedback_factory()
-        elif feedback_options:
-            raise ConfigError("TraceBP.feedback_options only applies when feedback is a name")
-        self.feedbacks = list(feedback) if isinstance(feedback, (list, tuple)) else [feedback]
+        self.feedbacks, self._feedback_factory = feedback_registry.pathways(
+            "TraceBP", feedback, feedback_options)
         self.feedback = self.feedbacks[-1]
         self.tau_trace, self.seed = tau_trace, seed
         self.net = None

@@ -37,9 +37,7 @@ class Catch(Environment):
 
     def __init__(self, rows: int = 10, columns: int = 5, observation: str = "state",
                  render_mode: str | None = None):
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"Catch: render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self._set_render_mode(render_mode)
         check_int("Catch", "rows", rows, minimum=3)
         check_int("Catch", "columns", columns, minimum=2)
         check_choice("Catch", "observation", observation, ("state", "pixels"))

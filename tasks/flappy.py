@@ -59,10 +59,7 @@ class FlappyBird(Environment):
 
     def __init__(self, observation: str = "compact", render_mode: str | None = None):
         check_choice("FlappyBird", "observation", observation, ("compact", "features"))
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"FlappyBird: render_mode must be None or 'rgb_array', "
-                             f"got {render_mode!r}")
-        self.render_mode = render_mode
+        self._set_render_mode(render_mode)
         self.observation = observation
         if observation == "features":
             self.observation_space = Box(-1.0, 1.0, shape=(12,), dtype=np.float64)

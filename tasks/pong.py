@@ -88,9 +88,7 @@ class Pong(Environment):
         check_int("Pong", "cpu_speed", cpu_speed, minimum=1)
         check_positive("Pong", "shaping", shaping, allow_zero=True)
         check_int("Pong", "max_steps", max_steps, minimum=1)
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"Pong: render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.render_mode = render_mode
+        self._set_render_mode(render_mode)
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
         size = {"state": 6, "positions": 4, "ram": 6}[observation]

@@ -25,6 +25,24 @@ def random_sequence(net, T=60, seed=0, density=0.3, loss="mse"):
     return inputs, targets, mask
 
 
+def finite_difference_gradient(net, name, inputs, targets, loss, mask, h=1e-6):
+    """Central differences of the sequence loss for every entry of ``net.params[name]``
+    (diagonals of recurrent weights, which stay zero, are left at 0)."""
+    param = net.params[name]
+    numeric = np.zeros_like(param)
+    for index in np.ndindex(param.shape):
+        if name.startswith("w_rec") and index[0] == index[1]:
+            continue
+        original = param[index]
+        param[index] = original + h
+        up = ll.reference.sequence_loss(net, inputs, targets, loss, mask)
+        param[index] = original - h
+        down = ll.reference.sequence_loss(net, inputs, targets, loss, mask)
+        param[index] = original
+        numeric[index] = (up - down) / (2 * h)
+    return numeric
+
+
 def activity_report(net, inputs):
     """Counts showing which mechanisms were exercised on this sequence."""
     traj = ll.reference.simulate(net, inputs)
