@@ -96,8 +96,11 @@ def resolve_config(user: dict[str, Any]) -> dict[str, Any]:
     task_section = dict(task_section)
     name = task_section.pop("name")
     env_class = tasks.get(name)
-    env = _construct(f"task {name!r}", env_class, task_section)
     defaults = getattr(env_class, "defaults", {})
+    # a task may ask for options of its own in lifetime runs (pong: reward shaping), which
+    # the user's task section overrides; ``tasks.make`` still gives the plain game
+    task_section = {**defaults.get("task", {}), **task_section}
+    env = _construct(f"task {name!r}", env_class, task_section)
     agent_defaults = dict(defaults.get("agent", {}))
     user_agent = user.get("agent", {})
     if "encoder" in user_agent and user_agent["encoder"] != agent_defaults.get("encoder"):

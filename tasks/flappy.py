@@ -12,8 +12,10 @@ trajectories recorded from the real package that the tests replay.
 Observations: ``"features"`` — the package's 12 normalised features (three nearest pipes' x,
 gap top and gap bottom, the bird's y, v_y / 10 and rotation / 90), float64 like the package;
 ``"compact"`` — 4 features for small networks: horizontal distance from the bird to the next
-pipe's far edge, vertical offset of the bird's middle from the next gap's middle, v_y and the
-bird's height, each scaled to about [0, 1] (float32). ``info["score"]`` counts pipes passed.
+pipe's far edge, vertical offset of the bird's middle from the next gap's middle (as
+0.5 + 0.5 tanh(offset / 60 px), so that the offsets at which the bird fits the gap, +-38 px,
+span 0.22..0.78 of the range instead of 0.45..0.55 for a linear scale), v_y and the bird's
+height, each scaled to [0, 1] (float32). ``info["score"]`` counts pipes passed.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ PLAYER_WIDTH, PLAYER_HEIGHT = 34, 24
 PIPE_WIDTH, PIPE_HEIGHT, PIPE_GAP = 52, 320, 100
 GROUND_Y = SCREEN_HEIGHT * 0.79
 GAP_TOPS = (20, 30, 40, 50, 60, 70, 80, 90)
+GAP_SCALE = 60.0  # px; the compact offset from the gap is tanh-squashed: fine near the gap
 
 
 def _rects_overlap(ax, ay, aw, ah, bx, by, bw, bh) -> bool:
@@ -182,7 +185,7 @@ class FlappyBird(Environment):
         gap_middle = (up["y"] + PIPE_HEIGHT + low["y"]) / 2
         bird_middle = self.player_y + PLAYER_HEIGHT / 2
         values = [(up["x"] + PIPE_WIDTH - self.player_x) / (SCREEN_WIDTH + 2 * PIPE_WIDTH),
-                  0.5 + (bird_middle - gap_middle) / (2 * GROUND_Y),
+                  0.5 + 0.5 * np.tanh((bird_middle - gap_middle) / GAP_SCALE),
                   (self.player_vel_y + 9) / 19,
                   bird_middle / GROUND_Y]
         return np.clip(np.array(values, np.float32), 0, 1)

@@ -7,7 +7,8 @@ import locallearn as ll
 from locallearn.spaces import gymnasium_available
 
 
-@pytest.mark.parametrize("observation, size", [("state", 6), ("positions", 4), ("ram", 6)])
+@pytest.mark.parametrize("observation, size",
+                         [("state", 6), ("relative", 7), ("positions", 4), ("ram", 6)])
 def test_observations_have_their_documented_size_and_range(observation, size):
     env = ll.tasks.make("pong", observation=observation)
     obs, _ = env.reset(seed=0)
@@ -69,7 +70,7 @@ def test_paddle_has_the_inertia_measured_on_ale():
 def test_pong_passes_gymnasiums_env_checker():
     from gymnasium.utils.env_checker import check_env
 
-    for observation in ("state", "positions", "ram"):
+    for observation in ("state", "relative", "positions", "ram"):
         check_env(ll.tasks.make("pong", observation=observation), skip_render_check=True)
 
 
@@ -97,3 +98,65 @@ def test_truncated_game_scores_points_not_shaping():
     assert info["score"] == env.agent_score - env.cpu_score
     assert total != info["score"]  # the return holds shaping; the metric does not
     assert env.episode_metric(total, info) == info["score"]
+
+
+def _cpu_faces(dy: int, y: int) -> bool:
+    """A ball returned by the agent at height y with vertical speed dy, the CPU level with it;
+    True when the CPU returns it."""
+    env = ll.tasks.make("pong")
+    env.reset(seed=0)
+    env.ball_x, env.ball_y, env.dx, env.dy, env.cpu_y = 189, y, -4, dy, y
+    env.agent_y = 120
+    for _ in range(40):
+        if env.dx > 0:
+            return True
+        if env.step(0)[1] == 1.0:
+            return False
+    raise AssertionError("the ball neither came back nor scored")
+
+
+def test_cpu_misses_steep_balls_and_only_those_as_measured_on_ale():
+    # ALE (8 games of noisy edge-aiming play): the CPU missed 69 of 93 balls at |dy| = 8 and
+    # none of 296 at |dy| < 8.
+    heights = range(50, 200, 3)
+    for dy in (-4, -2, 0, 2, 4):
+        assert all(_cpu_faces(dy, y) for y in heights), dy
+    steep = [_cpu_faces(dy, y) for dy in (-8, 8) for y in heights]
+    assert np.mean(steep) < 0.5
+
+
+@pytest.mark.parametrize("offset, dy", [(-5, -8), (0, -8), (1, -4), (4, -4), (5, 0), (8, 0),
+                                        (9, 4), (12, 4), (13, 8), (17, 8)])
+def test_return_angle_follows_the_hit_offset(offset, dy):
+    env = ll.tasks.make("pong")
+    env.reset(seed=0)
+    env.agent_y, env.agent_v = 120, 0
+    env.ball_x, env.ball_y, env.dx, env.dy = 185, 120 + offset, 4, 0
+    env.step(0)
+    assert (env.ball_x, env.dx, env.dy) == (189, -4, dy)
+
+
+@pytest.mark.parametrize("offset", [-6, 18])
+def test_ball_outside_the_hit_window_passes_the_paddle(offset):
+    env = ll.tasks.make("pong")
+    env.reset(seed=0)
+    env.agent_y, env.agent_v = 120, 0
+    env.ball_x, env.ball_y, env.dx, env.dy = 185, 120 + offset, 4, 0
+    env.step(0)
+    assert env.dx == 4 and env.ball_x == 189
+
+
+def test_relative_observation_measures_the_ball_against_the_hit_window():
+    env = ll.tasks.make("pong", observation="relative")
+    env.reset(seed=0)
+    env.agent_y, env.ball_x, env.dx, env.dy = 120, 150, 4, 0
+    values = []
+    for offset in (-5, 6, 17):  # top of the window, its middle, its bottom
+        env.ball_y = 120 + offset
+        values.append(env._observe()[6])
+    assert values[0] < 0.5 - 0.2 and values[1] == pytest.approx(0.5) and values[2] > 0.5 + 0.2
+    state = ll.tasks.make("pong", observation="state")
+    state.reset(seed=0)
+    for name in ("ball_x", "ball_y", "dx", "dy", "agent_y", "cpu_y"):
+        setattr(state, name, getattr(env, name))
+    np.testing.assert_array_equal(env._observe()[:6], state._observe())
