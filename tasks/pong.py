@@ -40,6 +40,8 @@ adapter can build from the real game's RAM).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from locallearn.config import check_choice, check_int, check_positive
@@ -58,6 +60,10 @@ ACCEL, V_MAX = 10, 23             # agent paddle inertia
 DX = 4
 POINTS_PER_GAME = 21
 RELATIVE_SCALE = 20.0             # px, for the "relative" observation
+
+
+def _clip(value: int, low: int, high: int) -> int:
+    return low if value < low else high if value > high else value  # scalars: no numpy overhead
 
 
 def _bounce_dy(offset: int) -> int:
@@ -126,7 +132,7 @@ class Pong(Environment):
         ball_x = (self.ball_x - X_MIN) / (X_MAX - X_MIN) if present else 0.0
         ball_y = (self.ball_y - Y_MIN) / (Y_MAX - Y_MIN) if present else 0.0
         agent = (self.agent_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN)
-        cpu = np.clip((self.cpu_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN), 0, 1)
+        cpu = min(max((self.cpu_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN), 0.0), 1.0)
         if self.observation == "positions":
             values = [ball_x, ball_y, agent, cpu]
         else:
@@ -136,7 +142,7 @@ class Pong(Environment):
             # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a
             # steep and a flat return get neurons of their own
             offset = self.ball_y - self.agent_y - (HIT_LOW + HIT_HIGH) / 2 if present else 0.0
-            values.append(0.5 + 0.5 * np.tanh(offset / RELATIVE_SCALE))
+            values.append(0.5 + 0.5 * math.tanh(offset / RELATIVE_SCALE))
         return np.clip(np.array(values, np.float32), 0, 1)
 
     def reset(self, seed=None, options=None):
@@ -155,10 +161,11 @@ class Pong(Environment):
         # and 10 px/step of friction once it is released.
         direction = {0: 0, 1: -1, 2: 1}[action]
         if direction:
-            self.agent_v = int(np.clip(self.agent_v + ACCEL * direction, -V_MAX, V_MAX))
+            self.agent_v = _clip(self.agent_v + ACCEL * direction, -V_MAX, V_MAX)
         else:
-            self.agent_v = int(np.sign(self.agent_v)) * max(abs(self.agent_v) - ACCEL, 0)
-        self.agent_y = int(np.clip(self.agent_y + self.agent_v, PADDLE_MIN, PADDLE_MAX))
+            speed = max(abs(self.agent_v) - ACCEL, 0)
+            self.agent_v = speed if self.agent_v > 0 else -speed
+        self.agent_y = _clip(self.agent_y + self.agent_v, PADDLE_MIN, PADDLE_MAX)
         if self.agent_y in (PADDLE_MIN, PADDLE_MAX):
             self.agent_v = 0
 
@@ -169,8 +176,8 @@ class Pong(Environment):
         # moving 8 and 6 px on alternate steps: a ball at 8 px/step outruns it by 1 px a step,
         # so steep returns are the ones it misses.
         speed = self.cpu_speed + (1 if self.t % 2 else -1)
-        self.cpu_y += int(np.clip(self.ball_y - self.cpu_y, -speed, speed))
-        self.cpu_y = int(np.clip(self.cpu_y, PADDLE_MIN - 38, PADDLE_MAX))
+        self.cpu_y += _clip(self.ball_y - self.cpu_y, -speed, speed)
+        self.cpu_y = _clip(self.cpu_y, PADDLE_MIN - 38, PADDLE_MAX)
 
     def _move_ball(self) -> tuple[int, bool]:
         """Advance the ball; return (point: +1 agent / -1 cpu / 0, agent returned the ball)."""
@@ -204,7 +211,8 @@ class Pong(Environment):
     def step(self, action):
         if self.t is None:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(action):
+        plain = (type(action) is int or isinstance(action, np.integer)) and 0 <= action <= 2
+        if not plain and not self.action_space.contains(action):
             raise ValueError(f"Pong: action must be 0 (stay), 1 (up) or 2 (down), got {action!r}")
         self.t += 1
         self._move_agent(int(action))

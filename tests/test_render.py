@@ -31,7 +31,11 @@ def test_pong_frame_shows_paddles_ball_and_score_where_the_state_says():
     frame = env.render()
     assert frame.shape == (210, 160, 3) and frame.dtype == np.uint8
     ys, xs = _colour_at(frame, (92, 186, 92))  # the agent's paddle
-    assert ys.min() == env.agent_y + 3 - 20 and xs.min() == 189 + 1 - 44
+    from locallearn.tasks.pong import HIT_HIGH, HIT_LOW
+
+    # the paddle is drawn over its hit window, 20 rows up (RAM y -> screen row)
+    assert ys.min() == env.agent_y + HIT_LOW - 20 and ys.max() == env.agent_y + HIT_HIGH - 21
+    assert xs.min() == 189 + 1 - 44
     ys, xs = _colour_at(frame, (236, 236, 236))
     ball = (ys > 44 - 20) & (ys < 207 - 20 + 4)  # between the walls
     assert abs(ys[ball].mean() - (env.ball_y - 20)) <= 2
