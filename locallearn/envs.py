@@ -32,6 +32,13 @@ class Environment(_Base):
                              f"{allowed}, got {render_mode!r}")
         self.render_mode = render_mode
 
+    def _is_action(self, action) -> bool:
+        """``action_space.contains(action)``, with a fast path for the plain integers an agent
+        passes every step (the space's own check costs as much as a Pong step)."""
+        if type(action) is int or isinstance(action, np.integer):
+            return 0 <= action < self.action_space.n
+        return self.action_space.contains(action)
+
     def _seed(self, seed: int | None) -> None:
         if _gymnasium is not None:
             super().reset(seed=seed)

@@ -272,7 +272,9 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                     row = {"episode": life["episodes"], "steps": step,
                            "return": life["episode_return"], "length": life["episode_steps"],
                            metric_name: value, "wall_seconds": round(time.perf_counter() - start, 3)}
-                    io.append_jsonl(out / "metrics.jsonl", row)
+                    # flushed per episode, forced to disk with each checkpoint and at the end:
+                    # an fsync per episode cost 5 ms each, ~5 % of a Flappy lifetime
+                    io.append_jsonl(out / "metrics.jsonl", row, sync=False)
                     for callback in callbacks:
                         callback(row)
                     bar.set_postfix({"episodes": life["episodes"],
@@ -286,6 +288,8 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                     life["observation"] = observation
                     life["elapsed"] = time.perf_counter() - start
                     _save_checkpoint(out, agent, env, life)
+                    if life["episodes"]:
+                        io.sync_file(out / "metrics.jsonl")
         except KeyboardInterrupt:
             status = "interrupted"
         except FloatingPointError as error:
@@ -296,6 +300,8 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
                        + (f"step {last}, {out / 'checkpoint.pkl'}" if last else "none"))
         finally:
             bar.close()
+            if (out / "metrics.jsonl").exists():
+                io.sync_file(out / "metrics.jsonl")
     step, episodes = life["step"], life["episodes"]
     returns, metrics = life["returns"], life["metrics"]
     io.write_npz(out / "weights.npz", dict(agent.net.params))

@@ -66,7 +66,7 @@ class Catch(Environment):
     def step(self, action):
         if self.ball is None:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(action):
+        if not self._is_action(action):
             raise ValueError(f"Catch: action must be 0, 1 or 2, got {action!r}")
         self.paddle = int(np.clip(self.paddle + int(action) - 1, 0, self.columns - 1))
         self.ball[0] += 1

@@ -124,7 +124,7 @@ class FlappyBird(Environment):
     def step(self, action):
         if self.player_y is None:
             raise RuntimeError("call reset() before step()")
-        if not self.action_space.contains(action):
+        if not self._is_action(action):
             raise ValueError(f"FlappyBird: action must be 0 (idle) or 1 (flap), got {action!r}")
         reward = None
         if int(action) == 1 and self.player_y > -2 * PLAYER_HEIGHT:

@@ -211,8 +211,7 @@ class Pong(Environment):
     def step(self, action):
         if self.t is None:
             raise RuntimeError("call reset() before step()")
-        plain = (type(action) is int or isinstance(action, np.integer)) and 0 <= action <= 2
-        if not plain and not self.action_space.contains(action):
+        if not self._is_action(action):
             raise ValueError(f"Pong: action must be 0 (stay), 1 (up) or 2 (down), got {action!r}")
         self.t += 1
         self._move_agent(int(action))
