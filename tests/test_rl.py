@@ -177,6 +177,38 @@ def test_short_lifetime_on_catch_completes_with_well_formed_logs(rule, tmp_path)
     assert result["episodes"] == 5 and -1 <= result["mean_return"] <= 1
 
 
+@pytest.mark.parametrize("task, metric", [("pong", "score"), ("flappy", "pipes")])
+@pytest.mark.parametrize("rule", ["reward-eprop", "rstdp"])
+def test_short_lifetime_on_each_game_and_rule_completes_and_learns(task, metric, rule, tmp_path):
+    config = {"task": {"name": task, "max_steps": 500} if task == "pong" else task,
+              "rule": {"name": rule}, "training": {"steps": 3000, "window": 5}, "seed": 1}
+    summary = run_lifetime(config, tmp_path / "run", progress=False)
+    assert summary["status"] == "completed" and summary["steps"] == 3000
+    rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert len(rows) == summary["episodes"] >= 2
+    assert [row["episode"] for row in rows] == list(range(1, len(rows) + 1))
+    assert sum(row["length"] for row in rows) <= 3000
+    for row in rows:
+        assert set(row) >= {"episode", "steps", "return", "length", metric, "wall_seconds"}
+        assert np.isfinite(row["return"]) and np.isfinite(row[metric])
+    weights = np.load(tmp_path / "run" / "weights.npz")
+    network = io.read_json(tmp_path / "run" / "config.json")["network"]
+    initial = ll.Network(ll.NetworkConfig.from_dict(network))
+    for key in ("w_in", "w_rec", "w_out"):
+        assert not np.array_equal(weights[key], initial.params[key]), key
+
+
+def test_a_task_brings_its_own_lifetime_options_and_the_user_overrides_them():
+    from locallearn.lifetime import resolve_config
+
+    task = resolve_config({"task": "pong"})["task"]
+    assert task == {"name": "pong", "observation": "relative", "shaping": 0.5}
+    task = resolve_config({"task": {"name": "pong", "shaping": 0.0, "observation": "ram"}})["task"]
+    assert task == {"name": "pong", "observation": "ram", "shaping": 0.0}
+    assert resolve_config({"task": "pong"})["network"]["n_in"] == 7 * 12  # population code
+    assert ll.tasks.make("pong").shaping == 0.0  # the plain game is unchanged
+
+
 def test_catch_environment_follows_its_rules():
     env = ll.tasks.make("catch")
     obs, info = env.reset(seed=3)
