@@ -55,7 +55,7 @@ class FlappyBird(Environment):
                   "micro_steps": 3},
         "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 1e-3, "gamma": 0.95,
                  "lam": 0.8, "guard_kappa": None},
-        "training": {"steps": 3_000_000, "window": 20},
+        "training": {"steps": 2_700_000, "window": 20},
     }
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}

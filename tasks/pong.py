@@ -10,20 +10,22 @@ with repeat_action_probability 0 and built in here:
   leaves with vertical speed -8 for offsets <= 0, -4 for 1..4, 0 for 5..8, +4 for 9..12 and +8
   for >= 13 (the paddle's edges send it off steeply);
 * the CPU keeps its paddle level with the ball (offset 0), moving 8 and 6 px on alternate
-  steps. A ball at 8 px/step outruns it, so the CPU misses steep balls and nothing else — on
-  ALE, over 8 games of noisy edge-aiming play, it missed 35 of 40 balls coming in at dy = -8 and
-  34 of 53 at dy = +8, and none of 296 at |dy| < 8. This is the weakness a learner can find;
+  steps. A ball at 8 px/step outruns it, so the CPU misses steep balls and little else. Measured
+  by ``python benchmarks/pong_calibration.py --cpu --games 8 --max-steps 5000`` (noisy
+  edge-aiming play): ALE missed 70 of 98 balls coming in at |dy| >= 8 (-8: 35/40, +8: 35/54) and
+  4 of 230 others; this model 100 of 128 (-8: 61/61, +8: 39/67) and 29 of 365 others (mostly
+  after a serve, when its paddle starts far from the ball). This is the weakness a learner can
+  find;
 * the agent's paddle moves within [38, 203] with inertia: +-10 px/step^2 while a button is held,
   top speed 23 px/step, 10 px/step of friction after release (ALE's measured response);
 * after a point the ball is absent (x = y = 0, as in RAM) for 14 steps, then served from
   x = 128 towards a random side; a game is 21 points.
 
-Matched (``python benchmarks/pong_calibration.py``, 3 games each, ours vs ALE): random play
--18.3 vs -20.3 per game, 51 vs 46 steps per point. Not matched: ALE's ball position is sampled
-once per 4 frames while collisions happen per frame, which makes its returns depend on the
-sub-step phase; this model decides a hit once per step. Scripted players that hold fixed paddle
-offsets (``track``, ``edge``) therefore play long rallies here, while on ALE they lose 0-21 and
-20-21.
+Matched (``python benchmarks/pong_calibration.py --games 5``, ours vs ALE): random play -19.0 vs
+-20.0 per game, 54 vs 46 steps per point. Not matched: scripted players that hold fixed paddle
+offsets (``track``, ``edge``) play long rallies here (+2.4 and +1.4 per game, thousands of steps
+per point), while on ALE they lose 0-21 and 20-21. ALE moves and collides per frame (4 per step)
+and its outcomes depend on that sub-step phase; this model decides a hit once per step.
 
 Actions: 0 stay, 1 up (y decreases, ALE action 2), 2 down (ALE action 3). Rewards: +1 / -1 per
 point, plus ``shaping`` for each return by the agent (0 by default). ``continuing=True`` never

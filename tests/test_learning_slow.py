@@ -29,3 +29,23 @@ def test_lif_only_network_does_clearly_worse_on_store_recall(tmp_path):
     alif = bench.run_one("store-recall-alif", seed=0, out=tmp_path)
     lif = bench.run_one("store-recall-lif", seed=0, out=tmp_path)
     assert lif["value"] < alif["value"] - 0.15
+
+
+def _rl_benchmark():
+    path = Path(__file__).parents[1] / "benchmarks" / "rl.py"
+    spec = importlib.util.spec_from_file_location("rl_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_catch_is_learned_to_the_issue_target(tmp_path):
+    summary = _rl_benchmark().run_cell("catch", "reward-eprop", 0, None, tmp_path)
+    assert summary["value"] >= 0.95 and summary["wall_seconds"] <= 300
+
+
+def test_flappy_reaches_20_pipes_over_three_seeds(tmp_path):
+    bench = _rl_benchmark()
+    values = [bench.run_cell("flappy", "reward-eprop", seed, None, tmp_path)["value"]
+              for seed in (0, 1, 2)]
+    assert sum(values) / 3 >= 20, values
