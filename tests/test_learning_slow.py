@@ -8,9 +8,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _benchmark():
-    path = Path(__file__).parents[1] / "benchmarks" / "supervised.py"
-    spec = importlib.util.spec_from_file_location("supervised_benchmark", path)
+def _benchmark(name: str = "supervised"):
+    """A script of benchmarks/ loaded as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -31,21 +32,13 @@ def test_lif_only_network_does_clearly_worse_on_store_recall(tmp_path):
     assert lif["value"] < alif["value"] - 0.15
 
 
-def _rl_benchmark():
-    path = Path(__file__).parents[1] / "benchmarks" / "rl.py"
-    spec = importlib.util.spec_from_file_location("rl_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_catch_is_learned_to_the_issue_target(tmp_path):
-    summary = _rl_benchmark().run_cell("catch", "reward-eprop", 0, None, tmp_path)
+    summary = _benchmark("rl").run_cell("catch", "reward-eprop", 0, None, tmp_path)
     assert summary["value"] >= 0.95 and summary["wall_seconds"] <= 300
 
 
 def test_flappy_reaches_20_pipes_over_three_seeds(tmp_path):
-    bench = _rl_benchmark()
+    bench = _benchmark("rl")
     values = [bench.run_cell("flappy", "reward-eprop", seed, None, tmp_path)["value"]
               for seed in (0, 1, 2)]
     assert sum(values) / 3 >= 20, values

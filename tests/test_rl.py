@@ -209,7 +209,7 @@ def test_a_task_brings_its_own_lifetime_options_and_the_user_overrides_them():
     assert ll.tasks.make("pong").shaping == 0.0  # the plain game is unchanged
 
 
-def _episode_metric(run_dir, key):
+def _metric_column(run_dir, key):
     return np.array([row[key] for row in io.read_jsonl(run_dir / "metrics.jsonl")])
 
 
@@ -217,7 +217,7 @@ def test_short_catch_lifetime_learns(tmp_path):
     # the 200k-step version reaches 0.99 (tests/test_learning_slow.py); 40k steps take ~20 s
     run_lifetime({"task": "catch", "seed": 0, "training": {"steps": 40_000}}, tmp_path / "run",
                  progress=False)
-    caught = _episode_metric(tmp_path / "run", "catch_rate")
+    caught = _metric_column(tmp_path / "run", "catch_rate")
     assert caught[:100].mean() < 0.4 and caught[-100:].mean() >= 0.6
 
 
@@ -226,7 +226,7 @@ def test_short_flappy_lifetime_learns_to_pass_pipes(tmp_path):
     # 0-2 (the 2.7M-step lifetime: 22 +- 5)
     run_lifetime({"task": "flappy", "seed": 0, "training": {"steps": 100_000}},
                  tmp_path / "run", progress=False)
-    pipes = _episode_metric(tmp_path / "run", "pipes")
+    pipes = _metric_column(tmp_path / "run", "pipes")
     assert pipes[:50].mean() == 0 and pipes[-50:].mean() >= 1.0
 
 
