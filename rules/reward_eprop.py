@@ -1,11 +1,14 @@
 """Reward-based e-prop: an actor-critic trained online with eligibility traces (Bellec et al. 2020,
 Fig. 4-5; DESIGN §4).
 
-The readout has ``n_actions`` policy units and one value unit: pi = softmax(y[:A]), V = y[A], both
-read at the last micro-step of an environment step (the decision). With ebar the readout-filtered
+The readout has ``n_actions`` policy units and one value unit: pi = softmax(beta y[:A]),
+V = y[A], both read at the last micro-step of an environment step (the decision); beta is the
+inverse temperature (1 unless set; optionally raised linearly over the first ``anneal_steps``
+decisions, Boltzmann exploration that narrows over a lifetime). With ebar the readout-filtered
 eligibility trace of the trace engine and a ~ pi the action taken::
 
-    err^t    = [pi^t - onehot(a^t),  -c_V]                 (n_out "output errors")
+    err^t    = [beta (pi^t - onehot(a^t)),  -c_V]          (n_out "output errors";
+                                                            beta (pi - onehot) = -dlog pi_a/dy)
     L_j^t    = sum_k B_jk err_k^t                           (learning signal; feedback B)
     F^t      = gamma lam F^{t-1} + L^t ebar^t               (second, per-synapse trace)
     F_out^t  = gamma lam F_out^{t-1} + err^t ztilde^tT      (readout: exact)
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from locallearn.config import check_positive
+from locallearn.config import check_int, check_positive
 from locallearn.losses import softmax
 from locallearn.traces import EligibilityTraces
 
@@ -45,7 +48,8 @@ class RewardEProp:
     def __init__(self, feedback="random", feedback_options: dict | None = None, lr: float = 1e-3,
                  gamma: float = 0.99, lam: float = 0.8, c_value: float = 1.0,
                  c_entropy: float = 0.0, guard_kappa: float | None = 2.0,
-                 seed: int | None = None):
+                 inverse_temperature: float = 1.0, inverse_temperature_final: float | None = None,
+                 anneal_steps: int = 1_000_000, seed: int | None = None):
         for name, value in (("gamma", gamma), ("lam", lam)):
             if not 0 <= value <= 1:
                 raise ValueError(f"RewardEProp.{name} must lie in [0, 1], got {value}")
@@ -54,11 +58,19 @@ class RewardEProp:
         check_positive("RewardEProp", "c_entropy", c_entropy, allow_zero=True)
         if guard_kappa is not None:
             check_positive("RewardEProp", "guard_kappa", guard_kappa)
+        check_positive("RewardEProp", "inverse_temperature", inverse_temperature)
+        if inverse_temperature_final is not None:
+            check_positive("RewardEProp", "inverse_temperature_final", inverse_temperature_final)
+        check_int("RewardEProp", "anneal_steps", anneal_steps, minimum=1)
         if isinstance(feedback, str):
             feedback = feedback_registry.make(feedback, **(feedback_options or {}))
         self.feedback = feedback
         self.lr, self.gamma, self.lam = lr, gamma, lam
         self.c_value, self.c_entropy, self.guard_kappa = c_value, c_entropy, guard_kappa
+        self.inverse_temperature = inverse_temperature
+        self.inverse_temperature_final = inverse_temperature_final
+        self.anneal_steps = anneal_steps
+        self.decisions = 0  # counts over the lifetime (not reset per episode): the anneal's clock
         self.seed = seed
         self.net = None
 
@@ -112,9 +124,18 @@ class RewardEProp:
         self.readout_trace += self.layer.state.z
         self.bias_trace = net.kappa * self.bias_trace + 1
 
+    @property
+    def beta(self) -> float:
+        """The inverse temperature at the current decision."""
+        if self.inverse_temperature_final is None:
+            return self.inverse_temperature
+        done = min(self.decisions / self.anneal_steps, 1.0)
+        return self.inverse_temperature + done * (self.inverse_temperature_final
+                                                  - self.inverse_temperature)
+
     def policy(self, net) -> tuple[np.ndarray, float]:
         y = np.asarray(net.y, np.float64)
-        return softmax(y[:self.n_actions]), float(y[self.n_actions])
+        return softmax(self.beta * y[:self.n_actions]), float(y[self.n_actions])
 
     def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
         """At the last micro-step of an environment step: learn from the pending transition,
@@ -127,9 +148,11 @@ class RewardEProp:
         # inverse-CDF sampling: the same draw as rng.choice(p=pi) needs, at a tenth of the cost
         action = int(np.argmax(pi)) if greedy else min(
             int(np.searchsorted(np.cumsum(pi), rng.random(), side="right")), self.n_actions - 1)
+        beta = self.beta
         err = np.empty(net.n_out)
         err[:self.n_actions] = pi
         err[action] -= 1.0
+        err[:self.n_actions] *= beta
         err[self.n_actions] = -self.c_value
         err = err.astype(net.dtype)
         signal = np.ascontiguousarray(self.feedback.learning_signal(err), net.dtype)
@@ -140,8 +163,9 @@ class RewardEProp:
         self.F["b_out"] *= self._decay
         self.F["b_out"] += self.bias_trace * err
         if self.c_entropy > 0:
-            self._entropy_step(net, pi)
+            self._entropy_step(net, pi, beta)
         self.value_prev = value
+        self.decisions += 1
         return action
 
     def observe(self, reward: float, terminated: bool, truncated: bool) -> None:
@@ -179,10 +203,10 @@ class RewardEProp:
                 self.net.params[name] += scale * trace
         self.net.enforce_constraints()
 
-    def _entropy_step(self, net, pi: np.ndarray) -> None:
+    def _entropy_step(self, net, pi: np.ndarray, beta: float) -> None:
         entropy = -float(np.sum(pi * np.log(pi + 1e-12)))
-        d_entropy = np.zeros(net.n_out)
-        d_entropy[:self.n_actions] = -pi * (np.log(pi + 1e-12) + entropy)
+        d_entropy = np.zeros(net.n_out)  # dH/dy
+        d_entropy[:self.n_actions] = -beta * pi * (np.log(pi + 1e-12) + entropy)
         signal = self.feedback.learning_signal(d_entropy.astype(net.dtype))
         step = net.dtype.type(self.lr * self.c_entropy)
         for name, projection in self.traces.projections.items():

@@ -33,9 +33,9 @@ terminates: games follow each other (a lifelong stream; ``info["games"]`` counts
 the episode ends after a game, or is truncated after ``max_steps`` (27,000 = ALE's 108,000 frames).
 
 Observations (float32 in [0, 1]): ``"state"`` = ball x, y, x-velocity, y-velocity, agent y,
-CPU y; ``"relative"`` = those six and the ball's offset from the middle of the agent's hit window,
-0.5 + 0.5 tanh(offset / 20 px); ``"positions"`` = ball x, y, agent y, CPU y (velocities must be
-inferred: needs memory);
+CPU y, agent paddle velocity (with inertia, part of the state); ``"relative"`` = those seven and
+the ball's offset from the middle of the agent's hit window, 0.5 + 0.5 tanh(offset / 20 px);
+``"positions"`` = ball x, y, agent y, CPU y (velocities must be inferred: needs memory);
 ``"ram"`` = RAM[49], RAM[54], RAM[51], RAM[50], RAM[13], RAM[14] divided by 255 (the vector an
 adapter can build from the real game's RAM).
 """
@@ -109,7 +109,7 @@ class Pong(Environment):
         self._set_render_mode(render_mode)
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
-        size = {"state": 6, "relative": 7, "positions": 4, "ram": 6}[observation]
+        size = {"state": 7, "relative": 8, "positions": 4, "ram": 6}[observation]
         self.observation_space = Box(0.0, 1.0, shape=(size,), dtype=np.float32)
         self.action_space = Discrete(3)
         self._seed(None)
@@ -141,7 +141,10 @@ class Pong(Environment):
         if self.observation == "positions":
             values = [ball_x, ball_y, agent, cpu]
         else:
-            values = [ball_x, ball_y, (self.dx / DX + 1) / 2, (self.dy / 8 + 1) / 2, agent, cpu]
+            # the paddle's own velocity is part of the state: with inertia, where the paddle
+            # will be depends on it, and without it the observation is not Markov
+            values = [ball_x, ball_y, (self.dx / DX + 1) / 2, (self.dy / 8 + 1) / 2, agent, cpu,
+                      (self.agent_v / V_MAX + 1) / 2]
         if self.observation == "relative":
             # where the ball is relative to the paddle's hit window, squashed so that the
             # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a

@@ -8,7 +8,7 @@ from locallearn.spaces import gymnasium_available
 
 
 @pytest.mark.parametrize("observation, size",
-                         [("state", 6), ("relative", 7), ("positions", 4), ("ram", 6)])
+                         [("state", 7), ("relative", 8), ("positions", 4), ("ram", 6)])
 def test_observations_have_their_documented_size_and_range(observation, size):
     env = ll.tasks.make("pong", observation=observation)
     obs, _ = env.reset(seed=0)
@@ -153,10 +153,24 @@ def test_relative_observation_measures_the_ball_against_the_hit_window():
     values = []
     for offset in (-5, 6, 17):  # top of the window, its middle, its bottom
         env.ball_y = 120 + offset
-        values.append(env._observe()[6])
+        values.append(env._observe()[7])
     assert values[0] < 0.5 - 0.2 and values[1] == pytest.approx(0.5) and values[2] > 0.5 + 0.2
     state = ll.tasks.make("pong", observation="state")
     state.reset(seed=0)
-    for name in ("ball_x", "ball_y", "dx", "dy", "agent_y", "cpu_y"):
+    for name in ("ball_x", "ball_y", "dx", "dy", "agent_y", "cpu_y", "agent_v"):
         setattr(state, name, getattr(env, name))
-    np.testing.assert_array_equal(env._observe()[:6], state._observe())
+    np.testing.assert_array_equal(env._observe()[:7], state._observe())
+
+
+def test_state_observation_carries_the_paddles_velocity():
+    # with inertia the paddle's next position depends on its velocity: the observation must
+    # tell a resting paddle from one moving at top speed in either direction
+    env = ll.tasks.make("pong", observation="state")
+    env.reset(seed=0)
+    seen = []
+    for action in (1, 1, 1, 0, 0, 0, 2, 2, 2):
+        obs, *_ = env.step(action)
+        seen.append((env.agent_v, obs[6]))
+    assert {v for v, _ in seen} >= {-23, 0, 23}
+    for velocity, feature in seen:
+        assert feature == pytest.approx((velocity / 23 + 1) / 2)

@@ -53,6 +53,48 @@ def test_positive_td_error_raises_the_probability_of_the_action_taken(feedback):
     assert value_after > value_before
 
 
+def test_inverse_temperature_anneals_linearly_and_scales_the_policy_gradient():
+    """pi = softmax(beta y); the policy error folded into the traces is -dlog pi_a/dy, checked
+    against central differences at each point of the anneal."""
+    net = _net(n_out=4)
+    rule = ll.rules.make("reward-eprop", lr=1e-3, gamma=0.9, lam=0.5, guard_kappa=None,
+                         inverse_temperature=1.0, inverse_temperature_final=3.0, anneal_steps=10)
+    rule.bind(net)
+    n_actions = rule.n_actions
+
+    def log_pi(y, beta, action):
+        logits = beta * y[:n_actions]
+        return logits[action] - np.log(np.sum(np.exp(logits - logits.max()))) - logits.max()
+
+    for decisions, beta in ((0, 1.0), (5, 2.0), (10, 3.0), (40, 3.0)):
+        rule.decisions = decisions
+        assert rule.beta == pytest.approx(beta)
+        net.reset_state()
+        rule.begin_episode()
+        _present(net, rule, X)
+        y = np.asarray(net.y, np.float64).copy()
+        pi, _ = rule.policy(net)
+        np.testing.assert_allclose(pi, np.exp(beta * y[:n_actions]) /
+                                   np.exp(beta * y[:n_actions]).sum(), rtol=1e-12)
+        action = rule.decide(net, np.random.default_rng(decisions))
+        # first decision of an episode: F_out = outer(err, readout trace)
+        j = int(np.argmax(rule.readout_trace))
+        err = rule.F["w_out"][:, j] / rule.readout_trace[j]
+        h = 1e-6
+        numeric = np.array([(log_pi(y + h * e, beta, action) - log_pi(y - h * e, beta, action))
+                            / (2 * h) for e in np.eye(net.n_out)])
+        np.testing.assert_allclose(err[:n_actions], -numeric[:n_actions], atol=1e-7)
+        assert err[n_actions] == pytest.approx(-rule.c_value)
+    assert rule.decisions == 41
+
+
+def test_inverse_temperature_options_are_checked():
+    with pytest.raises(ll.ConfigError, match="inverse_temperature"):
+        ll.rules.make("reward-eprop", inverse_temperature=0.0)
+    with pytest.raises(ll.ConfigError, match="anneal_steps"):
+        ll.rules.make("reward-eprop", inverse_temperature_final=2.0, anneal_steps=0)
+
+
 @pytest.mark.parametrize("rewarded_arm", [0, 1])
 def test_bandit_is_learned_with_the_right_sign(rewarded_arm):
     net = _net()
@@ -205,7 +247,7 @@ def test_a_task_brings_its_own_lifetime_options_and_the_user_overrides_them():
     assert task == {"name": "pong", "observation": "relative", "shaping": 0.5}
     task = resolve_config({"task": {"name": "pong", "shaping": 0.0, "observation": "ram"}})["task"]
     assert task == {"name": "pong", "observation": "ram", "shaping": 0.0}
-    assert resolve_config({"task": "pong"})["network"]["n_in"] == 7 * 12  # population code
+    assert resolve_config({"task": "pong"})["network"]["n_in"] == 8 * 12  # population code
     assert ll.tasks.make("pong").shaping == 0.0  # the plain game is unchanged
 
 
