@@ -323,6 +323,19 @@ def run_lifetime(user_config: dict | None, out: str | Path, progress: bool = Tru
     return summary
 
 
+def load_agent(run_dir: str | Path, env, config: dict | None = None) -> Agent:
+    """The agent saved in ``run_dir`` (its config and final ``weights.npz``), frozen: the rule's
+    learning rate is 0, so acting never changes a weight."""
+    run_dir = Path(run_dir)
+    config = io.read_json(run_dir / "config.json") if config is None else config
+    agent = Agent(config, env)
+    weights = np.load(run_dir / "weights.npz")
+    for name in agent.net.params:
+        agent.net.params[name][...] = weights[name]
+    agent.rule.lr = 0.0  # evaluation only: the rule's updates become no-ops
+    return agent
+
+
 def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True,
          task: str | None = None, strip: str | Path | None = None, strip_every: int = 4,
          strip_frames: int = 24) -> dict:
@@ -349,11 +362,7 @@ def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: boo
     if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
         raise ValueError(f"{task!r} does not share {config['task']['name']!r}'s observation and "
                          "action spaces")
-    agent = Agent(config, env)
-    weights = np.load(run_dir / "weights.npz")
-    for name in agent.net.params:
-        agent.net.params[name][...] = weights[name]
-    agent.rule.lr = 0.0  # evaluation only: the rule's updates become no-ops
+    agent = load_agent(run_dir, env, config)
     returns, metrics, frames = [], [], []
     observation, _ = env.reset(seed=seed)
     for episode in range(episodes):

@@ -1,5 +1,8 @@
 """Shared builders: small float64 networks whose spikes, refractoriness and adaptation are active."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -92,3 +95,12 @@ def kill_then_resume(settings, tmp_path, killed_when):
 
     assert log(whole) == log(killed)
     return killed
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ loaded as a module (benchmarks/ is not a package)."""
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name.replace('-', '_')}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,11 +1,8 @@
 """Configuration, weights, determinism, registries and clear errors on bad input."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-from conftest import random_sequence, small_network
+from conftest import load_benchmark, random_sequence, small_network
 
 import locallearn as ll
 
@@ -175,10 +172,7 @@ def test_registries_list_builtins_and_accept_a_users_rule():
 
 
 def test_symmetric_eprop_is_far_from_orthogonal_to_bptt_on_evidence_accumulation():
-    path = Path(__file__).parents[1] / "benchmarks" / "gradient_alignment.py"
-    spec = importlib.util.spec_from_file_location("gradient_alignment", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("gradient_alignment")
     result = bench.measure("symmetric", seed=0, n_trials=6)
     assert result["hidden_vs_bptt"] > 0.3
     assert result["hidden_vs_eprop_model"] == pytest.approx(1.0, abs=1e-9)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 
 import locallearn as ll
 from locallearn.spaces import gymnasium_available
@@ -174,3 +175,22 @@ def test_state_observation_carries_the_paddles_velocity():
     assert {v for v, _ in seen} >= {-23, 0, 23}
     for velocity, feature in seen:
         assert feature == pytest.approx((velocity / 23 + 1) / 2)
+
+
+def test_agent_diagnosis_accounts_for_every_point_and_every_ball(tmp_path):
+    from locallearn.lifetime import run_lifetime
+
+    run_lifetime({"task": "pong", "seed": 0, "training": {"steps": 1500}}, tmp_path / "run",
+                 progress=False)
+    bench = load_benchmark("pong_agent")
+    counts = bench.replay(str(tmp_path / "run"), steps=4000, seed=3, greedy=False)
+    assert counts["won"] + counts["lost"] > 0
+    # every point lost is a ball the agent missed; every ball it met was returned or missed
+    assert sum(counts["agent_missed"].values()) == counts["lost"]
+    assert sum(counts["agent_faced"].values()) == counts["lost"] + sum(counts["returns"].values())
+    assert sum(counts["cpu_missed"].values()) == counts["won"]
+    assert counts["cpu_faced"] == counts["returns"]
+    run_lifetime({"task": "catch", "seed": 0, "training": {"steps": 200}}, tmp_path / "catch",
+                 progress=False)
+    with pytest.raises(ValueError, match="not pong"):
+        bench.replay(str(tmp_path / "catch"), steps=10, seed=0, greedy=True)
