@@ -11,11 +11,16 @@ frozen, once sampling its policy as it did while learning and once greedily. Pri
 points won and lost, the agent's returns by outgoing vertical speed (steep = |dy| 8), how many
 steep and other returns the CPU missed, and the agent's misses by incoming vertical speed.
 
+``--decode``: how much of each observed feature a linear read of the (untrained) recurrent
+layer's readout trace recovers (held-out R^2; a noisy centre-tracker plays), for the Pong defaults
+and for slower neurons: the policy can only use what the layer carries.
+
 ``--scripted``: the centre-tracking and edge-aiming players of ``pong_calibration.py`` with a
 random action in place of theirs on a fraction ``eps`` of steps, score per game over ``--games``
 games: how precise a policy has to be to break even.
 
     python benchmarks/pong_agent.py RUN_DIR [--steps 20000] [--seed 999]
+    python benchmarks/pong_agent.py --decode
     python benchmarks/pong_agent.py --scripted [--games 6]
 """
 
@@ -28,7 +33,7 @@ import numpy as np
 
 import locallearn as ll
 from locallearn import io
-from locallearn.lifetime import build_task, load_agent
+from locallearn.lifetime import Agent, build_task, load_agent, resolve_config
 
 STEEP = 8
 
@@ -91,6 +96,42 @@ def report(run_dir: str, steps: int, seed: int) -> None:
                           for dy in sorted(r["agent_faced"])) + ")")
 
 
+FEATURES = ("ball x", "ball y", "ball dx", "ball dy", "paddle y", "cpu y", "paddle v", "offset")
+
+
+def decodability(network: dict, steps: int = 6000, seed: int = 0) -> dict:
+    """Held-out R^2 of a least-squares read of each observed feature from the readout trace of
+    an untrained agent (Pong lifetime defaults, ``network`` overrides), while a centre-tracker
+    with 30 % random actions plays."""
+    config = resolve_config({"task": "pong", "seed": seed, "network": network})
+    env = build_task(config["task"])
+    agent = Agent(config, env)
+    agent.rule.lr = 0.0
+    rng = np.random.default_rng(seed)
+    observation, _ = env.reset(seed=seed)
+    agent.begin_episode()
+    traces, observed = [], []
+    for _ in range(steps):
+        agent.act(observation)
+        traces.append(agent.rule.readout_trace.copy())
+        observed.append(observation)
+        action = int(rng.integers(3)) if rng.random() < 0.3 else env.scripted_action("track")
+        observation, reward, terminated, truncated, _ = env.step(action)
+        agent.observe(reward, terminated, truncated, observation)
+        if terminated or truncated:
+            observation, _ = env.reset()
+            agent.begin_episode()
+    design = np.c_[np.asarray(traces, np.float64), np.ones(steps)]
+    observed = np.asarray(observed, np.float64)
+    fit = 2 * steps // 3
+    r2 = {}
+    for i, name in enumerate(FEATURES[:observed.shape[1]]):
+        coef, *_ = np.linalg.lstsq(design[:fit], observed[:fit, i], rcond=None)
+        residual = observed[fit:, i] - design[fit:] @ coef
+        r2[name] = 1 - residual.var() / observed[fit:, i].var()
+    return r2
+
+
 def scripted_scores(policy: str, eps: float, games: int) -> tuple[float, float, float]:
     env = ll.tasks.make("pong")
     rng = np.random.default_rng(0)
@@ -114,6 +155,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=999)
     parser.add_argument("--scripted", action="store_true")
     parser.add_argument("--games", type=int, default=6)
+    parser.add_argument("--decode", action="store_true")
     args = parser.parse_args(argv)
     if args.run_dir:
         report(args.run_dir, args.steps, args.seed)
@@ -124,8 +166,14 @@ def main(argv=None) -> None:
             for eps in (0.0, 0.05, 0.15, 0.3):
                 mean, std, length = scripted_scores(policy, eps, args.games)
                 print(f"  {policy:<5} eps {eps:4.2f}: {mean:+6.1f} ± {std:4.1f}   {length:7.0f}")
-    if not args.run_dir and not args.scripted:
-        parser.error("give a RUN_DIR, --scripted, or both")
+    if args.decode:
+        print("held-out R^2 of a linear read of each feature from the readout trace (untrained)")
+        print(f"  {'tau_mem/tau_out':<16}" + "".join(f"{name:>10}" for name in FEATURES))
+        for tau_mem, tau_out in ((20.0, 5.0), (5.0, 5.0), (3.0, 3.0)):
+            r2 = decodability({"tau_mem": tau_mem, "tau_out": tau_out})
+            print(f"  {f'{tau_mem:g} / {tau_out:g}':<16}" + "".join(f"{v:10.2f}" for v in r2.values()))
+    if not (args.run_dir or args.scripted or args.decode):
+        parser.error("give a RUN_DIR, --scripted or --decode")
 
 
 if __name__ == "__main__":
