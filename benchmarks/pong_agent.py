@@ -168,10 +168,14 @@ def main(argv=None) -> None:
                 print(f"  {policy:<5} eps {eps:4.2f}: {mean:+6.1f} ± {std:4.1f}   {length:7.0f}")
     if args.decode:
         print("held-out R^2 of a linear read of each feature from the readout trace (untrained)")
-        print(f"  {'tau_mem/tau_out':<16}" + "".join(f"{name:>10}" for name in FEATURES))
-        for tau_mem, tau_out in ((20.0, 5.0), (5.0, 5.0), (3.0, 3.0)):
-            r2 = decodability({"tau_mem": tau_mem, "tau_out": tau_out})
-            print(f"  {f'{tau_mem:g} / {tau_out:g}':<16}" + "".join(f"{v:10.2f}" for v in r2.values()))
+        print(f"  {'tau_mem/tau_out n_ref':<22}" + "".join(f"{name:>10}" for name in FEATURES))
+        # n_ref = 2 at 3 micro-steps per decision lets a neuron spike at most once per decision:
+        # the layer's code is then binary per step, which n_ref = 0 or 1 relaxes
+        for tau_mem, tau_out, n_ref in ((20.0, 5.0, 2), (5.0, 5.0, 2), (3.0, 3.0, 2),
+                                        (3.0, 3.0, 1), (3.0, 3.0, 0)):
+            r2 = decodability({"tau_mem": tau_mem, "tau_out": tau_out, "n_ref": n_ref})
+            label = f"{tau_mem:g} / {tau_out:g}   {n_ref}"
+            print(f"  {label:<22}" + "".join(f"{v:10.2f}" for v in r2.values()))
     if not (args.run_dir or args.scripted or args.decode):
         parser.error("give a RUN_DIR, --scripted or --decode")
 
