@@ -12,8 +12,8 @@ points won and lost, the agent's returns by outgoing vertical speed (steep = |dy
 steep and other returns the CPU missed, and the agent's misses by incoming vertical speed.
 
 ``--decode``: how much of each observed feature a linear read of the (untrained) recurrent
-layer's readout trace recovers (held-out R^2; a noisy centre-tracker plays), for the Pong defaults
-and for slower neurons: the policy can only use what the layer carries.
+layer's readout trace recovers (held-out R^2; a noisy centre-tracker plays), for the Pong defaults,
+slower neurons and shorter refractory periods: the policy can only use what the layer carries.
 
 ``--scripted``: the centre-tracking and edge-aiming players of ``pong_calibration.py`` with a
 random action in place of theirs on a fraction ``eps`` of steps, score per game over ``--games``
