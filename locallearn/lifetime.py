@@ -167,18 +167,19 @@ class Agent:
     def _present(self, observation, last_is_decision: bool) -> None:
         u = self.scaler(np.asarray(observation).ravel())
         if self.encoder.stateless:
-            x = self.encoder.step(u, self.rng).astype(self.net.dtype)
-            inputs = np.broadcast_to(x, (self.micro_steps, x.shape[0]))
+            x = self.encoder.step(u, self.rng)
+            inputs = np.empty((self.micro_steps, x.shape[0]), self.net.dtype)
+            inputs[:] = x
         else:
             inputs = np.stack([self.encoder.step(u, self.rng) for _ in range(self.micro_steps)]
                               ).astype(self.net.dtype)
+        if hasattr(self.rule, "advance_many"):  # every micro-step in one compiled call
+            self.rule.advance_many(self.net, inputs, decide_last=last_is_decision)
+            return
         silent = self.micro_steps - 1 if last_is_decision else self.micro_steps
-        if silent and hasattr(self.rule, "advance_many"):
-            self.rule.advance_many(self.net, np.ascontiguousarray(inputs[:silent]))
-        else:
-            for x in inputs[:silent]:
-                self.net.step(x)
-                self.rule.advance(self.net)
+        for x in inputs[:silent]:
+            self.net.step(x)
+            self.rule.advance(self.net)
         if last_is_decision:
             self.net.step(inputs[-1])
 

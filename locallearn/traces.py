@@ -75,6 +75,8 @@ class EligibilityTraces:
                                                          self.dtype, True)
         self._kernels = {kind: kernel(_sweep_kernel(p), layer.backend)
                          for kind, p in self.projections.items()}
+        self._learn_kernels = {kind: kernel("learn_" + _sweep_kernel(p), layer.backend)
+                               for kind, p in self.projections.items()}
         self._no_signal = np.zeros(layer.n, self.dtype)
 
     def reset(self) -> None:
@@ -86,21 +88,31 @@ class EligibilityTraces:
         return sum(p.nbytes for p in self.projections.values())
 
     def step(self, learning_signal: np.ndarray, reg_signal: np.ndarray,
-             accum: dict[str, np.ndarray], accum_decay: float = 1.0) -> None:
+             accum: dict[str, np.ndarray], accum_decay: float = 1.0,
+             weight_step: float | None = None) -> None:
         """Advance the traces to the layer's current step and fold in the signals.
 
         Call once after each ``layer.step``. ``accum`` maps the layer's parameter names
         (``layer.param_names``: "w_in"/"w_rec" for layer 0, "w_in_1"/"w_rec_1" for layer 1, ...)
         to arrays shaped like the weights; each receives ``accum_decay * accum + L ebar + R e``.
+        With ``weight_step`` the layer's weights first move by ``weight_step * accum`` (the
+        accumulator as it was; recurrent diagonals untouched) in the same sweep: a rule whose
+        update of the old accumulator falls on the step its new signal arrives saves a pass over
+        the synapses.
         """
         layer, params = self.layer, self.layer.params
         decay = self.dtype.type(accum_decay)
         presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
+        weights = {"w_in": layer.w_in, "w_rec": layer.w_rec}
         for kind, projection in self.projections.items():
-            self._kernels[kind](presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
+            arguments = (presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
                          params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
                          projection.eps_a, projection.filtered, learning_signal, reg_signal,
                          accum[layer.param_names[kind]], decay, projection.recurrent)
+            if weight_step is None:
+                self._kernels[kind](*arguments)
+            else:
+                self._learn_kernels[kind](weights[kind], self.dtype.type(weight_step), *arguments)
 
     def sequence_sums(self, inputs: np.ndarray, z: np.ndarray, psi: np.ndarray,
                       learning_signal: np.ndarray, reg_signal: np.ndarray) -> dict[str, np.ndarray]:
@@ -144,11 +156,14 @@ class EligibilityTraces:
         return sums
 
     def present(self, net, inputs: np.ndarray, readout_trace: np.ndarray,
-                accum: dict[str, np.ndarray]) -> None:
+                accum: dict[str, np.ndarray], traced: int | None = None) -> None:
         """Run ``net`` for ``len(inputs)`` steps (single-layer network, ``self.layer``) while the
         traces advance without a learning signal (``accum`` is left as it is) and
         ``readout_trace`` (kappa-filtered spikes) follows: the silent micro-steps between two
-        decisions, in one compiled call."""
+        decisions, in one compiled call. With ``traced`` < ``len(inputs)`` the traces and the
+        readout trace stop after that many steps and the network runs on alone (a decision's
+        micro-step, whose trace step with its learning signal comes after the decision)."""
+        traced = len(inputs) if traced is None else traced
         if len(net.layers) != 1 or not self.layer.recurrent or self.layer.noise is not None:
             raise NotImplementedError("present() drives single-layer recurrent networks of "
                                       "deterministic neurons")
@@ -161,4 +176,4 @@ class EligibilityTraces:
             layer.input, layer.z_prev, net.y, params.n_lif, self.filter_decay,
             p_in.presynaptic_trace, p_in.eps_a, p_in.filtered, accum["w_in"],
             p_rec.presynaptic_trace, p_rec.eps_a, p_rec.filtered, accum["w_rec"],
-            self._no_signal, readout_trace)
+            self._no_signal, readout_trace, traced)

@@ -112,11 +112,14 @@ class RewardEProp:
         self.traces.step(self._zero, self._zero, self.F, 1.0)
         self._advance_readout_trace(net)
 
-    def advance_many(self, net, inputs: np.ndarray) -> None:
+    def advance_many(self, net, inputs: np.ndarray, decide_last: bool = False) -> None:
         """``len(inputs)`` micro-steps without a decision, network and traces in one compiled
-        call (equal to ``net.step`` + :meth:`advance` per row of ``inputs``)."""
-        self.traces.present(net, inputs, self.readout_trace, self.F)
-        for _ in range(len(inputs)):
+        call (equal to ``net.step`` + :meth:`advance` per row of ``inputs``). With
+        ``decide_last`` the last row is the decision's micro-step: only ``net.step`` for it, so
+        that :meth:`decide` follows."""
+        traced = len(inputs) - 1 if decide_last else len(inputs)
+        self.traces.present(net, inputs, self.readout_trace, self.F, traced)
+        for _ in range(traced):
             self.bias_trace = net.kappa * self.bias_trace + 1
 
     def _advance_readout_trace(self, net) -> None:
@@ -141,9 +144,10 @@ class RewardEProp:
         """At the last micro-step of an environment step: learn from the pending transition,
         choose an action, and fold its eligibility into F. Returns the action."""
         pi, value = self.policy(net)
+        layer_step = None  # the layer's share of the pending update, made in the trace sweep
         if self.pending is not None:
             reward = self.pending
-            self._learn(reward + self.gamma * value - self.value_prev)
+            layer_step = self._learn(reward + self.gamma * value - self.value_prev, defer=True)
             self.pending = None
         # inverse-CDF sampling: the same draw as rng.choice(p=pi) needs, at a tenth of the cost
         action = int(np.argmax(pi)) if greedy else min(
@@ -156,7 +160,7 @@ class RewardEProp:
         err[self.n_actions] = -self.c_value
         err = err.astype(net.dtype)
         signal = np.ascontiguousarray(self.feedback.learning_signal(err), net.dtype)
-        self.traces.step(signal, self._zero, self.F, self._decay)
+        self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
         self._advance_readout_trace(net)
         self.F["w_out"] *= self._decay
         self.F["w_out"] += np.multiply.outer(err, self.readout_trace)
@@ -185,7 +189,10 @@ class RewardEProp:
             self.pending = None
 
     # ------------------------------------------------------------------ updates
-    def _learn(self, delta: float) -> None:
+    def _learn(self, delta: float, defer: bool = False):
+        """W <- W - eta delta F. With ``defer`` the layer's weights are left to the caller's next
+        trace sweep (``EligibilityTraces.step(weight_step=...)``, same arithmetic, one pass over
+        the synapses less) and their step is returned; otherwise None."""
         self.last_delta = delta
         step = self.lr
         if self.guard_kappa is not None:
@@ -198,10 +205,16 @@ class RewardEProp:
             for name, change in deltas.items():
                 self.net.params[name] += change
             self.feedback.after_update(self.net, deltas)
+        elif defer:
+            for name, trace in self.F.items():
+                if name not in self.layer.param_names.values():
+                    self.net.params[name] += scale * trace
+            return scale
         else:
             for name, trace in self.F.items():
                 self.net.params[name] += scale * trace
         self.net.enforce_constraints()
+        return None
 
     def _entropy_step(self, net, pi: np.ndarray, beta: float) -> None:
         entropy = -float(np.sum(pi * np.log(pi + 1e-12)))

@@ -138,6 +138,54 @@ def test_parallel_eligibility_sweep_is_bit_identical_to_the_serial_one(square):
         np.testing.assert_array_equal(states[0][key], states[1][key])
 
 
+@common
+@given(n_post=st.integers(1, 10), n_pre=st.integers(1, 10), n_adaptive=st.integers(0, 10),
+       square=st.booleans(), seed=st.integers(0, 2**31), dtype=st.sampled_from(list(DTYPES)),
+       steps=st.integers(1, 8))
+def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(n_post, n_pre, n_adaptive,
+                                                                      square, seed, dtype, steps):
+    """Numpy twin, compiled kernel, parallel kernel and the two-pass reference (W += s accum,
+    then eligibility_step) agree; with ``square`` W's diagonal is never touched."""
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    n_pre = n_post if square else n_pre
+    n_adaptive = min(n_adaptive, n_post)
+    beta = np.zeros(n_post, t)
+    beta[n_post - n_adaptive:] = rng.uniform(0, 1, n_adaptive)
+    weights = rng.standard_normal((n_post, n_pre)).astype(t)
+    states = [dict(weights=weights.copy(), pre_trace=np.zeros(n_pre, t),
+                   eps_a=np.zeros((n_adaptive, n_pre), t), filtered=np.zeros((n_post, n_pre), t),
+                   accum=rng.standard_normal((n_post, n_pre)).astype(t)) for _ in range(4)]
+    for s in states[1:]:
+        for key in s:
+            s[key][...] = states[0][key]
+
+    def two_pass(weights, step, *args):
+        change = step * args[-3]
+        if args[-1]:
+            np.fill_diagonal(change, 0)
+        weights += change
+        kernels.eligibility_step(*args)
+
+    for _ in range(steps):
+        pre = _spikes(rng, n_pre, 0.4, t)
+        psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
+        signal, reg = (rng.standard_normal(n_post).astype(t) for _ in range(2))
+        step = t(rng.standard_normal())
+        for implementation, s in zip((kernels.learn_eligibility_step,
+                                      kernels.learn_eligibility_step_numpy,
+                                      kernels.learn_eligibility_step_parallel, two_pass), states):
+            implementation(s["weights"], step, pre, s["pre_trace"], psi, beta, n_post - n_adaptive,
+                           t(0.9), t(0.99), t(0.8), s["eps_a"], s["filtered"], signal, reg,
+                           s["accum"], t(0.95), square)
+    for key in states[0]:
+        _assert_same(states[0][key], states[1][key], tol)
+        np.testing.assert_array_equal(states[0][key], states[2][key])
+        np.testing.assert_array_equal(states[0][key], states[3][key])
+    if square:
+        np.testing.assert_array_equal(np.diagonal(states[0]["weights"]), np.diagonal(weights))
+
+
 def test_kernel_lookup_rejects_unknown_backend():
     import pytest
 

@@ -348,6 +348,31 @@ def test_compiled_micro_steps_equal_step_by_step_presentation(backend):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dtype):
+    """decide() leaves the layer's share of W <- W - eta delta F to the next trace sweep; the
+    weights it leaves are exactly W + (-eta delta) F of the traces before the decision."""
+    net = _net(seed=4, dtype=dtype)
+    rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None)
+    rule.bind(net)
+    rng = np.random.default_rng(0)
+    x = np.asarray(X, net.dtype)
+    for step in range(6):
+        _present(net, rule, x)
+        if step == 5:
+            before = {name: (net.params[name].copy(), rule.F[name].copy()) for name in net.params}
+            _, value = rule.policy(net)
+            delta = rule.pending + rule.gamma * value - rule.value_prev
+        rule.decide(net, rng)
+        rule.observe(1.0 if step % 2 else -0.5, False, False)
+    scale = net.dtype.type(-rule.lr * delta)
+    assert rule.last_delta == pytest.approx(delta)
+    for name, (weights, trace) in before.items():
+        assert np.any(trace != 0), name
+        np.testing.assert_array_equal(net.params[name], weights + scale * trace, err_msg=name)
+    assert np.all(np.diagonal(net.params["w_rec"]) == 0)
+
+
 def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(tmp_path):
     settings = ["--task", "catch", "--steps", "6000", "--seed", "2", "--set",
                 "training.checkpoint_every=500", "--no-progress"]
