@@ -22,13 +22,18 @@ taken and V; the entropy bonus (``c_entropy``) adds eta c_H (B dH/dy) ebar witho
 The step size is bounded ObGD-style (Elsayed et al. 2024): with dbar = max(|delta|, 1) and
 M = eta kappa dbar ||F||_1, the effective step is eta / max(M, 1), which prevents the overshoot
 that makes streaming RL diverge.
+
+Two options separate the critic from the layer: ``lr_layer`` is eta for the recurrent layer's
+weights (default: ``lr``; the readout keeps ``lr``), and ``value_to_layer=False`` drops the value
+error from the layer's learning signal (L = B[:, :A] err[:A]): the critic is then the value
+readout alone, on features the layer learns for the policy.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from locallearn.config import check_int, check_positive
+from locallearn.config import ConfigError, check_int, check_positive
 from locallearn.losses import softmax
 from locallearn.traces import EligibilityTraces
 
@@ -44,12 +49,14 @@ class RewardEProp:
 
     name = "reward-eprop"
     kind = "reinforcement"
+    lr_layer, value_to_layer = None, True  # (class defaults: agents pickled before they existed)
 
     def __init__(self, feedback="random", feedback_options: dict | None = None, lr: float = 1e-3,
                  gamma: float = 0.99, lam: float = 0.8, c_value: float = 1.0,
                  c_entropy: float = 0.0, guard_kappa: float | None = 2.0,
                  inverse_temperature: float = 1.0, inverse_temperature_final: float | None = None,
-                 anneal_steps: int = 1_000_000, seed: int | None = None):
+                 anneal_steps: int = 1_000_000, lr_layer: float | None = None,
+                 value_to_layer: bool = True, seed: int | None = None):
         for name, value in (("gamma", gamma), ("lam", lam)):
             if not 0 <= value <= 1:
                 raise ValueError(f"RewardEProp.{name} must lie in [0, 1], got {value}")
@@ -62,6 +69,11 @@ class RewardEProp:
         if inverse_temperature_final is not None:
             check_positive("RewardEProp", "inverse_temperature_final", inverse_temperature_final)
         check_int("RewardEProp", "anneal_steps", anneal_steps, minimum=1)
+        if lr_layer is not None:
+            check_positive("RewardEProp", "lr_layer", lr_layer)
+        if not isinstance(value_to_layer, bool):
+            raise ConfigError("RewardEProp.value_to_layer must be true or false, "
+                              f"got {value_to_layer!r}")
         if isinstance(feedback, str):
             feedback = feedback_registry.make(feedback, **(feedback_options or {}))
         self.feedback = feedback
@@ -70,6 +82,7 @@ class RewardEProp:
         self.inverse_temperature = inverse_temperature
         self.inverse_temperature_final = inverse_temperature_final
         self.anneal_steps = anneal_steps
+        self.lr_layer, self.value_to_layer = lr_layer, value_to_layer
         self.decisions = 0  # counts over the lifetime (not reset per episode): the anneal's clock
         self.seed = seed
         self.net = None
@@ -88,6 +101,7 @@ class RewardEProp:
         self.feedback.bind(net, np.random.default_rng([seed, _FEEDBACK_STREAM]))
         self.net, self.layer = net, net.layers[0]
         self.n_actions = net.n_out - 1
+        self._is_value = np.arange(net.n_out) == self.n_actions
         self.traces = EligibilityTraces(self.layer, filter_decay=net.kappa)
         self.F = {name: np.zeros_like(value) for name, value in net.params.items()}
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
@@ -159,7 +173,12 @@ class RewardEProp:
         err[:self.n_actions] *= beta
         err[self.n_actions] = -self.c_value
         err = err.astype(net.dtype)
-        signal = np.ascontiguousarray(self.feedback.learning_signal(err), net.dtype)
+        if self.value_to_layer:
+            signal = self.feedback.learning_signal(err)
+        else:  # the critic is the value readout alone; the layer learns for the policy
+            policy_err = np.where(self._is_value, 0, err).astype(net.dtype)
+            signal = self.feedback.learning_signal(policy_err)
+        signal = np.ascontiguousarray(signal, net.dtype)
         self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
         self._advance_readout_trace(net)
         self.F["w_out"] *= self._decay
@@ -200,19 +219,23 @@ class RewardEProp:
             bound = self.lr * self.guard_kappa * max(abs(delta), 1.0) * trace_norm
             step = self.lr / max(bound, 1.0)
         scale = self.net.dtype.type(-step * delta)
+        layer_scale = scale if self.lr_layer is None else self.net.dtype.type(
+            -step * self.lr_layer / self.lr * delta)
+        layer_names = self.layer.param_names.values()
         if getattr(self.feedback, "learns", False):
-            deltas = {name: scale * trace for name, trace in self.F.items()}
+            deltas = {name: (layer_scale if name in layer_names else scale) * trace
+                      for name, trace in self.F.items()}
             for name, change in deltas.items():
                 self.net.params[name] += change
             self.feedback.after_update(self.net, deltas)
-        elif defer:
-            for name, trace in self.F.items():
-                if name not in self.layer.param_names.values():
-                    self.net.params[name] += scale * trace
-            return scale
         else:
             for name, trace in self.F.items():
-                self.net.params[name] += scale * trace
+                if name not in layer_names:
+                    self.net.params[name] += scale * trace
+                elif not defer:
+                    self.net.params[name] += layer_scale * trace
+            if defer:
+                return layer_scale
         self.net.enforce_constraints()
         return None
 

@@ -348,12 +348,15 @@ def test_compiled_micro_steps_equal_step_by_step_presentation(backend):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dtype):
+@pytest.mark.parametrize("dtype, lr_layer", [("float32", None), ("float64", None),
+                                             ("float64", 3e-2)])
+def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dtype, lr_layer):
     """decide() leaves the layer's share of W <- W - eta delta F to the next trace sweep; the
-    weights it leaves are exactly W + (-eta delta) F of the traces before the decision."""
+    weights it leaves are exactly W + (-eta delta) F of the traces before the decision (eta =
+    lr_layer for the layer when it is set)."""
     net = _net(seed=4, dtype=dtype)
-    rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None)
+    rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None,
+                         lr_layer=lr_layer)
     rule.bind(net)
     rng = np.random.default_rng(0)
     x = np.asarray(X, net.dtype)
@@ -365,12 +368,35 @@ def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dty
             delta = rule.pending + rule.gamma * value - rule.value_prev
         rule.decide(net, rng)
         rule.observe(1.0 if step % 2 else -0.5, False, False)
-    scale = net.dtype.type(-rule.lr * delta)
     assert rule.last_delta == pytest.approx(delta)
     for name, (weights, trace) in before.items():
+        lr = lr_layer if lr_layer and name in ("w_in", "w_rec") else rule.lr
         assert np.any(trace != 0), name
-        np.testing.assert_array_equal(net.params[name], weights + scale * trace, err_msg=name)
+        np.testing.assert_allclose(net.params[name], weights + net.dtype.type(-lr * delta) * trace,
+                                   rtol=1e-12 if lr_layer else 0, atol=0, err_msg=name)
     assert np.all(np.diagonal(net.params["w_rec"]) == 0)
+
+
+def test_without_value_to_layer_the_layer_traces_ignore_the_critic():
+    """value_to_layer=False: the layer's F is the same whatever c_value (the value error no
+    longer enters its learning signal); the value readout's F still carries it."""
+    traces = []
+    for c_value in (0.0, 5.0):
+        net = _net(seed=5)
+        rule = ll.rules.make("reward-eprop", c_value=c_value, value_to_layer=False,
+                             feedback="symmetric")
+        rule.bind(net)
+        rule.lr = 0.0  # frozen weights: the same network state for both values of c_value
+        rng = np.random.default_rng(1)
+        for _ in range(4):
+            _present(net, rule, X)
+            rule.decide(net, rng)
+            rule.observe(0.0, False, False)
+        traces.append({name: value.copy() for name, value in rule.F.items()})
+    for name in ("w_in", "w_rec"):
+        assert np.any(traces[0][name] != 0)
+        np.testing.assert_array_equal(traces[0][name], traces[1][name])
+    assert not np.array_equal(traces[0]["w_out"][-1], traces[1]["w_out"][-1])
 
 
 def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(tmp_path):
