@@ -35,6 +35,8 @@ the episode ends after a game, or is truncated after ``max_steps`` (27,000 = ALE
 Observations (float32 in [0, 1]): ``"state"`` = ball x, y, x-velocity, y-velocity, agent y,
 CPU y, agent paddle velocity (with inertia, part of the state); ``"relative"`` = those seven and
 the ball's offset from the middle of the agent's hit window, 0.5 + 0.5 tanh(offset / 20 px);
+``"relative_motion"`` = those eight and the offset's rate of change (ball dy - paddle velocity),
+0.5 + 0.5 tanh(rate / 16 px/step);
 ``"positions"`` = ball x, y, agent y, CPU y (velocities must be inferred: needs memory);
 ``"ram"`` = RAM[49], RAM[54], RAM[51], RAM[50], RAM[13], RAM[14] divided by 255 (the vector an
 adapter can build from the real game's RAM).
@@ -62,6 +64,7 @@ ACCEL, V_MAX = 10, 23             # agent paddle inertia
 DX = 4
 POINTS_PER_GAME = 21
 RELATIVE_SCALE = 20.0             # px, for the "relative" observation
+RELATIVE_SPEED_SCALE = 16.0       # px/step, for the "relative_motion" observation
 
 
 def _clip(value: int, low: int, high: int) -> int:
@@ -107,14 +110,15 @@ class Pong(Environment):
                  continuing: bool = False, max_steps: int = 27_000,
                  render_mode: str | None = None):
         check_choice("Pong", "observation", observation,
-                     ("state", "relative", "positions", "ram"))
+                     ("state", "relative", "relative_motion", "positions", "ram"))
         check_int("Pong", "cpu_speed", cpu_speed, minimum=2)
         check_positive("Pong", "shaping", shaping, allow_zero=True)
         check_int("Pong", "max_steps", max_steps, minimum=1)
         self._set_render_mode(render_mode)
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
-        size = {"state": 7, "relative": 8, "positions": 4, "ram": 6}[observation]
+        size = {"state": 7, "relative": 8, "relative_motion": 9, "positions": 4, "ram": 6}[
+            observation]
         self.observation_space = Box(0.0, 1.0, shape=(size,), dtype=np.float32)
         self.action_space = Discrete(3)
         self._seed(None)
@@ -150,12 +154,18 @@ class Pong(Environment):
             # will be depends on it, and without it the observation is not Markov
             values = [ball_x, ball_y, (self.dx / DX + 1) / 2, (self.dy / 8 + 1) / 2, agent, cpu,
                       (self.agent_v / V_MAX + 1) / 2]
-        if self.observation == "relative":
+        if self.observation in ("relative", "relative_motion"):
             # where the ball is relative to the paddle's hit window, squashed so that the
             # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a
             # steep and a flat return get neurons of their own
             offset = self.ball_y - self.agent_y - (HIT_LOW + HIT_HIGH) / 2 if present else 0.0
             values.append(0.5 + 0.5 * math.tanh(offset / RELATIVE_SCALE))
+        if self.observation == "relative_motion":
+            # and how fast that offset changes: with the paddle's inertia, when to stop pressing
+            # depends on offset and closing speed together, which a population code of ball dy and
+            # paddle velocity apart does not give a linear readout
+            closing = self.dy - self.agent_v if present else 0
+            values.append(0.5 + 0.5 * math.tanh(closing / RELATIVE_SPEED_SCALE))
         return np.clip(np.array(values, np.float32), 0, 1)
 
     def reset(self, seed=None, options=None):

@@ -9,7 +9,8 @@ from locallearn.spaces import gymnasium_available
 
 
 @pytest.mark.parametrize("observation, size",
-                         [("state", 7), ("relative", 8), ("positions", 4), ("ram", 6)])
+                         [("state", 7), ("relative", 8), ("relative_motion", 9), ("positions", 4),
+                          ("ram", 6)])
 def test_observations_have_their_documented_size_and_range(observation, size):
     env = ll.tasks.make("pong", observation=observation)
     obs, _ = env.reset(seed=0)
@@ -71,7 +72,7 @@ def test_paddle_has_the_inertia_measured_on_ale():
 def test_pong_passes_gymnasiums_env_checker():
     from gymnasium.utils.env_checker import check_env
 
-    for observation in ("state", "relative", "positions", "ram"):
+    for observation in ("state", "relative", "relative_motion", "positions", "ram"):
         check_env(ll.tasks.make("pong", observation=observation), skip_render_check=True)
 
 
@@ -161,6 +162,27 @@ def test_relative_observation_measures_the_ball_against_the_hit_window():
     for name in ("ball_x", "ball_y", "dx", "dy", "agent_y", "cpu_y", "agent_v"):
         setattr(state, name, getattr(env, name))
     np.testing.assert_array_equal(env._observe()[:7], state._observe())
+
+
+def test_relative_motion_adds_the_rate_at_which_the_offset_closes():
+    env = ll.tasks.make("pong", observation="relative_motion")
+    relative = ll.tasks.make("pong", observation="relative")
+    for game in (env, relative):
+        game.reset(seed=0)
+    rng = np.random.default_rng(1)
+    rates = set()
+    for _ in range(400):
+        action = int(rng.integers(3))
+        obs, *_ = env.step(action)
+        expected, *_ = relative.step(action)
+        np.testing.assert_array_equal(obs[:8], expected)  # the first eight are "relative"
+        rate = env.dy - env.agent_v if env.ball_x != 0 else 0
+        assert obs[8] == pytest.approx(0.5 + 0.5 * np.tanh(rate / 16), abs=1e-6)
+        if env.ball_x != 0 and rate:
+            rates.add(np.sign(rate))
+            # the offset grows with a positive rate: the ball moves down relative to the paddle
+            assert (obs[8] > 0.5) == (rate > 0)
+    assert rates == {-1, 1}
 
 
 def test_state_observation_carries_the_paddles_velocity():
