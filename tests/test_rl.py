@@ -377,6 +377,24 @@ def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dty
     assert np.all(np.diagonal(net.params["w_rec"]) == 0)
 
 
+def test_traces_pickled_without_the_learning_sweep_kernels_still_learn():
+    """A checkpoint written before EligibilityTraces had its weight-learning kernels resumes."""
+    import pickle
+
+    net = _net(seed=2)
+    rule = ll.rules.make("reward-eprop", lr=1e-2, guard_kappa=None)
+    rule.bind(net)
+    del rule.traces._learn_kernels  # as in a checkpoint from before they existed
+    net, rule = pickle.loads(pickle.dumps((net, rule)))
+    rng = np.random.default_rng(0)
+    before = net.w_in.copy()
+    for step in range(3):
+        _present(net, rule, X)
+        rule.decide(net, rng)
+        rule.observe(1.0, False, False)
+    assert not np.array_equal(net.w_in, before)
+
+
 def test_without_value_to_layer_the_layer_traces_ignore_the_critic():
     """value_to_layer=False: the layer's F is the same whatever c_value (the value error no
     longer enters its learning signal); the value readout's F still carries it."""
