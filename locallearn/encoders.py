@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import UnknownNameError, check_int, check_positive, unknown_name_message
+from .kernels import population_activation as _population_activation
 
 
 # ----------------------------------------------------------------------------- scaling
@@ -57,7 +58,10 @@ class Scaler:
         return cls(low - margin * span, high + margin * span)
 
     def __call__(self, x) -> np.ndarray:
-        return np.clip((np.asarray(x, np.float64) - self.low) / (self.high - self.low), 0.0, 1.0)
+        # maximum/minimum rather than np.clip: the same values at a fifth of the call overhead,
+        # which matters once per environment step
+        scaled = (np.asarray(x, np.float64) - self.low) / (self.high - self.low)
+        return np.minimum(np.maximum(scaled, 0.0), 1.0)
 
     def inverse(self, u) -> np.ndarray:
         return self.low + np.asarray(u, np.float64) * (self.high - self.low)
@@ -163,8 +167,10 @@ class PopulationEncoder(_Encoder):
         return self.output == "current"
 
     def activation(self, x) -> np.ndarray:
-        u = np.clip(np.asarray(x, np.float64), 0, 1)
-        return np.exp(-0.5 * ((u[:, None] - self.centres[None, :]) / self.width) ** 2).ravel()
+        u = np.ascontiguousarray(x, np.float64).ravel()
+        out = np.empty(u.shape[0] * self.channels)
+        _population_activation(u, self.centres, float(self.width), out)
+        return out
 
     def step(self, x, rng=None) -> np.ndarray:
         a = self.activation(x)

@@ -592,6 +592,107 @@ def antisymmetric_stdp_step(x_low, s_low, x_up, s_up, lr, feedback):
                 feedback[i, k] += lr * change
 
 
+# --------------------------------------------------------------------------- encoders
+def population_activation_numpy(u, centres, width, out):
+    """Gaussian receptive fields: out[i * C + c] = exp(-0.5 ((clip(u_i, 0, 1) - centre_c) /
+    width)^2) for C = ``centres.shape[0]`` fields per dimension, in place."""
+    clipped = np.minimum(np.maximum(u, 0.0), 1.0)
+    out[:] = np.exp(-0.5 * ((clipped[:, None] - centres[None, :]) / width) ** 2).ravel()
+
+
+@_jit
+def population_activation(u, centres, width, out):
+    """Compiled twin of :func:`population_activation_numpy` (same operations, same rounding)."""
+    n_fields = centres.shape[0]
+    for i in range(u.shape[0]):
+        clipped = min(max(u[i], 0.0), 1.0)
+        for c in range(n_fields):
+            distance = (clipped - centres[c]) / width
+            out[i * n_fields + c] = np.exp(-0.5 * (distance * distance))
+
+
+# --------------------------------------------------------------------------- actor-critic readout
+def policy_decision_numpy(y, beta, u, greedy, c_value, pi, err):
+    """An actor-critic decision from readout ``y`` (A policy units, then the value unit).
+
+    pi <- softmax(beta y[:A]) in float64 (A = ``pi.shape[0]``); the action is argmax pi if
+    ``greedy``, else the first a whose cumulative probability exceeds ``u`` ~ U[0, 1) (inverse-CDF
+    sampling, capped at A - 1 against rounding); err <- [beta (pi - onehot(a)), -c_value] in err's
+    dtype. Returns the action."""
+    n_actions = pi.shape[0]
+    logits = beta * y[:n_actions].astype(np.float64)
+    shifted = np.exp(logits - np.max(logits))
+    pi[:] = shifted / np.sum(shifted)
+    if greedy:
+        action = int(np.argmax(pi))
+    else:
+        action = min(int(np.searchsorted(np.cumsum(pi), u, side="right")), n_actions - 1)
+    policy_err = pi.copy()
+    policy_err[action] -= 1.0
+    policy_err *= beta
+    err[:n_actions] = policy_err
+    err[n_actions] = -c_value
+    return action
+
+
+@_jit
+def policy_decision(y, beta, u, greedy, c_value, pi, err):
+    """Compiled twin of :func:`policy_decision_numpy`, rounding alike: the sums run left to
+    right as numpy's do for so few terms, and exp is the same libm function here."""
+    n_actions = pi.shape[0]
+    top = beta * np.float64(y[0])
+    for k in range(1, n_actions):
+        top = max(top, beta * np.float64(y[k]))
+    total = 0.0
+    for k in range(n_actions):
+        pi[k] = np.exp(beta * np.float64(y[k]) - top)
+        total += pi[k]
+    for k in range(n_actions):
+        pi[k] = pi[k] / total
+    action = 0
+    if greedy:
+        for k in range(1, n_actions):
+            if pi[k] > pi[action]:
+                action = k
+    else:
+        cumulative = 0.0
+        action = n_actions
+        for k in range(n_actions):
+            cumulative += pi[k]
+            if cumulative > u:
+                action = k
+                break
+        action = min(action, n_actions - 1)
+    for k in range(n_actions):
+        e = pi[k] - 1.0 if k == action else pi[k]
+        err[k] = e * beta
+    err[n_actions] = -c_value
+    return action
+
+
+def readout_eligibility_step_numpy(z, kappa, decay, err, bias_trace, readout_trace, f_w, f_b):
+    """The readout's traces after a decision, in place: readout_trace <- kappa readout_trace + z,
+    then F_w <- decay F_w + err readout_trace^T and F_b <- decay F_b + bias_trace err."""
+    readout_trace *= kappa
+    readout_trace += z
+    f_w *= decay
+    f_w += np.multiply.outer(err, readout_trace)
+    f_b *= decay
+    f_b += bias_trace * err
+
+
+@_jit
+def readout_eligibility_step(z, kappa, decay, err, bias_trace, readout_trace, f_w, f_b):
+    """Compiled twin of :func:`readout_eligibility_step_numpy` (one rounding per operation, as
+    there)."""
+    for j in range(readout_trace.shape[0]):
+        readout_trace[j] = readout_trace[j] * kappa + z[j]
+    for k in range(f_w.shape[0]):
+        for j in range(f_w.shape[1]):
+            f_w[k, j] = f_w[k, j] * decay + err[k] * readout_trace[j]
+        f_b[k] = f_b[k] * decay + bias_trace * err[k]
+
+
 KERNELS = {
     "synaptic_current": {"numba": synaptic_current, "numpy": synaptic_current_numpy},
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
@@ -612,6 +713,11 @@ KERNELS = {
                                "numpy": eprop_sequence_factors_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,
                                 "numpy": antisymmetric_stdp_step_numpy},
+    "population_activation": {"numba": population_activation,
+                              "numpy": population_activation_numpy},
+    "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
+    "readout_eligibility_step": {"numba": readout_eligibility_step,
+                                 "numpy": readout_eligibility_step_numpy},
 }
 
 BACKENDS = ("numba", "numpy")

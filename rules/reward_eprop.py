@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from locallearn.config import ConfigError, check_int, check_positive
+from locallearn.kernels import kernel
 from locallearn.losses import softmax
 from locallearn.traces import EligibilityTraces
 
@@ -107,7 +108,21 @@ class RewardEProp:
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
         self._zero = np.zeros(net.n_rec, net.dtype)
         self._decay = net.dtype.type(self.gamma * self.lam)
+        self._bind_kernels()
         self.begin_episode()
+
+    def _bind_kernels(self) -> None:
+        backend = self.layer.backend
+        self._decision = kernel("policy_decision", backend)
+        self._readout_step = kernel("readout_eligibility_step", backend)
+        self._pi = np.zeros(self.n_actions)
+        self._err = np.zeros(self.net.n_out, self.net.dtype)
+
+    def __setstate__(self, state: dict) -> None:
+        # agents pickled before the decision kernels existed lack them
+        self.__dict__.update(state)
+        if self.net is not None and "_decision" not in state:
+            self._bind_kernels()
 
     def begin_episode(self) -> None:
         """Forget the episode's traces (the network state is reset or not by the runner)."""
@@ -157,22 +172,19 @@ class RewardEProp:
     def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
         """At the last micro-step of an environment step: learn from the pending transition,
         choose an action, and fold its eligibility into F. Returns the action."""
-        pi, value = self.policy(net)
+        value = float(net.y[self.n_actions])
         layer_step = None  # the layer's share of the pending update, made in the trace sweep
         if self.pending is not None:
             reward = self.pending
             layer_step = self._learn(reward + self.gamma * value - self.value_prev, defer=True)
             self.pending = None
-        # inverse-CDF sampling: the same draw as rng.choice(p=pi) needs, at a tenth of the cost
-        action = int(np.argmax(pi)) if greedy else min(
-            int(np.searchsorted(np.cumsum(pi), rng.random(), side="right")), self.n_actions - 1)
+        # pi, the action (inverse-CDF sampling: the draw rng.choice(p=pi) would use, at a tenth
+        # of the cost) and the output errors, in one compiled call
         beta = self.beta
-        err = np.empty(net.n_out)
-        err[:self.n_actions] = pi
-        err[action] -= 1.0
-        err[:self.n_actions] *= beta
-        err[self.n_actions] = -self.c_value
-        err = err.astype(net.dtype)
+        u = 0.0 if greedy else rng.random()
+        action = self._decision(net.y, float(beta), u, greedy, float(self.c_value), self._pi,
+                                self._err)
+        err = self._err
         if self.value_to_layer:
             signal = self.feedback.learning_signal(err)
         else:  # the critic is the value readout alone; the layer learns for the policy
@@ -180,13 +192,11 @@ class RewardEProp:
             signal = self.feedback.learning_signal(policy_err)
         signal = np.ascontiguousarray(signal, net.dtype)
         self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
-        self._advance_readout_trace(net)
-        self.F["w_out"] *= self._decay
-        self.F["w_out"] += np.multiply.outer(err, self.readout_trace)
-        self.F["b_out"] *= self._decay
-        self.F["b_out"] += self.bias_trace * err
+        self.bias_trace = net.kappa * self.bias_trace + 1
+        self._readout_step(self.layer.state.z, net.kappa, self._decay, err, self.bias_trace,
+                           self.readout_trace, self.F["w_out"], self.F["b_out"])
         if self.c_entropy > 0:
-            self._entropy_step(net, pi, beta)
+            self._entropy_step(net, self._pi.copy(), beta)
         self.value_prev = value
         self.decisions += 1
         return action
@@ -234,7 +244,7 @@ class RewardEProp:
                     self.net.params[name] += scale * trace
                 elif not defer:
                     self.net.params[name] += layer_scale * trace
-            if defer:
+            if defer:  # only the readout moved here, and it has no structural zeros
                 return layer_scale
         self.net.enforce_constraints()
         return None

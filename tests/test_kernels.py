@@ -214,3 +214,70 @@ def test_whole_sequence_kernels_twins_agree(n, n_adaptive, steps, seed, dtype):
     kernels.exponential_filter(signal, t(0.8), initial, filtered[0])
     kernels.exponential_filter_numpy(signal, t(0.8), initial, filtered[1])
     _assert_same(filtered[0], filtered[1], tol)
+
+
+@common
+@given(n_actions=st.integers(2, 6), seed=st.integers(0, 2**31), beta=st.floats(0.1, 5.0),
+       scale=st.sampled_from([1e-3, 1.0, 30.0]), greedy=st.booleans(), dtype=st.sampled_from(list(DTYPES)))
+def test_policy_decision_twins_agree_exactly(n_actions, seed, beta, scale, greedy, dtype):
+    # exactly: a lifetime's actions, hence its whole trajectory, hang on these bits
+    t, _ = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    y = (scale * rng.standard_normal(n_actions + 1)).astype(t)
+    for u in (rng.random(), 0.0, np.nextafter(1.0, 0.0)):
+        pis = [np.zeros(n_actions) for _ in range(2)]
+        errs = [np.zeros(n_actions + 1, t) for _ in range(2)]
+        a_numba = kernels.policy_decision(y, beta, u, greedy, 0.5, pis[0], errs[0])
+        a_numpy = kernels.policy_decision_numpy(y, beta, u, greedy, 0.5, pis[1], errs[1])
+        assert a_numba == a_numpy and 0 <= a_numba < n_actions
+        np.testing.assert_array_equal(pis[0], pis[1])
+        np.testing.assert_array_equal(errs[0], errs[1])
+        assert errs[0][n_actions] == t(-0.5)
+
+
+def test_policy_decision_samples_by_the_inverse_cdf_and_signs_the_error():
+    y = np.log(np.array([0.2, 0.3, 0.5, 0.0], np.float64))
+    y[3] = 1.7  # the value unit is not part of the policy
+    pi, err = np.zeros(3), np.zeros(4)
+    for u, expected in ((0.0, 0), (0.19, 0), (0.21, 1), (0.49, 1), (0.51, 2), (0.999, 2)):
+        assert kernels.policy_decision(y, 1.0, u, False, 1.0, pi, err) == expected
+        np.testing.assert_allclose(pi, [0.2, 0.3, 0.5])
+        onehot = np.eye(3)[expected]
+        np.testing.assert_allclose(err[:3], pi - onehot)  # = -dlog pi_a / dy
+        assert err[3] == -1.0
+    assert kernels.policy_decision(y, 1.0, 0.0, True, 1.0, pi, err) == 2  # greedy: the argmax
+
+
+@common
+@given(n_out=st.integers(1, 5), n=st.integers(1, 20), seed=st.integers(0, 2**31),
+       density=st.floats(0, 1), dtype=st.sampled_from(list(DTYPES)))
+def test_readout_eligibility_step_twins_agree_exactly(n_out, n, seed, density, dtype):
+    t, _ = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    z = _spikes(rng, n, density, t)
+    err = rng.standard_normal(n_out).astype(t)
+    start = [rng.standard_normal(n).astype(t), rng.standard_normal((n_out, n)).astype(t),
+             rng.standard_normal(n_out).astype(t)]
+    results = []
+    for step in (kernels.readout_eligibility_step, kernels.readout_eligibility_step_numpy):
+        trace, f_w, f_b = (a.copy() for a in start)
+        step(z, t(0.7), t(0.94), err, t(2.5), trace, f_w, f_b)
+        results.append((trace, f_w, f_b))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(results[0][0], 0.7 * start[0] + z, rtol=1e-6)
+
+
+@common
+@given(d=st.integers(1, 8), n_fields=st.integers(2, 16), seed=st.integers(0, 2**31),
+       width=st.floats(0.01, 1.0))
+def test_population_activation_twins_agree_exactly(d, n_fields, seed, width):
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-0.5, 1.5, d)  # outside [0, 1] too: clipped
+    centres = np.linspace(0, 1, n_fields)
+    outs = [np.empty(d * n_fields) for _ in range(2)]
+    kernels.population_activation(u, centres, width, outs[0])
+    kernels.population_activation_numpy(u, centres, width, outs[1])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    peak = np.argmax(outs[0][:n_fields])
+    assert peak == np.argmin(np.abs(centres - np.clip(u[0], 0, 1)))

@@ -378,13 +378,16 @@ def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dty
 
 
 def test_traces_pickled_without_the_learning_sweep_kernels_still_learn():
-    """A checkpoint written before EligibilityTraces had its weight-learning kernels resumes."""
+    """A checkpoint written before EligibilityTraces had its weight-learning kernels (and the
+    rule its decision kernels) resumes."""
     import pickle
 
     net = _net(seed=2)
     rule = ll.rules.make("reward-eprop", lr=1e-2, guard_kappa=None)
     rule.bind(net)
     del rule.traces._learn_kernels  # as in a checkpoint from before they existed
+    for name in ("_decision", "_readout_step", "_pi", "_err"):  # nor had the rule its own
+        delattr(rule, name)
     net, rule = pickle.loads(pickle.dumps((net, rule)))
     rng = np.random.default_rng(0)
     before = net.w_in.copy()
