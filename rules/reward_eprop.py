@@ -196,7 +196,7 @@ class RewardEProp:
         self._readout_step(self.layer.state.z, net.kappa, self._decay, err, self.bias_trace,
                            self.readout_trace, self.F["w_out"], self.F["b_out"])
         if self.c_entropy > 0:
-            self._entropy_step(net, self._pi.copy(), beta)
+            self._entropy_step(net, self._pi, beta)  # reads pi only
         self.value_prev = value
         self.decisions += 1
         return action
