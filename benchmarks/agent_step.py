@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from locallearn.lifetime import Agent, build_task, resolve_config, run_lifetime
+from locallearn.runs import Agent, build_task, resolve, run_lifetime
 
 
 def _best_of_five(action, repeats: int) -> float:
@@ -36,7 +36,7 @@ def _best_of_five(action, repeats: int) -> float:
 
 
 def parts(task: str, warmup: int, repeats: int = 2000) -> dict[str, float]:
-    config = resolve_config({"task": task, "seed": 0})
+    config = resolve({"task": task, "seed": 0})
     env = build_task(config["task"])
     agent = Agent(config, env)
     observation, _ = env.reset(seed=0)

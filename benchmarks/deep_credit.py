@@ -34,7 +34,7 @@ import numpy as np
 
 from locallearn import io
 from locallearn.analysis import plt
-from locallearn.runner import run_supervised
+from locallearn.runs import run_supervised
 
 METHODS = {
     "readout only": {"name": "eprop", "feedback": "none"},

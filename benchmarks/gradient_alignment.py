@@ -70,13 +70,13 @@ def measure(feedback: str, seed: int = 0, n_trials: int = 16, exact=None) -> dic
 def cosine_over_training(feedback: str, n_trials: int, seed: int, out: Path) -> list:
     """(trial, accuracy, grad_cosine) at every evaluation of an evidence run with ``feedback``."""
     from locallearn import io
-    from locallearn.runner import run_supervised
+    from locallearn.runs import run_supervised
 
     run_dir = out / f"evidence-{feedback}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     config = {"task": "evidence", "seed": seed, "rule": {"name": "eprop", "feedback": feedback},
               "training": {"n_trials": n_trials, "eval_every": max(n_trials // 6, 1),
-                           "eval_trials": 32, "final_eval_trials": 32, "target": None,
+                           "validation_trials": 32, "test_trials": 32, "target": None,
                            "gradient_check": True}}
     run_supervised(config, run_dir, progress=False)
     return [(r["trial"], r["accuracy"], r["grad_cosine"])

@@ -33,7 +33,7 @@ import numpy as np
 
 import locallearn as ll
 from locallearn import io
-from locallearn.lifetime import Agent, build_task, load_agent, resolve_config
+from locallearn.runs import Agent, build_task, load_agent, resolve
 
 STEEP = 8
 
@@ -103,7 +103,7 @@ def decodability(network: dict, steps: int = 6000, seed: int = 0) -> dict:
     """Held-out R^2 of a least-squares read of each observed feature from the readout trace of
     an untrained agent (Pong lifetime defaults, ``network`` overrides), while a centre-tracker
     with 30 % random actions plays."""
-    config = resolve_config({"task": "pong", "seed": seed, "network": network})
+    config = resolve({"task": "pong", "seed": seed, "network": network})
     env = build_task(config["task"])
     agent = Agent(config, env)
     agent.rule.lr = 0.0

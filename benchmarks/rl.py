@@ -1,6 +1,6 @@
 """Single-lifetime RL results: each rule on each environment for several seeds (mean ± std).
 
-Every cell is an ordinary lifetime run directory (``locallearn.lifetime.run_lifetime``) under
+Every cell is an ordinary lifetime run directory (``locallearn.runs.run_lifetime``) under
 --out; two run at a time on the 2-core machine. Prints the task metric over the last episodes of
 each lifetime (catch: catch rate over the last 100 episodes), mean ± std over seeds, wall time per
 lifetime, and each target.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from locallearn.lifetime import run_lifetime
+from locallearn.runs import run_lifetime
 
 # metric, target, wall-time budget in s (issue 4)
 TARGETS = {"catch": ("catch_rate", 0.95, 300.0), "flappy": ("pipes", 20.0, 1800.0),

@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from locallearn import io
-from locallearn.runner import run_supervised
+from locallearn.runs import run_supervised
 
 EXPERIMENTS = {
     "evidence-random": ({"task": "evidence", "rule": {"name": "eprop", "feedback": "random"}},

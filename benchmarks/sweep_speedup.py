@@ -17,8 +17,8 @@ from locallearn import sweep
 
 OVERRIDES = {"task": {"n_cues": 3, "seq_len": 1000},
              "network": {"n_rec": 50, "n_adaptive": 25},
-             "training": {"n_trials": 40, "eval_every": 20, "eval_trials": 8,
-                          "final_eval_trials": 16, "target": None}}
+             "training": {"n_trials": 40, "eval_every": 20, "validation_trials": 8,
+                          "test_trials": 16, "target": None}}
 
 
 def main(argv=None) -> None:

@@ -12,40 +12,54 @@ import numpy as np  # noqa: E402
 
 from . import io  # noqa: E402
 
+_LOSS_NAMES = {"mse": "mean squared error", "ce": "cross-entropy"}
 
-def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: str = "") -> None:
-    """Metric and loss against training trials, from the rows of ``metrics.jsonl``."""
-    evals = [r for r in rows if r.get("kind", "eval") == "eval"]
-    finals = [r for r in rows if r.get("kind") == "final"]
+
+def _mark_status(ax, status: str | None) -> None:
+    """Write 'FAILED' / 'INTERRUPTED' across a curve of a run that did not complete."""
+    if status and status != "completed":
+        ax.text(0.5, 0.5, status.upper(), transform=ax.transAxes, ha="center", va="center",
+                fontsize=22, color="C3", alpha=0.35, rotation=15)
+
+
+def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: str = "",
+                        loss: str | None = None, status: str | None = None) -> None:
+    """Validation metric and loss against training trials, the test figure at the end, from the
+    rows of ``metrics.jsonl``; a run that failed or was interrupted is marked so."""
+    evals = [r for r in rows if r.get("kind") == "validation"]
+    tests = [r for r in rows if r.get("kind") == "test"]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
     if evals:
         trials = [r["trial"] for r in evals]
-        top.plot(trials, [r[metric] for r in evals], marker="o", ms=3, label="held-out (quick)")
-        bottom.plot(trials, [r["eval_loss"] for r in evals], marker="o", ms=3, label="held-out loss")
+        top.plot(trials, [r[metric] for r in evals], marker="o", ms=3,
+                 label="validation (the same trials each time)")
+        bottom.plot(trials, [r["loss"] for r in evals], marker="o", ms=3, label="validation loss")
         train = [(r["trial"], r["train_loss"]) for r in evals if r.get("train_loss") is not None]
         if train:
-            bottom.plot(*zip(*train), marker=".", ms=3, alpha=0.7, label="training loss (mean)")
-    if finals:
-        top.scatter([r["trial"] for r in finals], [r[metric] for r in finals], color="C3",
-                    zorder=3, label="large held-out evaluation")
-        last = finals[-1]
+            bottom.plot(*zip(*train), marker=".", ms=3, alpha=0.7,
+                        label="training loss (mean since the last evaluation)")
+    if tests:
+        last = tests[-1]
+        top.scatter([last["trial"]], [last[metric]], color="C3", zorder=3,
+                    label="test (fresh trials, drawn once)")
         top.annotate(f"{last[metric]:.3g}", (last["trial"], last[metric]),
                      textcoords="offset points", xytext=(-10, -14), color="C3")
     top.set_ylabel(metric)
     top.grid(alpha=0.3)
     top.legend(loc="best", fontsize=8)
-    bottom.set_ylabel("loss")
+    bottom.set_ylabel(f"loss ({_LOSS_NAMES.get(loss, loss)})" if loss else "loss")
     bottom.set_xlabel("training trials")
     bottom.grid(alpha=0.3)
     bottom.legend(loc="best", fontsize=8)
+    _mark_status(top, status)
     if title:
-        top.set_title(title)
+        top.set_title(title + ("" if not status or status == "completed" else f" ({status})"))
     io.save_figure(figure, path)
     plt.close(figure)
 
 
 def plot_outputs(outputs: np.ndarray, targets: np.ndarray, path: str | Path,
-                 dt: float = 1.0) -> None:
+                 dt: float = 1.0, title: str = "") -> None:
     """Readout traces against their targets on one trial (one panel per output)."""
     outputs, targets = np.asarray(outputs), np.asarray(targets)
     n_out = outputs.shape[1]
@@ -59,6 +73,8 @@ def plot_outputs(outputs: np.ndarray, targets: np.ndarray, path: str | Path,
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8)
     axes[-1, 0].set_xlabel("time (ms)")
+    if title:
+        axes[0, 0].set_title(title)
     io.save_figure(figure, path)
     plt.close(figure)
 
@@ -67,20 +83,20 @@ def replot_run(run_dir: str | Path) -> list[Path]:
     """Redraw a run directory's figures from its files; returns the paths written."""
     run_dir = Path(run_dir)
     summary = io.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
+    config = io.read_json(run_dir / "config.json")
     rows = io.read_jsonl(run_dir / "metrics.jsonl")
-    if rows and "episode" in rows[0]:
-        path = run_dir / "learning_curve.png"
-        config = io.read_json(run_dir / "config.json")
+    path = run_dir / "learning_curve.png"
+    title = (f"{config['task']['name']} — {summary.get('rule_label', config['rule']['name'])}, "
+             f"seed {config['seed']}")
+    status = summary.get("status")
+    if "agent" in config:
         plot_episode_curve(rows, summary.get("metric", "return"), path,
-                           config["training"]["window"],
-                           title=f"{summary.get('task', '')} — {summary.get('rule', '')}")
+                           config["training"]["window"], title=title, status=status)
         return [path]
     metric = summary.get("metric") or next(k for k in rows[0] if k not in
-                                           {"trial", "steps", "kind", "wall_seconds", "eval_loss",
+                                           {"trial", "steps", "kind", "wall_seconds", "loss",
                                             "train_loss", "rate_hz"})
-    path = run_dir / "learning_curve.png"
-    title = f"{summary.get('task', '')} — {summary.get('rule_label', '')}, seed {summary.get('seed', '')}"
-    plot_learning_curve(rows, metric, path, title=title)
+    plot_learning_curve(rows, metric, path, title=title, loss=summary.get("loss"), status=status)
     return [path]
 
 
@@ -94,7 +110,7 @@ def _moving_average(values, window: int) -> np.ndarray:
 
 
 def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: int = 100,
-                       title: str = "") -> None:
+                       title: str = "", status: str | None = None) -> None:
     """Per-episode return (dots) and its moving average, and the task metric's moving average,
     against environment steps, from the rows of a lifetime's ``metrics.jsonl``."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
@@ -117,8 +133,9 @@ def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: 
     bottom.set_ylabel(f"{metric} (mean of last {window})")
     bottom.set_xlabel("environment steps")
     bottom.grid(alpha=0.3)
+    _mark_status(top, status)
     if title:
-        top.set_title(title)
+        top.set_title(title + ("" if not status or status == "completed" else f" ({status})"))
     io.save_figure(figure, path)
     plt.close(figure)
 

@@ -6,6 +6,7 @@
     locallearn run --task catch --rule reward-eprop --steps 200000 --out runs/catch
     locallearn play runs/catch --episodes 100
     locallearn plot runs/x
+    locallearn report results/evidence            # markdown tables over seeds, from the files
 
 Exit status: 0 on success, 2 for a bad name, value or file (the message lists what is allowed),
 130 when a run was interrupted (its directory is still complete and says so).
@@ -59,6 +60,7 @@ def _read_toml(path: str, kind: str) -> dict:
 
 
 def _run_config(args) -> dict:
+    """The partial configuration the flags describe (to resume: what must equal the stored one)."""
     config: dict = _read_toml(args.config, "config") if args.config else {}
     if args.task:
         task = config.get("task")
@@ -78,7 +80,7 @@ def _run_config(args) -> dict:
         training["steps"] = args.steps
     for flag, key in (("trials", "n_trials"), ("lr", "lr"), ("update", "update"),
                       ("batch_size", "batch_size"), ("eval_every", "eval_every"),
-                      ("eval_trials", "eval_trials"), ("final_eval_trials", "final_eval_trials"),
+                      ("validation_trials", "validation_trials"), ("test_trials", "test_trials"),
                       ("target", "target")):
         value = getattr(args, flag)
         if value is not None:
@@ -97,96 +99,72 @@ def _cmd_list(args) -> int:
     return 0
 
 
-def _cmd_resume(args) -> int:
-    from . import io, lifetime
-    from .runner import run_supervised
-
-    run_dir = Path(args.resume)
-    if not (run_dir / "config.json").exists():
-        raise ConfigError(f"{run_dir} is not a run directory (no config.json) to resume")
-    if lifetime.is_environment(io.read_json(run_dir / "config.json")["task"]["name"]):
-        summary = lifetime.run_lifetime(None, run_dir, progress=not args.no_progress, resume=True)
-        done = f"{summary['steps']:,} steps"
+def _report_run(summary: dict, out: Path) -> int:
+    """Print a finished run's outcome in one or two lines; the exit status it implies."""
+    status = summary["status"]
+    if summary["kind"] == "supervised":
+        test, validation = summary.get("test"), summary.get("validation") or {}
+        if test:
+            print(f"{status}: test {summary['metric']} = {test['metric']:.4g} "
+                  f"[{test['low']:.4g}, {test['high']:.4g}] (95 % {test['interval']}) on "
+                  f"{test['n']} fresh trials; validation {validation.get('metric', float('nan')):.4g}"
+                  f" at trial {validation.get('trial')}; {summary['trials']} trials "
+                  f"({summary['steps']:,} steps) in {summary['wall_seconds']:.0f} s")
+        else:
+            print(f"{status} after {summary['trials']} trials: no test figure "
+                  f"({summary.get('message', 'the run did not complete')})")
     else:
-        summary = run_supervised(None, run_dir, progress=not args.no_progress, resume=True)
-        done = f"{summary['trials']} trials"
-    value = "n/a" if summary["value"] is None else f"{summary['value']:.4g}"
-    print(f"{summary['status']}: {summary['metric']} = {value} after {done}; wrote {run_dir}/")
-    return 130 if summary["status"] == "interrupted" else 0 if summary["status"] == "completed" else 1
+        window = summary.get("training_window") or {}
+        shown = "n/a" if summary["value"] is None else f"{summary['value']:.4g}"
+        print(f"{status}: {summary['metric']} = {shown} over the last {summary['window']} of "
+              f"{summary['episodes']} training episodes (n={window.get('n', 0)}); "
+              f"{summary['steps']:,} steps in {summary['wall_seconds']:.0f} s "
+              f"({summary['steps_per_second']:,.0f} steps/s)")
+        evaluation = summary.get("evaluation")
+        if evaluation:
+            for mode in ("greedy", "sampled"):
+                e = evaluation[mode]
+                print(f"  frozen evaluation, {mode}: {summary['metric']} {e['metric']:.4g} ± "
+                      f"{e['std']:.3g} over {e['n']} episodes on unseen seeds")
+    if status == "failed":
+        print(f"failed: {summary.get('message', '')}")
+    print(f"wrote {out}/")
+    return 130 if status == "interrupted" else 0 if status == "completed" else 1
 
 
 def _cmd_run(args) -> int:
+    from . import runs
+
+    progress = not args.no_progress
     if args.resume:
-        return _cmd_resume(args)
+        requested = _run_config(args)
+        summary = runs.execute(requested, args.resume, resume=True, progress=progress)
+        return _report_run(summary, Path(args.resume))
     config = _run_config(args)
-    task = config.get("task")
-    task_name = task.get("name") if isinstance(task, dict) else task
-    if task_name is not None:
-        from . import lifetime
-
-        if lifetime.is_environment(task_name):
-            return _run_lifetime(args, config)
-    from .runner import resolve_config, run_supervised
-
-    resolved = resolve_config(config)
-    label = resolved["rule"]["name"]
-    if isinstance(resolved["rule"].get("feedback"), str):
-        label += f"-{resolved['rule']['feedback']}"
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"{resolved['task']['name']}-{label}-seed{resolved['seed']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    resolved = runs.resolve(config)
+    out = Path(args.out) if args.out else None
+    label = runs.rule_label(resolved)
     training = resolved["training"]
-    print(f"run {out}: task {resolved['task']['name']}, rule {label}, seed {resolved['seed']}, "
-          f"{training['n_trials']} trials, update per {training['update']}"
-          + (f" (batch {training['batch_size']})" if training["update"] == "trial" else ""))
-    summary = run_supervised(config, out, progress=not args.no_progress)
-    metric = summary["metric"]
-    value = summary["value"]
-    print(f"{summary['status']}: {metric} = {value:.4g} on {summary['evaluated_on']} held-out trials "
-          f"after {summary['trials']} trials ({summary['steps']:,} steps) in "
-          f"{summary['wall_seconds']:.0f} s")
-    print(f"wrote {out}/: config.json metrics.jsonl weights.npz learning_curve.png summary.json"
-          + (" output_vs_target.png" if (out / "output_vs_target.png").exists() else ""))
-    if summary["status"] == "interrupted":
-        return 130
-    return 0 if summary["status"] == "completed" else 1
-
-
-def _run_lifetime(args, config: dict) -> int:
-    from . import lifetime
-
-    config.setdefault("rule", {}).setdefault("name", "reward-eprop")
-    resolved = lifetime.resolve_config(config)
-    out = Path(args.out) if args.out else Path("runs") / (
-        f"{resolved['task']['name']}-{resolved['rule']['name']}-seed{resolved['seed']}-"
-        f"{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"lifetime {out}: task {resolved['task']['name']}, rule {resolved['rule']['name']}, "
-          f"seed {resolved['seed']}, {resolved['training']['steps']:,} environment steps, "
-          f"{resolved['agent']['micro_steps']} network steps each, encoder "
-          f"{resolved['agent']['encoder']}")
-    summary = lifetime.run_lifetime(config, out, progress=not args.no_progress)
-    value = summary["value"]
-    shown = "n/a" if value is None else f"{value:.4g}"
-    print(f"{summary['status']}: {summary['metric']} = {shown} and mean return "
-          f"{summary['mean_return']} over the last {summary['window']} of {summary['episodes']} "
-          f"episodes; {summary['steps']:,} steps in {summary['wall_seconds']:.0f} s "
-          f"({summary['steps_per_second']:.0f} steps/s)")
-    print(f"wrote {out}/: config.json metrics.jsonl weights.npz learning_curve.png summary.json")
-    if summary["status"] == "interrupted":
-        return 130
-    return 0 if summary["status"] == "completed" else 1
+    if "agent" in resolved:
+        budget = (f"{training['steps']:,} environment steps, {resolved['agent']['micro_steps']} "
+                  f"network steps each, encoder {resolved['agent']['encoder']}")
+    else:
+        budget = (f"{training['n_trials']} trials at most, update per {training['update']}"
+                  + (f" (batch {training['batch_size']})" if training["update"] == "trial" else ""))
+    print(f"run: task {resolved['task']['name']}, rule {label}, seed {resolved['seed']}, {budget}")
+    summary = runs.execute(config, out, progress=progress, force=args.force)
+    return _report_run(summary, Path(summary.get("run_dir", out or "runs")))
 
 
 def _cmd_play(args) -> int:
-    from . import lifetime
+    from . import runs
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "weights.npz").exists():
-        raise ConfigError(f"{run_dir} holds no trained agent (no weights.npz)")
-    result = lifetime.play(run_dir, episodes=args.episodes, seed=args.seed,
-                           greedy=not args.sample, task=args.task, strip=args.strip)
-    print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions): "
-          f"return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
-          f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f}")
+    result = runs.play(args.run_dir, episodes=args.episodes, seed=args.seed,
+                       greedy=not args.sample, task=args.task, strip=args.strip)
+    print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions, "
+          f"weights frozen): return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
+          f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f} "
+          f"(sample std)")
     if args.strip:
         print(f"wrote {args.strip}")
     return 0
@@ -234,6 +212,29 @@ def _cmd_compare(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_report(args) -> int:
+    from . import report
+
+    if args.readme:
+        count = report.update_readme(args.readme)
+        print(f"rewrote {count} report block(s) in {args.readme}")
+        return 0
+    if not args.dirs:
+        raise ConfigError("report needs run or sweep directories (or --readme README.md)")
+    try:
+        text = report.report(args.dirs, digits=args.digits)
+    except FileNotFoundError as error:
+        raise ConfigError(str(error)) from None
+    if args.out:
+        from .io import write_text
+
+        write_text(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _cmd_plot(args) -> int:
     from .analysis import replot_run
 
@@ -264,14 +265,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--update", help="'step' (online, every step) or 'trial' (every batch)")
     run.add_argument("--batch-size", type=int, help="trials per update when --update trial")
     run.add_argument("--eval-every", type=int, help="trials between evaluations")
-    run.add_argument("--eval-trials", type=int, help="held-out trials per quick evaluation")
-    run.add_argument("--final-eval-trials", type=int, help="held-out trials of the final evaluation")
-    run.add_argument("--target", type=float, help="stop once the final evaluation reaches this")
+    run.add_argument("--validation-trials", type=int,
+                     help="validation trials per evaluation (early stopping, curves)")
+    run.add_argument("--test-trials", type=int,
+                     help="fresh test trials drawn once at the end (the reported figure)")
+    run.add_argument("--target", type=float,
+                     help="stop early once the validation metric reaches this")
     run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                      help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument("--resume", metavar="RUN_DIR",
-                     help="continue an interrupted run from its last checkpoint")
+                     help="continue an interrupted run from its last checkpoint (options given "
+                          "again must equal the stored ones)")
+    run.add_argument("--force", action="store_true",
+                     help="write into a non-empty folder that is not a run (no file is replaced)")
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser("compare", help="rules x tasks x seeds, in parallel")
@@ -298,6 +305,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="save a strip of frames of the first episode (pong, flappy, catch)")
     play.set_defaults(func=_cmd_play)
 
+    report = sub.add_parser("report", help="markdown tables of run and sweep directories")
+    report.add_argument("dirs", nargs="*", help="run directories and sweep directories")
+    report.add_argument("--digits", type=int, default=3, help="decimals shown (default 3)")
+    report.add_argument("--out", help="write the tables to this file instead of printing them")
+    report.add_argument("--readme", metavar="README",
+                        help="rewrite the README's <!-- report DIR... --> blocks from their files")
+    report.set_defaults(func=_cmd_report)
+
     plot = sub.add_parser("plot", help="redraw a run directory's figures")
     plot.add_argument("run_dir")
     plot.set_defaults(func=_cmd_plot)
@@ -305,11 +320,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from .runs import CheckpointError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, UnknownNameError, FileExistsError, TypeError, ValueError) as error:
+    except (ConfigError, UnknownNameError, CheckpointError, FileExistsError, TypeError,
+            ValueError) as error:
         print(f"locallearn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # an optional extra; the message names it
+        print(f"locallearn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"locallearn {args.command}: error: out of memory; the network or the task asked for "
+              "more than this machine has (see the sizes in the configuration)", file=sys.stderr)
         return 2
 
 

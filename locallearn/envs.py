@@ -23,6 +23,12 @@ class Environment(_Base):
     metadata: dict[str, Any] = {"render_modes": []}
     kind = "environment"
     render_mode = None
+    metric = "return"  # the name of what ``episode_metric`` measures
+
+    @staticmethod
+    def episode_metric(episode_return: float, info: dict) -> float:
+        """The task's headline figure of a finished episode (default: its return)."""
+        return float(episode_return)
 
     def _set_render_mode(self, render_mode: str | None) -> None:
         """Accept ``render_mode`` if ``metadata["render_modes"]`` lists it (None: no frames)."""

@@ -10,12 +10,17 @@ from typing import Any
 
 import numpy as np
 
+# read once: os.umask can only be read by setting it
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def _atomic(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would make results private to one user
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -26,7 +31,7 @@ def _atomic(path: Path, write) -> None:
         raise
 
 
-def _json_default(value):
+def json_default(value):
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -39,7 +44,7 @@ def _json_default(value):
 
 
 def write_json(path, data: Any) -> None:
-    text = json.dumps(data, indent=2, default=_json_default, sort_keys=False) + "\n"
+    text = json.dumps(data, indent=2, default=json_default, sort_keys=False) + "\n"
     _atomic(Path(path), lambda h: h.write(text.encode()))
 
 
@@ -64,7 +69,7 @@ def append_jsonl(path, row: dict, sync: bool = True) -> None:
     system, which keeps it if the process dies; ``sync`` also forces it to the disk (against a
     machine crash), at a few ms a call — callers writing many short rows sync now and then
     (``sync_file``) instead."""
-    line = json.dumps(row, default=_json_default) + "\n"
+    line = json.dumps(row, default=json_default) + "\n"
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()

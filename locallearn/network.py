@@ -17,11 +17,14 @@ Initialisation (seeded by ``NetworkConfig.seed``) follows the e-prop reference c
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from . import streams
 from .config import ConfigError, check_choice, check_int, check_positive, from_mapping
 from .kernels import BACKENDS, kernel
 from .neurons import NeuronParams, NeuronState, neuron_step, readout_step
@@ -158,6 +161,29 @@ class SpikingLayer:
         return self.state.z
 
 
+def weight_bytes(config: NetworkConfig) -> int:
+    """Bytes the weights of ``config`` take (rules keep traces of about the same size besides)."""
+    count, n_pre = 0, config.n_in
+    for size in config.layer_sizes:
+        count += size * n_pre + (size * size if config.recurrent else 0)
+        n_pre = size
+    count += config.n_out * (n_pre + 1)
+    return count * np.dtype(config.dtype).itemsize
+
+
+def _check_memory(config: NetworkConfig, dtype: np.dtype) -> None:
+    """A ConfigError stating the network's size when its weights alone exceed the memory here."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: let numpy decide
+        return
+    need = weight_bytes(config)
+    if need > physical:
+        raise ConfigError(f"network n_in={config.n_in}, n_rec={config.n_rec}, n_out={config.n_out} "
+                          f"({dtype.name}) needs {need / 2**30:,.1f} GiB for its weights alone; "
+                          f"this machine has {physical / 2**30:,.1f} GiB")
+
+
 class Network:
     """A recurrent spiking network with a leaky readout (see module docstring)."""
 
@@ -166,6 +192,7 @@ class Network:
             raise TypeError(f"Network expects a NetworkConfig, got {type(config).__name__}")
         self.config = config
         self.dtype = np.dtype(config.dtype)
+        _check_memory(config, self.dtype)
         t = self.dtype.type
         self.layers = []
         self.params = {}
@@ -181,7 +208,7 @@ class Network:
                                  config.recurrent)
             if config.spike_fn == "escape":
                 # escape noise: its own stream per layer, independent of the weights' draws
-                layer.noise = np.random.default_rng([config.seed, 0xE5CA, index])
+                layer.noise = streams.generator(config.seed, "escape_noise", index)
             self.layers.append(layer)
             self.params[layer.param_names["w_in"]] = layer.w_in
             if config.recurrent:
@@ -251,8 +278,11 @@ class Network:
         return "readout"
 
     def check_finite(self) -> None:
+        """FloatingPointError naming the first parameter holding NaN or inf. A sum per array
+        (NaN and inf survive it) screens at a fraction of an element-wise check's cost, so this
+        can run before every update."""
         for name, value in self.params.items():
-            if not np.all(np.isfinite(value)):
+            if not math.isfinite(value.sum()) and not np.all(np.isfinite(value)):
                 raise FloatingPointError(f"{name} ({self.layer_of(name)}) became non-finite "
                                          "(NaN or inf)")
 

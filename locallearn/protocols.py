@@ -73,3 +73,55 @@ class Rule(Protocol):
 
     def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
         """Called after the optimizer changed the weights by ``deltas``."""
+
+
+class ReinforcementRule:
+    """Base of reward-based rules: every hook a lifetime calls, with its default.
+
+    An agent drives it, per environment step, as::
+
+        rule.advance_many(net, inputs, decide_last=True)   # micro-steps; net.step on the last
+        action = rule.decide(net, rng, greedy)             # learn from the pending transition
+        rule.observe(reward, terminated, truncated)        # the third factor arrives
+        (after truncation) rule.advance_many(net, next_inputs); rule.bootstrap(net)
+
+    and ``policy(net)`` gives the action probabilities (and the value estimate) without learning,
+    for frozen-weight evaluation. ``last_delta`` is the latest TD error or reward signal.
+    """
+
+    kind = "reinforcement"
+    last_delta = 0.0
+
+    def bind(self, net) -> None:
+        raise NotImplementedError
+
+    def begin_episode(self) -> None:
+        """An episode starts: forget the previous one's traces."""
+
+    def advance(self, net) -> None:
+        """A micro-step without a decision (after ``net.step``)."""
+
+    def advance_many(self, net, inputs: np.ndarray, decide_last: bool = False) -> None:
+        """``net.step`` and :meth:`advance` for each row of ``inputs``; with ``decide_last`` the
+        last row gets ``net.step`` only (:meth:`decide` follows). Rules override it with one
+        compiled call."""
+        silent = len(inputs) - 1 if decide_last else len(inputs)
+        for x in inputs[:silent]:
+            net.step(x)
+            self.advance(net)
+        if decide_last:
+            net.step(inputs[-1])
+
+    def policy(self, net) -> tuple[np.ndarray, float]:
+        """(action probabilities, value estimate) at the current network state; learns nothing."""
+        raise NotImplementedError
+
+    def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
+        raise NotImplementedError
+
+    def observe(self, reward: float, terminated: bool, truncated: bool) -> None:
+        raise NotImplementedError
+
+    def bootstrap(self, net) -> None:
+        """After truncation, with the final observation presented: learn from it (no critic:
+        nothing to do)."""

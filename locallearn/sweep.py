@@ -1,14 +1,17 @@
 """Rule x task x seed comparisons through a ``concurrent.futures`` executor.
 
-Every cell is an ordinary run directory under the sweep directory (supervised tasks through
-``runner.run_supervised``, environments through ``lifetime.run_lifetime``). The sweep writes
-``results.csv`` (one row per cell), ``results.md`` (rule x task table of mean ± std over seeds,
-with the number of seeds) and ``curves.png`` (learning curves, mean and band over seeds, per rule).
+Every cell is an ordinary run directory under the sweep directory (``locallearn.runs.execute``,
+whatever the kind of task). The sweep writes ``results.csv`` (one row per cell), ``results.md``
+(rule x task table: mean ± sample std [95 % t-interval] over seeds, n) and ``curves.png``
+(learning curves: mean and 95 % t-band over seeds, per rule).
 
-Restarting the same sweep skips cells whose ``summary.json`` says they completed and redoes the
-others. A cell that fails (bad numbers, an exception) is recorded as failed; the others go on.
-Every cell's configuration is resolved before anything runs, so an unknown rule, task, feedback
-mode or option stops the sweep at once, naming it.
+Restarting the same sweep reuses a cell only when its run completed *and* its configuration
+fingerprint (SHA-256 of the resolved config) equals the one asked for now; any other cell
+directory is moved aside to ``stale/<cell>-<time>/`` (nothing is deleted) and run again. A cell
+that fails (bad numbers, an exception) is recorded as failed; the others go on. Every cell's
+configuration is resolved before anything runs, so an unknown rule, task, feedback mode or option
+stops the sweep at once, naming it. Pool workers watch their driver: when it dies (kill -9
+included) they exit within a second instead of finishing their cell and sleeping forever.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import csv
 import fcntl
 import io as _io
 import json
-import shutil
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,18 +93,17 @@ def cells(rules, tasks, seeds, overrides: dict | None = None) -> list[Cell]:
             for t in tasks for r, f in rules for s in seeds]
 
 
-def validate(sweep: list[Cell]) -> None:
-    """Resolve every cell's configuration; the first bad entry raises, naming the cell."""
-    from . import lifetime, runner
+def validate(sweep: list[Cell]) -> list[dict]:
+    """Resolve every cell's configuration (the first bad entry raises, naming the cell)."""
+    from . import runs
 
+    resolved = []
     for cell in sweep:
         try:
-            if lifetime.is_environment(cell.task):
-                lifetime.resolve_config(cell.config())
-            else:
-                runner.resolve_config(cell.config())
+            resolved.append(runs.resolve(cell.config()))
         except (ConfigError, KeyError, ValueError, TypeError) as error:
             raise ConfigError(f"sweep cell {cell.name}: {error}") from None
+    return resolved
 
 
 def run_cell(cell: Cell, sweep_dir: str) -> dict:
@@ -114,26 +116,37 @@ def run_cell(cell: Cell, sweep_dir: str) -> dict:
         return _run_cell_locked(cell, sweep_dir)
 
 
+def _move_aside(run_dir: Path) -> Path:
+    stale = run_dir.parent / "stale" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(2, 1000):
+        if not stale.exists():
+            break
+        stale = stale.with_name(f"{stale.name.rsplit('~', 1)[0]}~{k}")
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    run_dir.rename(stale)
+    return stale
+
+
 def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
-    from . import lifetime, runner
+    from . import runs
 
     run_dir = Path(sweep_dir) / cell.name
+    wanted = runs.fingerprint(runs.resolve(cell.config()))
     summary_path = run_dir / "summary.json"
-    if summary_path.exists():
+    if summary_path.exists() and (run_dir / "config.json").exists():
         summary = io.read_json(summary_path)
-        if summary.get("status") == "completed":
+        same = runs.fingerprint(io.read_json(run_dir / "config.json")) == wanted
+        if summary.get("status") == "completed" and same:
             return _row(cell, run_dir, summary, reused=True)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    if run_dir.exists():
+        _move_aside(run_dir)
     try:
-        if lifetime.is_environment(cell.task):
-            summary = lifetime.run_lifetime(cell.config(), run_dir, progress=False)
-        else:
-            summary = runner.run_supervised(cell.config(), run_dir, progress=False)
+        summary = runs.execute(cell.config(), run_dir, progress=False)
     except Exception as error:  # a cell's failure must not stop the sweep
         summary = {"status": "failed", "message": f"{type(error).__name__}: {error}",
                    "metric": None, "value": None, "steps": 0, "wall_seconds": 0.0}
         run_dir.mkdir(parents=True, exist_ok=True)
-        io.write_json(summary_path, summary)
+        io.write_json(run_dir / "failure.json", summary)
     return _row(cell, run_dir, summary, reused=False)
 
 
@@ -160,7 +173,10 @@ def write_results(rows: list[dict], out: Path) -> None:
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown table: one line per rule, one column per task, mean ± std over seeds (n)."""
+    """Markdown table: one line per rule, one column per task; each cell the mean ± sample std
+    [95 % t-interval] over the completed seeds, and n (failed seeds are counted apart)."""
+    from .stats import summarize
+
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     labels = list(dict.fromkeys(r["label"] for r in rows))
     metrics = {t: next((r["metric"] for r in rows if r["task"] == t and r["metric"]), "")
@@ -170,12 +186,11 @@ def results_table(rows: list[dict]) -> str:
     for label in labels:
         cells_text = []
         for task in tasks:
-            values = [r["value"] for r in rows if r["task"] == task and r["label"] == label
-                      and r["status"] == "completed" and r["value"] is not None]
+            values = [float(r["value"]) for r in rows if r["task"] == task and r["label"] == label
+                      and r["status"] == "completed" and r["value"] not in (None, "")]
             failed = sum(1 for r in rows if r["task"] == task and r["label"] == label
                          and r["status"] != "completed")
-            text = (f"{np.mean(values):.3f} ± {np.std(values):.3f} (n={len(values)})"
-                    if values else "—")
+            text = summarize(values).text() if values else "—"
             if failed:
                 text += f", {failed} failed"
             cells_text.append(text)
@@ -193,7 +208,7 @@ def _curve(run_dir: Path, metric: str):
 
         x = np.array([r["steps"] for r in rows], float)
         return x, _moving_average([r[metric] for r in rows], 100)
-    evals = [r for r in rows if r.get("kind") == "eval"]
+    evals = [r for r in rows if r.get("kind") == "validation"]
     if not evals:
         return None
     return np.array([r["trial"] for r in evals], float), np.array([r[metric] for r in evals])
@@ -214,21 +229,42 @@ def plot_curves(rows: list[dict], path: Path) -> None:
             grid = np.linspace(0, min(c[0][-1] for c in curves), 60)
             values = np.array([np.interp(grid, x, y) for x, y in curves])
             mean = values.mean(axis=0)
-            ax.plot(grid, mean, color=f"C{k}", label=f"{label} (n={len(curves)})")
-            ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=f"C{k}", alpha=0.2)
+            ax.plot(grid, mean, color=f"C{k}", label=f"{label} (n={len(curves)} seeds)")
+            if len(curves) > 1:  # 95 % t-interval of the mean over seeds
+                from scipy.stats import t as student
+
+                half = (student.ppf(0.975, len(curves) - 1) * values.std(axis=0, ddof=1)
+                        / np.sqrt(len(curves)))
+                ax.fill_between(grid, mean - half, mean + half, color=f"C{k}", alpha=0.2)
         metric = next((r["metric"] for r in rows if r["task"] == task and r["metric"]), "")
-        ax.set_title(task)
+        ax.set_title(f"{task}: mean over seeds, band = 95 % CI of the mean")
         ax.set_xlabel("training trials (supervised) or environment steps")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(f"{metric} (validation, or last-100-episode mean)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     io.save_figure(figure, path)
     plt.close(figure)
 
 
+def _watch_driver(parent: int) -> None:
+    """In a pool worker: exit as soon as the driver that started it is gone."""
+    import os
+    import threading
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(3)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="driver-watch").start()
+
+
 def run_sweep(sweep: list[Cell], out: str | Path, workers: int | None = None,
               executor: Executor | None = None) -> list[dict]:
-    """Run every cell (skipping completed ones) and write the sweep's result files."""
+    """Run every cell (reusing completed ones of the same configuration); write the results."""
+    import os
+
     validate(sweep)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +272,8 @@ def run_sweep(sweep: list[Cell], out: str | Path, workers: int | None = None,
                                                   "task": c.task, "seed": c.seed,
                                                   "overrides": c.overrides} for c in sweep]})
     own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers)
+    executor = executor or ProcessPoolExecutor(max_workers=workers, initializer=_watch_driver,
+                                               initargs=(os.getpid(),))
     try:
         futures = [executor.submit(run_cell, cell, str(out)) for cell in sweep]
         rows = [future.result() for future in futures]

@@ -30,6 +30,7 @@ import json
 
 import numpy as np
 
+from locallearn import streams
 from locallearn.config import ConfigError, check_positive
 from locallearn.registry import Registry
 
@@ -38,9 +39,9 @@ register = registry.register
 make = registry.make
 available = registry.available
 
-# Rules draw feedback weights from the network's seed and this fixed key, so that two runs with the
-# same config agree bit for bit while feedback weights stay independent of the network weights.
-FEEDBACK_STREAM = 0xFEEDBAC
+# Rules draw feedback weights from the network's seed and the "feedback" stream, so that two runs
+# with the same config agree bit for bit while feedback weights stay independent of the network's.
+FEEDBACK_STREAM = streams.key("feedback")
 
 
 def pathways(owner: str, feedback, feedback_options: dict | None):

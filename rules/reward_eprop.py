@@ -33,19 +33,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from locallearn import streams
 from locallearn.config import ConfigError, check_int, check_positive
 from locallearn.kernels import kernel
 from locallearn.losses import softmax
+from locallearn.protocols import ReinforcementRule
 from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
 from . import register
 
-_FEEDBACK_STREAM = feedback_registry.FEEDBACK_STREAM
-
 
 @register("reward-eprop")
-class RewardEProp:
+class RewardEProp(ReinforcementRule):
     """Actor-critic e-prop for environments (``kind = "reinforcement"``)."""
 
     name = "reward-eprop"
@@ -99,7 +99,7 @@ class RewardEProp:
             raise NotImplementedError(f"{self.name} drives single-layer recurrent networks; "
                                       f"got layers {net.layer_sizes}")
         seed = net.config.seed if self.seed is None else self.seed
-        self.feedback.bind(net, np.random.default_rng([seed, _FEEDBACK_STREAM]))
+        self.feedback.bind(net, streams.generator(seed, "feedback"))
         self.net, self.layer = net, net.layers[0]
         self.n_actions = net.n_out - 1
         self._is_value = np.arange(net.n_out) == self.n_actions

@@ -28,12 +28,13 @@ import numpy as np
 from locallearn.config import check_choice, check_positive
 from locallearn.kernels import kernel
 from locallearn.losses import softmax
+from locallearn.protocols import ReinforcementRule
 
 from . import register
 
 
 @register("rstdp")
-class RewardModulatedSTDP:
+class RewardModulatedSTDP(ReinforcementRule):
     """MSTDP (``variant="mstdp"``) or MSTDPET (``variant="mstdpet"``, default)."""
 
     name = "rstdp"
@@ -125,5 +126,3 @@ class RewardModulatedSTDP:
                 self.net.params[name] += step * elig
             self.net.enforce_constraints()
 
-    def bootstrap(self, net) -> None:
-        """R-STDP has no critic: nothing to bootstrap."""

@@ -33,6 +33,7 @@ import json
 
 import numpy as np
 
+from locallearn import streams
 from locallearn.config import check_int, check_positive
 from locallearn.kernels import kernel
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
@@ -58,7 +59,7 @@ class SALNetwork:
         check_positive("SALNetwork", "threshold_std", threshold_std, allow_zero=True)
         check_positive("SALNetwork", "coupling", coupling, allow_zero=True)
         self.coupling = coupling
-        rng = np.random.default_rng([seed, 0x5A1])
+        rng = streams.generator(seed, "sal_noise")
         self.sizes, self.t_ref, self.lr = sizes, t_ref, lr
         # Forward and feedback weights are drawn independently (Kaiming-uniform, as the
         # reference code initialises both), so B starts at ~90 degrees from W^T.
@@ -115,7 +116,7 @@ class SALNetwork:
         """Noise-driven symmetrization phase; returns rows (step, per-layer alignment, rates).
         With ``final_lr`` the learning rate decays geometrically from ``lr`` to it, which trades
         the early speed of a large rate for the low fluctuation of a small one."""
-        rng = np.random.default_rng([seed, 0x57E9])
+        rng = streams.generator(seed, "sal_phase")
         start_lr = self.lr
         ratio = (final_lr / start_lr) ** (1.0 / max(steps - 1, 1)) if final_lr else 1.0
         rows = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from locallearn import streams
 from locallearn.config import check_int, check_positive
 from locallearn.trials import Trial, poisson_spikes
 
@@ -37,7 +38,7 @@ class PatternGeneration:
         "network": {"n_rec": 100, "n_adaptive": 0, "tau_mem": 30.0, "tau_out": 30.0},
         "rule": {"name": "eprop", "feedback": "random", "c_reg": 0.0},
         "training": {"n_trials": 1000, "update": "trial", "lr": 3e-3, "eval_every": 50,
-                     "eval_trials": 1, "final_eval_trials": 1},
+                     "validation_trials": 1, "test_trials": 1},
     }
 
     def __init__(self, n_in: int = 100, n_out: int = 2, seq_len: int = 1000, f_in: float = 50.0,
@@ -53,7 +54,7 @@ class PatternGeneration:
         if not periods or min(periods) < 2 or max(periods) > seq_len:
             raise ValueError(f"{owner}.periods must lie in [2, seq_len={seq_len}], got {periods}")
         self.n_in, self.n_out, self.seq_len, self.periods = n_in, n_out, seq_len, periods
-        rng = np.random.default_rng([seed, 0x9A77])
+        rng = streams.generator(seed, "pattern_inputs")
         self.inputs = poisson_spikes(np.full((seq_len, n_in), f_in * dt / 1000), rng)
         self.targets = np.stack([sum_of_sines(seq_len, periods, rng) for _ in range(n_out)],
                                 axis=1).astype(np.float32)

@@ -47,7 +47,7 @@ class YinYang:
         "rule": {"name": "eprop", "feedback": "symmetric", "c_reg": 0.0},
         "training": {"n_trials": 4000, "update": "trial", "batch_size": 1, "lr": 3e-3,
                      "lr_decay": 0.7, "lr_decay_every": 1000, "eval_every": 250,
-                     "eval_trials": 200, "final_eval_trials": 1000},
+                     "validation_trials": 200, "test_trials": 1000},
     }
 
     def __init__(self, seq_len: int = 30, decision_steps: int = 10, r_small: float = 0.1,

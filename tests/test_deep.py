@@ -9,7 +9,7 @@ from locallearn.tasks.yinyang import yinyang_class
 
 import locallearn as ll
 from locallearn import io
-from locallearn.runner import run_supervised
+from locallearn.runs import run_supervised
 
 
 def test_yinyang_classes_and_trials():
@@ -72,8 +72,8 @@ def test_runner_logs_feedback_alignment(tmp_path):
     config = {"task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
               "network": {"n_rec": [8, 8]},
               "rule": {"name": "eprop", "feedback": "adaptive"}, "seed": 0,
-              "training": {"n_trials": 20, "eval_every": 10, "eval_trials": 4,
-                           "final_eval_trials": 4}}
+              "training": {"n_trials": 20, "eval_every": 10, "validation_trials": 4,
+                           "test_trials": 4}}
     run_supervised(config, tmp_path / "run", progress=False)
     rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
     for row in rows:
@@ -85,14 +85,14 @@ def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path)
     def run(check, name):
         config = {"task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
                   "network": {"n_rec": [8, 8]}, "rule": {"name": "eprop", "feedback": "adaptive"},
-                  "seed": 0, "training": {"n_trials": 20, "eval_every": 10, "eval_trials": 4,
-                                          "final_eval_trials": 4, "gradient_check": check}}
+                  "seed": 0, "training": {"n_trials": 20, "eval_every": 10, "validation_trials": 4,
+                                          "test_trials": 4, "gradient_check": check}}
         run_supervised(config, tmp_path / name, progress=False)
         return io.read_jsonl(tmp_path / name / "metrics.jsonl"), np.load(tmp_path / name / "weights.npz")
 
     rows, weights = run(True, "checked")
     plain_rows, plain_weights = run(False, "plain")
-    assert all(-1 <= row["grad_cosine"] <= 1 for row in rows)
+    assert all(-1 <= row["grad_cosine"] <= 1 for row in rows if row["kind"] == "validation")
     # the first row is the untrained network: recompute its cosine independently
     config = json.loads((tmp_path / "checked" / "config.json").read_text())
     net = ll.Network(ll.NetworkConfig.from_dict(config["network"]))
@@ -133,8 +133,8 @@ def test_eprop_learns_through_escape_noise_neurons(tmp_path):
     config = {"task": {"name": "yinyang", "seq_len": 20, "decision_steps": 5},
               "network": {"n_rec": [32, 32], "spike_fn": "escape", "sigmoid_width": 0.3},
               "rule": {"name": "eprop", "feedback": "symmetric"}, "seed": 0,
-              "training": {"n_trials": 300, "eval_every": 150, "eval_trials": 100,
-                           "final_eval_trials": 200, "lr": 5e-3}}
+              "training": {"n_trials": 300, "eval_every": 150, "validation_trials": 100,
+                           "test_trials": 200, "lr": 5e-3}}
     summary = run_supervised(config, tmp_path / "escape", progress=False)
     rows = io.read_jsonl(tmp_path / "escape" / "metrics.jsonl")
     assert summary["status"] == "completed"

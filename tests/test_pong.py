@@ -200,7 +200,7 @@ def test_state_observation_carries_the_paddles_velocity():
 
 
 def test_agent_diagnosis_accounts_for_every_point_and_every_ball(tmp_path):
-    from locallearn.lifetime import run_lifetime
+    from locallearn.runs import run_lifetime
 
     run_lifetime({"task": "pong", "seed": 0, "training": {"steps": 1500}}, tmp_path / "run",
                  progress=False)

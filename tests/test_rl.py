@@ -1,12 +1,14 @@
 """Reward-based rules and the lifetime runner: signs, TD bookkeeping, smoke runs, gymnasium."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import kill_then_resume
 
 import locallearn as ll
 from locallearn import io, kernels
-from locallearn.lifetime import play, run_lifetime
+from locallearn.runs import play, run_lifetime
 from locallearn.spaces import gymnasium_available
 
 
@@ -241,13 +243,13 @@ def test_short_lifetime_on_each_game_and_rule_completes_and_learns(task, metric,
 
 
 def test_a_task_brings_its_own_lifetime_options_and_the_user_overrides_them():
-    from locallearn.lifetime import resolve_config
+    from locallearn.runs import resolve
 
-    task = resolve_config({"task": "pong"})["task"]
+    task = resolve({"task": "pong"})["task"]
     assert task == {"name": "pong", "observation": "relative", "shaping": 0.5}
-    task = resolve_config({"task": {"name": "pong", "shaping": 0.0, "observation": "ram"}})["task"]
+    task = resolve({"task": {"name": "pong", "shaping": 0.0, "observation": "ram"}})["task"]
     assert task == {"name": "pong", "observation": "ram", "shaping": 0.0}
-    assert resolve_config({"task": "pong"})["network"]["n_in"] == 8 * 12  # population code
+    assert resolve({"task": "pong"})["network"]["n_in"] == 8 * 12  # population code
     assert ll.tasks.make("pong").shaping == 0.0  # the plain game is unchanged
 
 
@@ -313,7 +315,7 @@ def test_cli_lifetime_run_and_play_on_another_environment(tmp_path, capsys):
     summary = io.read_json(out / "summary.json")
     assert summary["steps"] == 600 and summary["metric"] == "pipes"
     assert main(["play", str(out), "--episodes", "2"]) == 0
-    assert "2 episodes (greedy actions)" in capsys.readouterr().out
+    assert "2 episodes (greedy actions, weights frozen)" in capsys.readouterr().out
     assert main(["play", str(out), "--task", "catch"]) == 2
     pytest.importorskip("flappy_bird_gymnasium")  # the real game needs the [games] extra
     assert main(["play", str(out), "--episodes", "1", "--task", "flappy_gym"]) == 0
@@ -420,10 +422,19 @@ def test_without_value_to_layer_the_layer_traces_ignore_the_critic():
     assert not np.array_equal(traces[0]["w_out"][-1], traces[1]["w_out"][-1])
 
 
-def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(tmp_path):
-    settings = ["--task", "catch", "--steps", "6000", "--seed", "2", "--set",
-                "training.checkpoint_every=500", "--no-progress"]
-    kill_then_resume(settings, tmp_path, lambda run_dir: (run_dir / "checkpoint.pkl").exists())
+@pytest.mark.parametrize("task, steps", [("catch", 6000), ("pong", 6000), ("flappy", 6000)])
+def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(task, steps, tmp_path):
+    settings = ["--task", task, "--steps", str(steps), "--seed", "2", "--set",
+                "training.checkpoint_every=500", "--set", "training.eval_episodes=2",
+                "--no-progress"]
+
+    def past_the_first_checkpoint(run_dir):
+        try:
+            return json.loads((run_dir / "checkpoint.json").read_text())["counters"]["position"] > 0
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+
+    kill_then_resume(settings, tmp_path, past_the_first_checkpoint)
 
 
 def test_a_diverging_lifetime_fails_with_a_message_naming_step_and_checkpoint(tmp_path):

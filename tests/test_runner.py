@@ -14,22 +14,22 @@ from conftest import kill_then_resume
 import locallearn as ll
 from locallearn import io
 from locallearn.cli import main
-from locallearn.runner import resolve_config, run_supervised
+from locallearn.runs import RunDirectoryError, resolve, run_supervised
 
 RUN_FILES = ("config.json", "metrics.jsonl", "weights.npz", "learning_curve.png", "summary.json")
 
 # Short versions: easy settings of each task that learn within ~100 trials on CI. The full-size
 # demonstrations (tests marked slow, benchmarks/supervised.py) are what the headline numbers use.
 _SMALL_NET = {"n_rec": 30, "n_adaptive": 15, "tau_adapt": 200.0, "beta": 0.1}
-_SHORT_TRAINING = {"n_trials": 100, "lr": 5e-3, "eval_every": 50, "eval_trials": 16, "target": None,
-                   "final_eval_trials": 16}
+_SHORT_TRAINING = {"n_trials": 100, "lr": 5e-3, "eval_every": 50, "validation_trials": 16, "target": None,
+                   "test_trials": 16}
 SHORT = {
     "evidence": {"task": {"name": "evidence", "n_cues": 1, "seq_len": 400},
                  "network": _SMALL_NET, "training": _SHORT_TRAINING},
     "pattern": {"task": {"name": "pattern", "seq_len": 300, "n_in": 40, "periods": [300, 150, 100]},
                 "network": {"n_rec": 40},
-                "training": {"n_trials": 40, "lr": 5e-3, "eval_every": 10, "eval_trials": 1,
-                             "final_eval_trials": 1}},
+                "training": {"n_trials": 40, "lr": 5e-3, "eval_every": 10, "validation_trials": 1,
+                             "test_trials": 1}},
     "store_recall": {"task": {"name": "store_recall", "n_symbols": 3, "t_symbol": 60},
                      "network": _SMALL_NET, "training": _SHORT_TRAINING},
     "delayed_match": {"task": {"name": "delayed_match", "min_delay": 50, "max_delay": 60,
@@ -41,7 +41,7 @@ SHORT = {
 @pytest.mark.parametrize("task", sorted(SHORT))
 def test_short_run_writes_every_file_and_lowers_the_loss(task, tmp_path):
     config = {**SHORT[task], "rule": {"name": "eprop", "feedback": "symmetric"}, "seed": 1}
-    initial = ll.Network(ll.NetworkConfig.from_dict(resolve_config(config)["network"]))
+    initial = ll.Network(ll.NetworkConfig.from_dict(resolve(config)["network"]))
     summary = run_supervised(config, tmp_path / "run", progress=False)
     for name in RUN_FILES:
         assert (tmp_path / "run" / name).stat().st_size > 0, name
@@ -50,16 +50,16 @@ def test_short_run_writes_every_file_and_lowers_the_loss(task, tmp_path):
         assert key in summary
     assert summary["steps"] > 0 and summary["trials"] == config["training"]["n_trials"]
     rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
-    evals = [r for r in rows if r["kind"] == "eval"]
+    evals = [r for r in rows if r["kind"] == "validation"]
     assert len(evals) == config["training"]["n_trials"] // config["training"]["eval_every"] + 1
     weights = np.load(tmp_path / "run" / "weights.npz")
     assert set(weights.files) == {"w_in", "w_rec", "w_out", "b_out"}
     for key in ("w_in", "w_rec", "w_out"):
         assert not np.array_equal(weights[key], initial.params[key]), key
     if task != "delayed_match":  # an XOR of two remembered bits needs thousands of trials
-        assert evals[-1]["eval_loss"] < 0.9 * evals[0]["eval_loss"]
+        assert evals[-1]["loss"] < 0.9 * evals[0]["loss"]
     resolved = io.read_json(tmp_path / "run" / "config.json")
-    assert resolved == resolve_config(config)
+    assert resolved == resolve(config)
     if task == "pattern":
         assert (tmp_path / "run" / "output_vs_target.png").exists()
 
@@ -91,7 +91,7 @@ def test_run_refuses_to_overwrite_an_existing_run(tmp_path):
     config["training"] = {**config["training"], "n_trials": 2, "eval_every": 2}
     run_supervised(config, tmp_path / "r", progress=False)
     before = (tmp_path / "r" / "summary.json").read_text()
-    with pytest.raises(FileExistsError):
+    with pytest.raises(RunDirectoryError, match="already holds a run"):
         run_supervised(config, tmp_path / "r", progress=False)
     assert (tmp_path / "r" / "summary.json").read_text() == before
 
@@ -137,8 +137,8 @@ feedback = "symmetric"
 [training]
 n_trials = 4
 eval_every = 2
-eval_trials = 1
-final_eval_trials = 1
+validation_trials = 1
+test_trials = 1
 """)
     out = tmp_path / "run"
     code = main(["run", "--config", str(config), "--set", "training.lr=0.004", "--out", str(out),
@@ -156,7 +156,7 @@ final_eval_trials = 1
 def test_sigint_leaves_a_complete_run_directory_marked_interrupted(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "locallearn", "run", "--task", "evidence", "--trials", "100000",
-               "--eval-every", "1000", "--eval-trials", "1", "--final-eval-trials", "1",
+               "--eval-every", "1000", "--validation-trials", "1", "--test-trials", "1",
                "--set", "network.n_rec=20", "--set", "network.n_adaptive=10",
                "--out", str(out), "--no-progress"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -182,7 +182,7 @@ def test_sigint_leaves_a_complete_run_directory_marked_interrupted(tmp_path):
 
 def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
     settings = ["--task", "store_recall", "--seed", "4", "--trials", "40", "--eval-every", "5",
-                "--eval-trials", "2", "--final-eval-trials", "2", "--set", "task.n_symbols=3",
+                "--validation-trials", "2", "--test-trials", "2", "--set", "task.n_symbols=3",
                 "--set", "task.t_symbol=60", "--set", "network.n_rec=20",
                 "--set", "network.n_adaptive=10", "--set", "training.lr_decay=0.9",
                 "--set", "rule.feedback='adaptive'", "--no-progress"]
@@ -200,6 +200,6 @@ def test_a_diverging_run_names_the_step_layer_and_last_checkpoint(tmp_path):
     config["training"] = {**config["training"], "lr": 1e38, "optimizer": "sgd"}
     summary = run_supervised(config, tmp_path / "run", progress=False)
     assert summary["status"] == "failed"
-    assert "non-finite" in summary["message"] and "trial 1 (step" in summary["message"]
+    assert "non-finite" in summary["message"] and "at trial 1 (step" in summary["message"]
     assert "layer 0" in summary["message"] or "readout" in summary["message"]
     assert "last finite checkpoint: trial 0" in summary["message"]

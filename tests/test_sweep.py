@@ -11,7 +11,7 @@ from locallearn.config import ConfigError
 
 SMALL = {"task": {"n_cues": 1, "seq_len": 360},
          "network": {"n_rec": 12, "n_adaptive": 6},
-         "training": {"n_trials": 6, "eval_every": 3, "eval_trials": 4, "final_eval_trials": 4,
+         "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 4, "test_trials": 4,
                       "target": None}}
 
 
@@ -93,8 +93,8 @@ n_adaptive = 6
 [config.training]
 n_trials = 3
 eval_every = 3
-eval_trials = 2
-final_eval_trials = 2
+validation_trials = 2
+test_trials = 2
 """)
     assert main(["compare", "--sweep", str(spec)]) == 0
     assert "eprop:random" in capsys.readouterr().out
@@ -130,7 +130,7 @@ def test_a_killed_sweep_restarted_gives_the_results_of_an_uninterrupted_one(tmp_
                 "--set", "task.n_cues=1", "--set", "task.seq_len=360",
                 "--set", "network.n_rec=12", "--set", "network.n_adaptive=6",
                 "--set", "training.n_trials=6", "--set", "training.eval_every=3",
-                "--set", "training.eval_trials=4", "--set", "training.final_eval_trials=4"]
+                "--set", "training.validation_trials=4", "--set", "training.test_trials=4"]
 
     subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
     process = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.PIPE,

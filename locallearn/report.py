@@ -1,0 +1,173 @@
+"""``locallearn report``: markdown tables of run and sweep directories, from their files alone.
+
+Give it run directories (each holding ``summary.json``) and sweep directories (holding
+``results.csv`` and one run directory per cell); runs are grouped by task and rule (with its
+feedback pathway) and summarised over seeds with :func:`locallearn.stats.summarize` — mean,
+sample std (ddof 1), 95 % t-interval, n — next to every seed's own figure.
+
+* Supervised runs: the **test** figure (fresh trials drawn once at the end) per seed and its
+  summary; the validation figure at the stop beside it (early stopping chose it: it is not held
+  out); trials used.
+* Lifetimes: the training-window figure (last episodes of the lifetime), and the frozen-weight
+  evaluation on unseen environment seeds, greedy and sampled.
+
+Runs that failed or were interrupted are counted apart and never enter a mean.
+
+README sections between ``<!-- report DIR [DIR ...] -->`` and ``<!-- end report -->`` are these
+tables: ``locallearn report --readme README.md`` rewrites them, and a test checks that they equal
+what the committed result files give.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from . import io
+from .stats import summarize
+
+README_BLOCK = re.compile(r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)",
+                          re.DOTALL)
+
+
+def _run_dirs(path: Path) -> list[Path]:
+    """The run directories ``path`` stands for: itself, or a sweep's cells (in results order)."""
+    if (path / "summary.json").exists():
+        return [path]
+    if (path / "results.csv").exists():
+        with open(path / "results.csv", newline="") as handle:
+            names = [Path(row["run_dir"]).name for row in csv.DictReader(handle)]
+        return [path / name for name in names]
+    runs = sorted(p.parent for p in path.glob("*/summary.json"))
+    if not runs:
+        raise FileNotFoundError(f"{path} holds no run (summary.json) and no sweep (results.csv)")
+    return runs
+
+
+def load(paths) -> list[dict]:
+    """The summaries of every run under ``paths`` (with ``run_dir`` added), in order."""
+    summaries = []
+    for path in map(Path, paths):
+        for run_dir in _run_dirs(path):
+            summary_path = run_dir / "summary.json"
+            if not summary_path.exists():
+                failure = run_dir / "failure.json"
+                summary = io.read_json(failure) if failure.exists() else {"status": "missing"}
+            else:
+                summary = io.read_json(summary_path)
+            config_path = run_dir / "config.json"
+            config = io.read_json(config_path) if config_path.exists() else {}
+            summary = {**summary, "run_dir": str(run_dir)}
+            summary.setdefault("task", config.get("task", {}).get("name", "?"))
+            summary.setdefault("rule_label", config.get("rule", {}).get("name", "?"))
+            summary.setdefault("seed", config.get("seed"))
+            summary.setdefault("kind", "lifetime" if "agent" in config else "supervised")
+            summaries.append(summary)
+    return summaries
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _seeds(runs: list[dict]) -> str:
+    seeds = [r["seed"] for r in runs]
+    return ", ".join(map(str, seeds))
+
+
+def _per_seed(values: list[float], digits: int) -> str:
+    return ", ".join(_fmt(v, digits) for v in values)
+
+
+def _groups(summaries: list[dict], kind: str) -> dict[tuple[str, str], list[dict]]:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for s in summaries:
+        if s.get("kind") == kind:
+            groups.setdefault((s["task"], s["rule_label"]), []).append(s)
+    return groups
+
+
+def _failed(runs: list[dict]) -> str:
+    bad = [f"seed {r['seed']} {r.get('status')}" for r in runs if r.get("status") != "completed"]
+    return "; ".join(bad) if bad else ""
+
+
+def supervised_table(summaries: list[dict], digits: int = 3) -> str:
+    groups = _groups(summaries, "supervised")
+    if not groups:
+        return ""
+    lines = ["| task | rule | test metric: mean ± std [95 % CI] (n seeds) | per seed (test) | "
+             "validation at stop, per seed | trials, per seed | not completed |",
+             "|---|---|---|---|---|---|---|"]
+    for (task, label), runs in groups.items():
+        done = [r for r in runs if r.get("status") == "completed" and r.get("test")]
+        metric = done[0]["metric"] if done else runs[0].get("metric", "?")
+        tests = [r["test"]["metric"] for r in done]
+        validations = [(r.get("validation") or {}).get("metric") for r in done]
+        n_test = sorted({r["test"]["n"] for r in done})
+        lines.append(
+            f"| {task} | {label} | {metric} {summarize(tests).text(digits)} "
+            f"| {_per_seed(tests, digits)} (seeds {_seeds(done)}; {'/'.join(map(str, n_test))} "
+            f"test trials each) | {_per_seed(validations, digits)} "
+            f"| {', '.join(str(r['trials']) for r in done)} | {_failed(runs) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def lifetime_table(summaries: list[dict], digits: int = 3) -> str:
+    groups = _groups(summaries, "lifetime")
+    if not groups:
+        return ""
+    lines = ["| task | rule | training window: mean ± std [95 % CI] (n seeds) | per seed | "
+             "frozen greedy, per seed | frozen sampled, per seed | steps | not completed |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (task, label), runs in groups.items():
+        done = [r for r in runs if r.get("status") == "completed" and r.get("value") is not None]
+        metric = done[0]["metric"] if done else runs[0].get("metric", "?")
+        values = [r["value"] for r in done]
+        greedy = [(r.get("evaluation") or {}).get("greedy", {}).get("metric") for r in done]
+        sampled = [(r.get("evaluation") or {}).get("sampled", {}).get("metric") for r in done]
+        windows = sorted({r.get("window") for r in done})
+        episodes = sorted({(r.get("evaluation") or {}).get("episodes") for r in done} - {None})
+        steps = sorted({r["steps"] for r in done})
+        lines.append(
+            f"| {task} | {label} | {metric} {summarize(values).text(digits)} "
+            f"| {_per_seed(values, digits)} (seeds {_seeds(done)}; last "
+            f"{'/'.join(map(str, windows))} episodes) "
+            f"| {_per_seed(greedy, digits)} | {_per_seed(sampled, digits)} "
+            f"({'/'.join(map(str, episodes)) or '0'} unseen-seed episodes each) "
+            f"| {'/'.join(f'{s:,}' for s in steps)} | {_failed(runs) or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+def report(paths, digits: int = 3) -> str:
+    """The markdown tables (supervised, then lifetimes) of the runs under ``paths``."""
+    summaries = load(paths)
+    parts = [t for t in (supervised_table(summaries, digits), lifetime_table(summaries, digits))
+             if t]
+    if not parts:
+        raise FileNotFoundError("no run found under " + ", ".join(map(str, paths)))
+    return "\n".join(parts)
+
+
+def readme_blocks(text: str) -> list[tuple[list[str], str]]:
+    """(directories, current body) of every report block in a README's text."""
+    return [(m.group("dirs").split(), m.group("body")) for m in README_BLOCK.finditer(text)]
+
+
+def update_readme(path: str | Path, root: str | Path | None = None) -> int:
+    """Rewrite every report block of the README at ``path`` (directories relative to ``root``,
+    by default the README's folder); returns the number of blocks."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    text = path.read_text()
+    count = 0
+
+    def render(match) -> str:
+        nonlocal count
+        count += 1
+        body = report([root / d for d in match.group("dirs").split()])
+        return match.group(1) + body + match.group(4)
+
+    io.write_text(path, README_BLOCK.sub(render, text))
+    return count

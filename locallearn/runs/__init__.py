@@ -1,0 +1,35 @@
+"""One run framework for every kind of run (DESIGN §2): supervised trial streams and
+environment lifetimes are two schedules over the same machinery.
+
+    from locallearn import runs
+    summary = runs.execute({"task": "evidence", "seed": 0}, "runs/evidence")
+    summary = runs.execute(None, "runs/evidence", resume=True)     # continue a killed run
+
+``run_supervised`` and ``run_lifetime`` are the same call, named for the reader; ``play``
+evaluates a saved agent with its weights frozen.
+"""
+
+from .checkpoint import CheckpointError
+from .directory import RunDirectoryError
+from .framework import Divergence, build_task, execute, fingerprint, is_environment, resolve, rule_label
+from .lifetime import Agent, AgentConfig, LifetimeConfig, load_agent, play
+from .supervised import TrainingConfig
+
+
+def run_supervised(user_config, out=None, progress: bool = True, callbacks: tuple = (),
+                   resume: bool = False, force: bool = False) -> dict:
+    """Train on a supervised task (see :mod:`locallearn.runs.supervised`)."""
+    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks,
+                   force=force)
+
+
+def run_lifetime(user_config, out=None, progress: bool = True, callbacks: tuple = (),
+                 resume: bool = False, force: bool = False) -> dict:
+    """Live one lifetime in an environment (see :mod:`locallearn.runs.lifetime`)."""
+    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks,
+                   force=force)
+
+
+__all__ = ["Agent", "AgentConfig", "CheckpointError", "Divergence", "LifetimeConfig",
+           "RunDirectoryError", "TrainingConfig", "build_task", "execute", "fingerprint", "is_environment",
+           "load_agent", "play", "resolve", "rule_label", "run_lifetime", "run_supervised"]

@@ -1,0 +1,314 @@
+"""The one run framework: configuration, run directory, checkpoints, console, summary.
+
+A run is a *schedule* driven by :func:`execute`. The schedule owns what is particular to its kind
+of run — a supervised trial stream (:mod:`.supervised`) or an environment lifetime
+(:mod:`.lifetime`) — and the framework owns everything else, identically for both:
+
+1. the configuration: resolved from the user's partial one and the task's defaults (or, to
+   resume, read from the run's ``config.json``; options given again must equal it);
+2. the run directory (:mod:`.directory`): a new folder or the run's own, locked while written;
+3. checkpoints (:mod:`.checkpoint`): data, written every ``schedule.checkpoint_due()``, restored
+   into objects built afresh from the configuration; the first one at position 0, so that a
+   run that cannot be checkpointed says so before it spends any time;
+4. failure: a :class:`Divergence` (non-finite weights, loss or TD error, or a loss that grew
+   beyond ``divergence_factor`` times its initial value) ends the run with status "failed", its
+   reason printed on the console and written to ``summary.json`` with the last finite checkpoint;
+   Ctrl-C ends it "interrupted" (exit 130 from the CLI) after the current unit of work;
+5. the console (:mod:`.console`) and the summary: one schema (:data:`SUMMARY_SCHEMA`) whose
+   common keys every run has, and the schedule's own figures besides.
+
+The schedule protocol (:class:`Schedule`) is small: ``total`` and ``position`` in ``unit``s,
+``begin()``, ``advance(limit)`` (at most ``limit`` units, returns how many), ``stop_reason``
+(early stopping), ``checkpoint_objects()``, ``counters()`` / ``restore_counters()``,
+``status()`` (console figures) and ``finish(status)`` (final evaluation, figures, summary keys).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from .. import io
+from ..config import ConfigError, check_int, unknown_name_message
+from . import checkpoint, console
+from .directory import RunDirectory, RunDirectoryError, changed_options, default_path
+
+SUMMARY_SCHEMA = 2
+
+
+class Divergence(FloatingPointError):
+    """The run's numbers left the finite range or grew without bound; the message says which."""
+
+
+class Schedule(Protocol):
+    kind: str  # "supervised" or "lifetime"
+    unit: str  # what position counts: "trial" or "step"
+    total: int
+    position: int
+    stop_reason: str | None  # set when the schedule ends before ``total`` (early stopping)
+
+    def begin(self) -> None:
+        """A fresh run starts (an initial evaluation, say); not called on resume."""
+
+    def advance(self, limit: int) -> int:
+        """Do at most ``limit`` units of work; return how many were done."""
+
+    def checkpoint_due(self) -> bool:
+        """Whether a checkpoint should be written now."""
+
+    def checkpoint_objects(self) -> dict[str, Any]:
+        """The live objects whose state a checkpoint records."""
+
+    def counters(self) -> dict:
+        """JSON counters that, with the objects' state, let a resumed run continue exactly."""
+
+    def restore_counters(self, counters: dict, rows: list[dict]) -> None:
+        """Take back the counters of a checkpoint and the metrics rows it accounts for."""
+
+    def status(self) -> dict:
+        """A few figures for the progress display."""
+
+    def finish(self, status: str) -> dict:
+        """End the run: final evaluation (when completed), figures; the summary's own keys."""
+
+
+# ----------------------------------------------------------------------------- configuration
+def construct(kind: str, factory: Callable, options: dict):
+    """Call ``factory(**options)``, turning unknown keywords into a ConfigError naming them."""
+    parameters = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        allowed = [n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL]
+        for key in options:
+            if key not in allowed:
+                raise ConfigError(unknown_name_message(f"{kind} option", key, allowed))
+    return factory(**options)
+
+
+def checked_section(cls, section: str, values: dict) -> dict:
+    """``values`` validated by the frozen dataclass ``cls`` (unknown keys named), as a dict."""
+    from dataclasses import asdict
+
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(unknown_name_message(f"{section} key", unknown[0],
+                                               cls.__dataclass_fields__))
+    return asdict(cls(**values))
+
+
+def rule_section(default: dict, user: dict) -> dict:
+    """The task's default rule options apply only when the user keeps the default rule."""
+    if "name" in user and user["name"] != default.get("name"):
+        return dict(user)
+    return {**default, **user}
+
+
+def split_task(user: dict, sections: tuple[str, ...]) -> tuple[int, str, dict]:
+    """(seed, task name, task options) of a partial configuration; unknown sections named."""
+    from .. import tasks
+
+    unknown = sorted(set(user) - set(sections))
+    if unknown:
+        raise ConfigError(unknown_name_message("config section", unknown[0], sections))
+    seed = user.get("seed", 0)
+    check_int("config", "seed", seed, minimum=0)
+    section = user.get("task")
+    if section is None:
+        raise ConfigError(f"config needs a task (available: {', '.join(tasks.available())})")
+    section = {"name": section} if isinstance(section, str) else dict(section)
+    name = section.pop("name", None)
+    if name is None:
+        raise ConfigError("the task section needs a name")
+    tasks.get(name)  # an unknown name fails here, listing the known ones
+    return seed, name, section
+
+
+def build_task(section: dict, name: str | None = None):
+    """The task a resolved ``task`` table describes (``name`` overrides its name)."""
+    from .. import tasks
+
+    options = {k: v for k, v in section.items() if k != "name"}
+    return tasks.make(name or section["name"], **options)
+
+
+def build_rule(section: dict):
+    from .. import rules
+
+    return rules.make(section["name"], **{k: v for k, v in section.items() if k != "name"})
+
+
+def rule_label(config: dict) -> str:
+    """'eprop:random' — the rule and, when it has one by name, its feedback pathway."""
+    rule = config["rule"]
+    feedback = rule.get("feedback")
+    return f"{rule['name']}:{feedback}" if isinstance(feedback, str) else rule["name"]
+
+
+def fingerprint(config: dict) -> str:
+    """SHA-256 of a resolved configuration's canonical JSON: equal iff the runs are the same."""
+    text = json.dumps(config, sort_keys=True, default=io.json_default, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_environment(task_name: str) -> bool:
+    from .. import tasks
+
+    return getattr(tasks.get(task_name), "kind", None) == "environment"
+
+
+def schedule_for(task_name: str):
+    """The schedule class that runs ``task_name``: a lifetime for environments, else trials."""
+    from . import lifetime, supervised
+
+    return lifetime.LifetimeSchedule if is_environment(task_name) else supervised.SupervisedSchedule
+
+
+def task_name_of(user: dict) -> str | None:
+    task = user.get("task")
+    return task.get("name") if isinstance(task, dict) else task
+
+
+def resolve(user: dict) -> dict:
+    """Resolve a partial configuration of either kind of run."""
+    name = task_name_of(user)
+    if name is None:
+        from .. import tasks
+
+        raise ConfigError(f"config needs a task (available: {', '.join(tasks.available())})")
+    return schedule_for(name).resolve(user)
+
+
+# ----------------------------------------------------------------------------- running
+class _Interrupt:
+    """Turns SIGINT into a flag checked between units of work (a clean stopping point)."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = None
+
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave the default handler alone
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+
+def open_directory(user_config: dict | None, out: str | Path | None, resume: bool,
+                   force: bool = False) -> tuple[dict, RunDirectory]:
+    """(resolved config, locked run directory) for a new run or for resuming one."""
+    if resume:
+        if out is None:
+            raise RunDirectoryError("resume needs the run directory")
+        directory = RunDirectory.reopen(out)
+        try:
+            config = directory.config
+            changes = changed_options(config, user_config or {})
+            if changes:
+                raise RunDirectoryError(
+                    f"--resume continues {out} with its stored configuration; these options "
+                    f"differ from it: {'; '.join(changes)} (start a new run to change them)")
+        except BaseException:
+            directory.release()
+            raise
+        return config, directory
+    config = resolve(user_config or {})
+    if out is None:
+        out = default_path(config["task"]["name"], rule_label(config), config["seed"])
+    return config, RunDirectory.create(out, config, force=force)
+
+
+def execute(user_config: dict | None, out: str | Path | None = None, resume: bool = False,
+            progress: bool = True, callbacks: tuple = (), force: bool = False,
+            stream=None) -> dict:
+    """Run (or resume) the run ``user_config`` describes in ``out``; return its summary.
+
+    ``callbacks`` are called with each metrics row as it is written (a notebook's live curve).
+    A resumed run that had completed returns its summary without running again.
+    """
+    stream = stream or sys.stderr
+    config, directory = open_directory(user_config, out, resume, force)
+    with directory:
+        finished = directory.summary() if resume else None
+        if finished and finished.get("status") == "completed":
+            return {**finished, "run_dir": str(directory.path)}
+        console.compile_notice(stream)
+        schedule = schedule_for(config["task"]["name"])(config, directory, callbacks)
+        objects = schedule.checkpoint_objects()
+        last_checkpoint = None
+        if resume and checkpoint.exists(directory.path):
+            counters = checkpoint.load(directory.path, objects)
+            schedule.restore_counters(counters, directory.keep_rows(counters["rows"]))
+            last_checkpoint = schedule.position
+        elif resume:  # killed before its first checkpoint: start over in the same directory
+            directory.keep_rows(0)
+        started = time.perf_counter() - (schedule.elapsed if resume else 0.0)
+        schedule.clock = started
+        bar = console.Progress(schedule.total, schedule.unit,
+                               f"{config['task']['name']} / {rule_label(config)} / seed "
+                               f"{config['seed']}", enabled=progress, stream=stream,
+                               initial=schedule.position)
+        status, message = "completed", None
+
+        def save() -> None:
+            nonlocal last_checkpoint
+            schedule.elapsed = time.perf_counter() - started
+            checkpoint.save(directory.path, objects,
+                            {**schedule.counters(), "rows": schedule.rows_written,
+                             "position": schedule.position})
+            directory.sync_rows()
+            last_checkpoint = schedule.position
+
+        with _Interrupt() as interrupt:
+            try:
+                if last_checkpoint is None:
+                    schedule.begin()
+                    save()
+                while schedule.position < schedule.total and schedule.stop_reason is None:
+                    if interrupt.requested:
+                        status = "interrupted"
+                        break
+                    done = schedule.advance(min(schedule.chunk, schedule.total - schedule.position))
+                    bar.update(done, **schedule.status())
+                    if schedule.checkpoint_due():
+                        save()
+            except KeyboardInterrupt:
+                status = "interrupted"
+            except Divergence as error:
+                status = "failed"
+                where = (f"{schedule.unit} {last_checkpoint:,}, {directory.path / checkpoint.MANIFEST}"
+                         if last_checkpoint is not None else "none")
+                message = f"{error}; last finite checkpoint: {where}"
+            finally:
+                bar.close()
+                directory.sync_rows()
+        schedule.elapsed = time.perf_counter() - started
+        summary = {"schema": SUMMARY_SCHEMA, "kind": schedule.kind, "task": config["task"]["name"],
+                   "rule": config["rule"]["name"],
+                   "feedback": config["rule"].get("feedback")
+                   if isinstance(config["rule"].get("feedback"), str) else None,
+                   "rule_label": rule_label(config), "seed": config["seed"], "status": status}
+        if message:
+            summary["message"] = message
+            print(f"run failed: {message}", file=stream, flush=True)
+        summary.update(schedule.finish(status))
+        summary["wall_seconds"] = round(time.perf_counter() - started, 3)
+        summary["config_fingerprint"] = fingerprint(config)
+        directory.write_summary(summary)
+        return {**summary, "run_dir": str(directory.path)}

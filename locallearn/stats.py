@@ -1,0 +1,148 @@
+"""Statistics over seeds and over trials: the one place a reported interval is computed.
+
+* :func:`summarize` — n, mean, sample standard deviation (ddof 1) and a 95 % confidence interval
+  of the mean: Student's t (``method="t"``, the default for a handful of seeds) or a bootstrap
+  (``method="bootstrap"``: scipy's BCa bootstrap of the mean, 10,000 resamples, seeded).
+* :func:`wilson_interval` — the Wilson score interval of a proportion (accuracies over test
+  trials), which keeps its coverage near 0 and 1 where the normal approximation fails.
+* :func:`iqm` — the interquartile mean (mean of the middle 50 %), with a bootstrap interval;
+  robust aggregate for RL scores (Agarwal et al. 2021, as in rliable).
+
+With one value there is no spread: std and the interval are NaN, and the text says n=1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats as _scipy
+
+METHODS = ("t", "bootstrap")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A sample summarised: its size, mean, sample std (ddof 1) and a confidence interval."""
+
+    n: int
+    mean: float
+    std: float
+    low: float
+    high: float
+    method: str
+    confidence: float = 0.95
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def text(self, digits: int = 3) -> str:
+        """'0.931 ± 0.012 [0.916, 0.946] (n=5)': mean ± sample std [interval] (n)."""
+        if self.n == 0:
+            return "—"
+        f = f"{{:.{digits}f}}"
+        if self.n == 1:
+            return f"{f.format(self.mean)} (n=1)"
+        return (f"{f.format(self.mean)} ± {f.format(self.std)} "
+                f"[{f.format(self.low)}, {f.format(self.high)}] (n={self.n})")
+
+
+def _finite(values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(values)):
+        raise ValueError("statistics need finite values; got NaN or inf")
+    return values
+
+
+def summarize(values, confidence: float = 0.95, method: str = "t", seed: int = 0) -> Summary:
+    """Mean, sample std (ddof 1) and a ``confidence`` interval of the mean of ``values``."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    values = _finite(values)
+    n = values.size
+    if n == 0:
+        nan = float("nan")
+        return Summary(0, nan, nan, nan, nan, method, confidence)
+    mean = float(values.mean())
+    if n == 1:
+        nan = float("nan")
+        return Summary(1, mean, nan, nan, nan, method, confidence)
+    std = float(values.std(ddof=1))
+    if std == 0.0:
+        return Summary(n, mean, 0.0, mean, mean, method, confidence)
+    if method == "t":
+        half = float(_scipy.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
+        low, high = mean - half, mean + half
+    else:
+        low, high = _bootstrap(values, np.mean, confidence, seed)
+    return Summary(n, mean, std, float(low), float(high), method, confidence)
+
+
+def _bootstrap(values: np.ndarray, statistic, confidence: float, seed: int) -> tuple[float, float]:
+    result = _scipy.bootstrap((values,), statistic, confidence_level=confidence, n_resamples=10_000,
+                              method="BCa", random_state=np.random.default_rng(seed))
+    low, high = result.confidence_interval
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa degenerates on tiny samples
+        result = _scipy.bootstrap((values,), statistic, confidence_level=confidence,
+                                  n_resamples=10_000, method="percentile",
+                                  random_state=np.random.default_rng(seed))
+        low, high = result.confidence_interval
+    return float(low), float(high)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``."""
+    if n < 1 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    z = float(_scipy.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _interquartile_mean(values, axis=-1):
+    return _scipy.trim_mean(values, 0.25, axis=axis)
+
+
+def iqm(values, confidence: float = 0.95, seed: int = 0) -> Summary:
+    """Interquartile mean with a bootstrap interval (std is the sample std of all values)."""
+    values = _finite(values)
+    n = values.size
+    nan = float("nan")
+    if n == 0:
+        return Summary(0, nan, nan, nan, nan, "bootstrap", confidence)
+    centre = float(_interquartile_mean(values))
+    if n == 1:
+        return Summary(1, centre, nan, nan, nan, "bootstrap", confidence)
+    std = float(values.std(ddof=1))
+    if std == 0.0:
+        return Summary(n, centre, 0.0, centre, centre, "bootstrap", confidence)
+    low, high = _bootstrap(values, _interquartile_mean, confidence, seed)
+    return Summary(n, centre, std, low, high, "bootstrap", confidence)
+
+
+def proportion(scores, confidence: float = 0.95) -> Summary:
+    """Per-trial 0/1 scores summarised with the Wilson interval (method "wilson")."""
+    scores = _finite(scores)
+    if not np.all((scores == 0) | (scores == 1)):
+        raise ValueError("proportion() needs 0/1 scores")
+    n = scores.size
+    if n == 0:
+        nan = float("nan")
+        return Summary(0, nan, nan, nan, nan, "wilson", confidence)
+    low, high = wilson_interval(int(scores.sum()), n, confidence)
+    std = float(scores.std(ddof=1)) if n > 1 else float("nan")
+    return Summary(n, float(scores.mean()), std, low, high, "wilson", confidence)
+
+
+def per_trial(scores, confidence: float = 0.95) -> Summary:
+    """A metric averaged over trials: Wilson interval when every score is 0 or 1 (accuracy),
+    else the t interval of the mean."""
+    scores = _finite(scores)
+    if scores.size and np.all((scores == 0) | (scores == 1)):
+        return proportion(scores, confidence)
+    return summarize(scores, confidence, "t")

@@ -1,0 +1,59 @@
+"""The statistics helper against scipy and against its promised coverage."""
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from locallearn import stats
+
+
+def test_summary_uses_the_sample_std_and_the_t_interval_scipy_gives():
+    values = [0.91, 0.94, 0.93, 0.88, 0.95]
+    s = stats.summarize(values)
+    assert s.n == 5
+    assert s.std == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(values),
+                                       scale=scipy_stats.sem(values))
+    assert (s.low, s.high) == pytest.approx((low, high), rel=1e-12)
+    assert "(n=5)" in s.text()
+
+
+def test_t_interval_covers_the_true_mean_95_percent_of_the_time():
+    rng = np.random.default_rng(3)
+    hits = sum(s.low <= 1.0 <= s.high for s in
+               (stats.summarize(rng.normal(1.0, 2.0, 5)) for _ in range(4000)))
+    assert 0.935 < hits / 4000 < 0.965
+
+
+def test_bootstrap_interval_contains_the_mean_and_is_reproducible():
+    values = np.random.default_rng(0).exponential(size=30)
+    a = stats.summarize(values, method="bootstrap", seed=1)
+    b = stats.summarize(values, method="bootstrap", seed=1)
+    assert a == b and a.low < a.mean < a.high and a.method == "bootstrap"
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (3, 10), (481, 512), (512, 512), (1, 1)])
+def test_wilson_interval_equals_scipys(k, n):
+    expected = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert stats.wilson_interval(k, n) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_per_trial_picks_wilson_for_accuracies_and_t_otherwise():
+    assert stats.per_trial([1, 0, 1, 1]).method == "wilson"
+    assert stats.per_trial([0.2, 0.4, 0.1]).method == "t"
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    values = [100.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -100.0]
+    assert stats.iqm(values).mean == pytest.approx(3.5)
+
+
+def test_degenerate_samples_and_bad_input():
+    assert stats.summarize([]).n == 0 and stats.summarize([]).text() == "—"
+    one = stats.summarize([2.0])
+    assert one.mean == 2.0 and np.isnan(one.std) and one.text() == "2.000 (n=1)"
+    assert stats.summarize([1.0, 1.0]).low == 1.0
+    with pytest.raises(ValueError, match="finite"):
+        stats.summarize([1.0, float("nan")])
+    with pytest.raises(ValueError, match="method"):
+        stats.summarize([1.0, 2.0], method="normal")
