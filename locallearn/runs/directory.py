@@ -65,7 +65,7 @@ class RunDirectory:
         path = Path(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
+        except FileExistsError:
             raise RunDirectoryError(f"{path} exists and is not a folder") from None
         except OSError as error:
             raise RunDirectoryError(f"cannot create {path}: {error.strerror}") from None

@@ -1,0 +1,330 @@
+"""The run framework's promises: held-out numbers, safe run directories, data checkpoints,
+failures reported — one regression test per defect of issue 17."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import small_network
+
+import locallearn as ll
+from locallearn import io, report, streams, sweep
+from locallearn.cli import main
+from locallearn.runs import CheckpointError, RunDirectoryError, checkpoint, execute, play, resolve
+
+TINY = {"task": {"name": "evidence", "n_cues": 1, "seq_len": 360},
+        "network": {"n_rec": 10, "n_adaptive": 5},
+        "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 8, "test_trials": 16,
+                     "target": None}}
+TINY_LIFE = {"task": "catch", "seed": 0, "training": {"steps": 300, "eval_episodes": 3}}
+
+
+def _tiny(**training):
+    return {**TINY, "training": {**TINY["training"], **training}}
+
+
+# ----------------------------------------------------------------------------- held out
+def test_validation_test_and_training_trials_come_from_disjoint_streams():
+    task = ll.tasks.make("evidence", n_cues=1, seq_len=360)
+    draws = {name: task.trial(streams.generator(0, name)).inputs for name in
+             ("train", "validation", "test")}
+    assert not np.array_equal(draws["train"], draws["validation"])
+    assert not np.array_equal(draws["validation"], draws["test"])
+    assert len(set(streams.STREAMS.values())) == len(streams.STREAMS)
+
+
+def test_the_reported_number_is_the_test_on_fresh_trials_with_its_interval(tmp_path):
+    summary = execute(_tiny(), tmp_path / "run", progress=False)
+    test = summary["test"]
+    assert summary["value"] == test["metric"] and test["n"] == 16
+    assert test["interval"] == "wilson" and test["low"] <= test["metric"] <= test["high"]
+    assert summary["validation"]["n"] == 8 and summary["validation"]["trial"] == 6
+    rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["kind"] for r in rows] == ["validation"] * 3 + ["test"]
+    # the test trials are the test stream's first 16, scored once by the final network
+    task = ll.tasks.make("evidence", n_cues=1, seq_len=360)
+    rng = streams.generator(0, "test")
+    net = ll.Network(ll.NetworkConfig.from_dict(resolve(TINY)["network"]))
+    with np.load(tmp_path / "run" / "weights.npz") as weights:
+        for name in net.params:
+            net.params[name][...] = weights[name]
+    scores = []
+    for _ in range(16):
+        trial = task.trial(rng)
+        net.reset_state()
+        scores.append(task.score(net.simulate(trial.inputs)["y"], trial))
+    assert np.mean(scores) == test["metric"]
+
+
+def test_early_stopping_uses_validation_and_a_fixed_budget_mode_exists(tmp_path):
+    stopped = execute(_tiny(target=0.0), tmp_path / "early", progress=False)
+    assert stopped["stopped_early"] and stopped["trials"] == 0
+    assert "reached the target" in stopped["stop_reason"] and stopped["test"]["n"] == 16
+    fixed = execute(_tiny(target=0.0, early_stopping=False), tmp_path / "fixed", progress=False)
+    assert not fixed["stopped_early"] and fixed["trials"] == 6
+
+
+# ----------------------------------------------------------------------------- directories
+def test_two_runs_in_the_same_second_without_out_get_their_own_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a = execute(_tiny(n_trials=1, eval_every=1), None, progress=False)
+    b = execute(_tiny(n_trials=1, eval_every=1), None, progress=False)
+    assert a["run_dir"] != b["run_dir"]
+    assert io.read_json(os.path.join(a["run_dir"], "summary.json"))["status"] == "completed"
+
+
+def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "locallearn", "run", "--task", "evidence", "--trials",
+               "100000", "--set", "task.n_cues=1", "--set", "task.seq_len=360",
+               "--set", "network.n_rec=10", "--set", "network.n_adaptive=5",
+               "--eval-every", "50", "--validation-trials", "2", "--out", str(out), "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not (out / "metrics.jsonl").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        rows_before = len(io.read_jsonl(out / "metrics.jsonl"))
+        with pytest.raises(RunDirectoryError, match=f"being written by pid {process.pid}"):
+            execute(None, out, resume=True, progress=False)
+        with pytest.raises(RunDirectoryError, match="being written|already holds a run"):
+            execute(TINY, out, progress=False)
+        assert len(io.read_jsonl(out / "metrics.jsonl")) >= rows_before  # nothing duplicated
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    rows = io.read_jsonl(out / "metrics.jsonl")
+    assert len({(r["trial"], r["kind"]) for r in rows}) == len(rows)
+
+
+def test_a_foreign_folder_is_refused_and_force_never_replaces_a_file(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(RunDirectoryError, match="not empty .*notes.txt"):
+        execute(TINY, out, progress=False)
+    (out / "weights.npz").write_bytes(b"a user's file")
+    with pytest.raises(RunDirectoryError, match="weights.npz.*never replaces"):
+        execute(TINY, out, progress=False, force=True)
+    (out / "weights.npz").unlink()
+    assert execute(TINY, out, progress=False, force=True)["status"] == "completed"
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_resume_refuses_changed_options_and_accepts_equal_ones(tmp_path):
+    out = tmp_path / "run"
+    execute(TINY, out, progress=False)
+    assert main(["run", "--resume", str(out), "--set", "training.lr=5", "--no-progress"]) == 2
+    assert main(["run", "--resume", str(out), "--set", "training.lr=0.001", "--no-progress"]) == 0
+
+
+def test_an_unwritable_out_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["run", "--task", "evidence", "--out", str(blocker / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create" in err
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def test_checkpoints_hold_no_pickle_and_restore_a_learner_exactly(tmp_path):
+    def build():
+        net = small_network(seed=1)
+        return ll.OnlineLearner(net, ll.rules.make("eprop", feedback="adaptive"), ll.Adam(lr=1e-2),
+                                update="step")
+
+    inputs = (np.random.default_rng(0).random((30, 4)) < 0.3).astype(float)
+    targets = np.random.default_rng(1).standard_normal((30, 3))
+    a = build()
+    a.run_sequence(inputs, targets)
+    checkpoint.save(tmp_path, {"learner": a}, {"position": 1})
+    with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as data:
+        assert all(data[k].dtype != object for k in data.files)
+    b = build()
+    assert checkpoint.load(tmp_path, {"learner": b}) == {"position": 1}
+    a.run_sequence(inputs, targets)
+    b.run_sequence(inputs, targets)
+    for name in a.net.params:
+        np.testing.assert_array_equal(a.net.params[name], b.net.params[name])
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "checkpoint.npz").write_bytes((d / "checkpoint.npz").read_bytes()[:200]),
+     "does not match its manifest"),
+    (lambda d: (d / "checkpoint.npz").unlink(), "checkpoint.npz is missing"),
+    (lambda d: (d / "checkpoint.json").write_text(""), "damaged"),
+    (lambda d: (d / "checkpoint.json").write_text(json.dumps({"format": "locallearn-checkpoint",
+                                                               "version": 1})), "version 1"),
+])
+def test_a_damaged_checkpoint_is_a_one_line_error_naming_the_file(damage, message, tmp_path,
+                                                                   capsys):
+    out = tmp_path / "run"
+    execute(_tiny(n_trials=3), out, progress=False)
+    summary = io.read_json(out / "summary.json")
+    io.write_json(out / "summary.json", {**summary, "status": "interrupted"})
+    damage(out)
+    with pytest.raises(CheckpointError, match=message):
+        execute(None, out, resume=True, progress=False)
+    assert main(["run", "--resume", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "checkpoint" in err
+
+
+def test_an_old_pickled_run_is_refused_with_a_message(tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    io.write_json(out / "config.json", {"task": {"name": "catch"}})
+    (out / "checkpoint.pkl").write_bytes(b"\x80\x04K\x01.")
+    with pytest.raises(RunDirectoryError, match="older locallearn.*never loaded"):
+        execute(None, out, resume=True, progress=False)
+
+
+# ----------------------------------------------------------------------------- failures
+def test_adam_divergence_fails_with_its_reason_on_the_console(tmp_path, capsys):
+    config = {"task": {"name": "pattern", "seq_len": 200, "n_in": 20, "periods": [200, 100]},
+              "network": {"n_rec": 20}, "seed": 0,
+              "training": {"n_trials": 40, "lr": 1e6, "optimizer": "adam", "eval_every": 5}}
+    assert main(["run", "--config", _toml(tmp_path, config), "--out", str(tmp_path / "run"),
+                 "--no-progress"]) == 1
+    summary = io.read_json(tmp_path / "run" / "summary.json")
+    assert summary["status"] == "failed" and summary["value"] is None
+    assert "last finite checkpoint" in summary["message"]
+    captured = capsys.readouterr()
+    assert summary["message"] in captured.out + captured.err
+
+
+def _toml(tmp_path, config) -> str:
+    lines = [f"seed = {config['seed']}"]
+    for section in ("task", "network", "training"):
+        lines.append(f"[{section}]")
+        for key, value in config[section].items():
+            lines.append(f"{key} = {json.dumps(value)}")
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_a_nan_written_in_place_is_caught_before_the_next_update():
+    net = small_network(seed=0)
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="symmetric"), ll.SGD(lr=1e-3))
+    net.w_rec[1, 0] = np.nan  # in place: the setter's check never sees it
+    inputs = np.zeros((5, net.n_in))
+    with pytest.raises(FloatingPointError, match="w_rec .*non-finite"):
+        learner.run_sequence(inputs, np.zeros((5, net.n_out)))
+
+
+def test_a_huge_network_says_how_large_it_is(capsys):
+    assert main(["run", "--task", "evidence", "--set", "network.n_rec=300000",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GiB for its weights" in err
+
+
+def test_a_missing_extra_is_named(capsys):
+    try:
+        import ale_py  # noqa: F401
+        pytest.skip("ale-py is installed")
+    except ModuleNotFoundError:
+        pass
+    assert main(["run", "--task", "ale_pong", "--steps", "10", "--no-progress"]) == 2
+    assert "pip install 'locallearn[games]'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- lifetimes, play
+def test_a_lifetime_ends_with_a_frozen_evaluation_on_unseen_seeds(tmp_path):
+    summary = execute(TINY_LIFE, tmp_path / "life", progress=False)
+    evaluation = summary["evaluation"]
+    assert evaluation["episodes"] == 3
+    for mode in ("greedy", "sampled"):
+        assert evaluation[mode]["n"] == 3 and len(evaluation[mode]["values"]) == 3
+    assert min(streams.evaluation_seeds(0, 3)) >= streams.EVALUATION_SEED_LOW > 0
+    before = np.load(tmp_path / "life" / "weights.npz")["w_rec"].copy()
+    play(tmp_path / "life", episodes=2)
+    np.testing.assert_array_equal(np.load(tmp_path / "life" / "weights.npz")["w_rec"], before)
+
+
+def test_play_refuses_nan_weights_supervised_runs_and_no_episodes(tmp_path, capsys):
+    execute(TINY_LIFE, tmp_path / "life", progress=False)
+    assert main(["play", str(tmp_path / "life"), "--episodes", "0"]) == 2
+    assert "episodes must be an integer >= 1" in capsys.readouterr().err
+    execute(_tiny(n_trials=1, eval_every=1), tmp_path / "sup", progress=False)
+    assert main(["play", str(tmp_path / "sup")]) == 2
+    assert "supervised run" in capsys.readouterr().err
+    with np.load(tmp_path / "life" / "weights.npz") as data:
+        weights = {k: data[k].copy() for k in data.files}
+    weights["w_out"][0, 0] = np.nan
+    io.write_npz(tmp_path / "life" / "weights.npz", weights)
+    assert main(["play", str(tmp_path / "life")]) == 2
+    assert "NaN or inf" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- sweeps, report
+SMALL = {"task": {"n_cues": 1, "seq_len": 360}, "network": {"n_rec": 10, "n_adaptive": 5},
+         "training": {"n_trials": 3, "eval_every": 3, "validation_trials": 2, "test_trials": 4}}
+
+
+def test_a_sweep_cell_of_another_configuration_is_moved_aside_and_rerun(tmp_path):
+    cells = sweep.cells([("eprop", "random")], ["evidence"], [0], SMALL)
+    first = sweep.run_sweep(cells, tmp_path, workers=1)
+    longer = {**SMALL, "training": {**SMALL["training"], "n_trials": 6, "eval_every": 3}}
+    again = sweep.run_sweep(sweep.cells([("eprop", "random")], ["evidence"], [0], longer),
+                            tmp_path, workers=1)
+    assert not again[0]["reused"] and again[0]["steps"] == 2 * first[0]["steps"]
+    stale = list((tmp_path / "stale").iterdir())
+    assert len(stale) == 1 and io.read_json(stale[0] / "summary.json")["trials"] == 3
+
+
+def test_sweep_workers_exit_within_10_s_of_their_drivers_kill_9(tmp_path):
+    command = [sys.executable, "-m", "locallearn", "compare", "--rules", "eprop:random",
+               "--tasks", "evidence", "--seeds", "0-1", "--workers", "2", "--out",
+               str(tmp_path / "s"), "--set", "training.n_trials=100000",
+               "--set", "network.n_rec=10", "--set", "network.n_adaptive=5",
+               "--set", "task.seq_len=360", "--set", "task.n_cues=1"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(list((tmp_path / "s").glob("*/metrics.jsonl"))) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    workers = _children(driver.pid)
+    assert workers, "the pool started no worker"
+    driver.kill()
+    driver.wait()
+    deadline = time.time() + 10
+    while any(_alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_report_summarises_seeds_with_the_sample_std_and_a_t_interval(tmp_path):
+    cells = sweep.cells([("eprop", "random")], ["evidence"], [0, 1, 2], SMALL)
+    rows = sweep.run_sweep(cells, tmp_path / "s", workers=2)
+    text = report.report([tmp_path / "s"])
+    values = [r["value"] for r in rows]
+    assert ll.stats.summarize(values).text() in text and "(n=3)" in text
+
+
+def test_the_readmes_tables_are_what_report_prints_from_the_committed_results():
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    blocks = report.readme_blocks((root / "README.md").read_text())
+    assert blocks, "the README has no generated result table"
+    for directories, body in blocks:
+        assert body == report.report([root / d for d in directories]), directories
