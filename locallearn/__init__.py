@@ -8,7 +8,7 @@
 """
 
 # locallearn.rules and locallearn.tasks are installed from the top-level rules/ and tasks/ folders.
-from . import metrics, reference, rules, tasks
+from . import metrics, reference, rules, stats, streams, tasks
 from .config import ConfigError, UnknownNameError
 from .network import Network, NetworkConfig
 from .optim import SGD, Adam, make_optimizer
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "ConfigError", "Feedback", "Network", "NetworkConfig", "OnlineLearner", "Rule", "SGD",
-    "SequenceResult", "UnknownNameError", "gradient_estimate", "make_optimizer", "metrics",
+    "SequenceResult", "UnknownNameError", "gradient_estimate", "make_optimizer", "metrics", "stats",
+    "streams",
     "reference", "rules", "tasks",
 ]

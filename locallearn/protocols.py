@@ -75,6 +75,84 @@ class Rule(Protocol):
         """Called after the optimizer changed the weights by ``deltas``."""
 
 
+class FeedbackPathway:
+    """Base of feedback pathways: the attributes and hooks callers read, with their defaults.
+
+    ``learns``: B changes in ``after_update`` (callers must hand it the applied weight changes);
+    ``direct``: in a stack every layer receives the output error itself (DFA); ``transports``:
+    B stands for the transpose of ``forward`` (so ``angle(B, forward^T)`` means something; False
+    for a DFA matrix, which has no forward counterpart); ``forward``/``weight``: the forward
+    weight array and its parameter name, set by ``bind``.
+    """
+
+    name = "feedback"
+    learns = False
+    direct = False
+    transports = True
+    forward = None
+    weight = "w_out"
+
+    def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
+        """Learned feedback updates B here; fixed feedback does nothing."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Fixed feedback has no state beyond what ``bind`` rebuilds."""
+
+
+class SupervisedRule:
+    """Base of supervised rules: every hook :class:`locallearn.runner.OnlineLearner` may call,
+    with its default, so the runner never probes a rule for what it offers.
+
+    Required: ``bind``, ``begin_sequence``, ``step``, ``gradients``, ``zero_grad`` (see
+    :class:`Rule`). Optional capabilities, off by default:
+
+    * ``can_fold_sgd()`` / ``accumulate_into_weights(lr)``: per-step plain SGD applied inside the
+      rule's own sweep over the synapses;
+    * ``can_learn_sequence(net)`` / ``learn_sequence`` / ``learn_batch``: a whole sequence (or a
+      batch) with frozen weights in one compiled call;
+    * ``learning_signals(net, error)``: per layer, the signals the rule sends (None: not defined);
+    * ``feedback_pathways()``: the rule's Feedback objects (for alignment angles);
+    * ``feedback_learns``: whether a pathway learns from the applied updates.
+    """
+
+    kind = "supervised"
+    net = None
+    feedback_learns = False
+
+    def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
+        """Called after the optimizer changed the weights by ``deltas``."""
+
+    def can_fold_sgd(self) -> bool:
+        return False
+
+    def accumulate_into_weights(self, lr: float | None) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot fold SGD into its sweep")
+
+    def can_learn_sequence(self, net) -> bool:
+        return False
+
+    def learn_sequence(self, net, inputs, targets, loss: str, mask):
+        raise NotImplementedError(f"{type(self).__name__} has no whole-sequence path")
+
+    def learn_batch(self, net, inputs, targets, loss: str, mask):
+        raise NotImplementedError(f"{type(self).__name__} has no batched path")
+
+    def learning_signals(self, net, error: np.ndarray) -> list[np.ndarray] | None:
+        return None
+
+    def feedback_pathways(self) -> list:
+        return []
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Rules without state beyond their traces (rebuilt by ``bind``) restore nothing."""
+
+
 class ReinforcementRule:
     """Base of reward-based rules: every hook a lifetime calls, with its default.
 

@@ -34,7 +34,7 @@ def _prepare(net, inputs, targets, loss, mask):
 
 
 def _check_rule(rule) -> None:
-    if getattr(rule, "kind", None) != "supervised":
+    if getattr(rule, "kind", None) != "supervised":  # validates user input: any object
         raise TypeError(f"rule {getattr(rule, 'name', rule)!r} is not a supervised rule "
                         f"(kind={getattr(rule, 'kind', None)!r})")
 
@@ -69,7 +69,7 @@ def gradient_check(learner: OnlineLearner, trial) -> float:
     from .reference import bptt_gradients
 
     rule = copy.deepcopy(learner.rule)
-    net = rule.net if getattr(rule, "net", None) is not None else copy.deepcopy(learner.net)
+    net = rule.net if rule.net is not None else copy.deepcopy(learner.net)
     estimate = gradient_estimate(net, rule, trial.inputs, trial.targets, learner.loss, trial.mask)
     exact = bptt_gradients(net, trial.inputs, trial.targets, learner.loss, trial.mask)
     keys = [name for name in net.params if name not in ("w_out", "b_out")]
@@ -82,7 +82,7 @@ def learning_signal_angles(net, rule, trial, loss: str) -> dict[str, float]:
     ones, ``W_{l+1}^T (L_{l+1} * psi_{l+1})`` down from ``W_out^T err`` — concatenated over the
     trial's steps, weights frozen. Keys ``signal_angle/<l>``; empty for a single layer or a rule
     without ``learning_signals(net, error)``."""
-    if len(net.layers) < 2 or not hasattr(rule, "learning_signals"):
+    if len(net.layers) < 2:
         return {}
     inputs, targets, loss, mask = _prepare(net, trial.inputs, trial.targets, loss, trial.mask)
     net, rule = copy.deepcopy((net, rule))  # one copy: the rule stays bound to the copied net
@@ -96,6 +96,8 @@ def learning_signal_angles(net, rule, trial, loss: str) -> dict[str, float]:
             continue
         error = output_error(loss, y, targets[t], mask[t])
         signals = rule.learning_signals(net, error)
+        if signals is None:  # the rule defines no per-layer signals
+            return {}
         backprop = error @ net.w_out
         for index in range(len(net.layers) - 2, -1, -1):
             upper = net.layers[index + 1]
@@ -114,11 +116,10 @@ def feedback_alignment(rule) -> dict[str, float]:
     degrees between its B and that weight's transpose, as ``{"angle/<weight>": degrees}``
     (empty for rules without feedback weights; DFA's B has no forward counterpart and is skipped).
     """
-    pathways = getattr(rule, "feedbacks", None) or [getattr(rule, "feedback", None)]
     angles = {}
-    for feedback in pathways:
-        forward = getattr(feedback, "forward", None)
-        if forward is None or not getattr(feedback, "transports", True):
+    for feedback in rule.feedback_pathways():
+        forward = feedback.forward
+        if forward is None or not feedback.transports:
             continue
         B = feedback.matrix()
         if not B.any():  # no feedback at all: the angle is undefined
@@ -153,10 +154,8 @@ class OnlineLearner:
         rule.zero_grad()
         # Per-step plain SGD can be folded into the rule's own sweep over the synapses, when the
         # rule offers it and no feedback pathway needs to see the applied changes.
-        self.direct = (update == "step" and type(optimizer) is SGD
-                       and hasattr(rule, "accumulate_into_weights")
-                       and not getattr(rule, "feedback_learns",
-                                       getattr(getattr(rule, "feedback", None), "learns", False)))
+        self.direct = (update == "step" and type(optimizer) is SGD and rule.can_fold_sgd()
+                       and not rule.feedback_learns)
 
     def run_batch(self, inputs, targets, mask=None) -> list[SequenceResult]:
         """Learn from B sequences at once (``inputs`` (B, T, n_in); ``targets`` (B, T, n_out) or
@@ -166,7 +165,7 @@ class OnlineLearner:
         the optimizer whenever ``batch_size`` trials have been seen."""
         if self.update != "trial":
             raise ValueError("run_batch needs update='trial' (weights frozen within a batch)")
-        if not hasattr(self.rule, "learn_batch") or not self._whole_sequence(True):
+        if not self._whole_sequence(True):
             raise NotImplementedError(f"rule {self.rule.name!r} on this network has no batched "
                                       "path; use run_sequence")
         inputs = np.asarray(inputs)
@@ -194,7 +193,7 @@ class OnlineLearner:
             return False
         if not learn:
             return True
-        return hasattr(self.rule, "learn_sequence") and self.rule.can_learn_sequence(self.net)
+        return self.rule.can_learn_sequence(self.net)
 
     def _apply(self) -> None:
         self.net.check_finite()  # weights written in place are caught before they are used

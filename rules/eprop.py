@@ -38,6 +38,7 @@ import numpy as np
 from locallearn.config import check_positive
 from locallearn.kernels import kernel
 from locallearn.losses import sequence_errors
+from locallearn.protocols import SupervisedRule
 from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
@@ -45,7 +46,7 @@ from . import register
 
 
 @register("eprop")
-class EProp:
+class EProp(SupervisedRule):
     """e-prop with a pluggable feedback pathway (``symmetric``, ``random``, ``direct``,
     ``adaptive``, ... by name, or a :class:`locallearn.protocols.Feedback` instance — for a stack,
     a list of instances, one per layer, bottom to top)."""
@@ -95,13 +96,19 @@ class EProp:
     @property
     def feedback_learns(self) -> bool:
         """Whether any pathway learns B (it must then see the applied weight changes)."""
-        return any(getattr(feedback, "learns", False) for feedback in self.feedbacks)
+        return any(feedback.learns for feedback in self.feedbacks)
 
     def begin_sequence(self) -> None:
         for traces in self.traces_per_layer:
             traces.reset()
         self.readout_trace.fill(0)
         self.bias_trace = self.net.dtype.type(0)
+
+    def feedback_pathways(self) -> list:
+        return list(self.feedbacks)
+
+    def can_fold_sgd(self) -> bool:
+        return not self.feedback_learns
 
     def accumulate_into_weights(self, lr: float | None) -> None:
         """Online SGD inside the trace sweep: with ``lr`` set, every step adds -lr times its

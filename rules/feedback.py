@@ -32,6 +32,7 @@ import numpy as np
 
 from locallearn import streams
 from locallearn.config import ConfigError, check_positive
+from locallearn.protocols import FeedbackPathway
 from locallearn.registry import Registry
 
 registry = Registry("feedback mode", entry_point_group="locallearn.feedback")
@@ -81,7 +82,7 @@ def bind_stack(feedbacks: list, factory, net, make_rng, seed: int) -> list:
         rng = make_rng([seed, FEEDBACK_STREAM] if top else [seed, FEEDBACK_STREAM, index + 1])
         if top:
             feedback.bind(net, rng)
-        elif getattr(feedback, "direct", False):
+        elif feedback.direct:
             feedback.bind(net, rng, weight="w_out", n_lower=net.layers[index].n)
         else:
             feedback.bind(net, rng, weight=net.layers[index + 1].param_names["w_in"])
@@ -94,7 +95,7 @@ def stack_signals(feedbacks: list, error: np.ndarray, derivatives: list) -> list
     signals = [None] * len(feedbacks)
     signals[-1] = feedbacks[-1].learning_signal(error)
     for index in range(len(feedbacks) - 2, -1, -1):
-        if getattr(feedbacks[index], "direct", False):
+        if feedbacks[index].direct:
             signals[index] = feedbacks[index].learning_signal(error)
         else:
             upper = signals[index + 1] * derivatives[index + 1]
@@ -110,7 +111,7 @@ def _random_matrix(net, rng: np.random.Generator, weight: str = "w_out",
 
 
 @register("symmetric")
-class SymmetricFeedback:
+class SymmetricFeedback(FeedbackPathway):
     """B = W^T (weight transport; W = ``net.params[weight]``, read live)."""
 
     name = "symmetric"
@@ -155,7 +156,7 @@ class NoFeedback(SymmetricFeedback):
 
 
 @register("random")
-class RandomFeedback:
+class RandomFeedback(FeedbackPathway):
     """Fixed random B ~ N(0, 1/n_upper), drawn once at bind time."""
 
     name = "random"

@@ -232,7 +232,7 @@ class RewardEProp(ReinforcementRule):
         layer_scale = scale if self.lr_layer is None else self.net.dtype.type(
             -step * self.lr_layer / self.lr * delta)
         layer_names = self.layer.param_names.values()
-        if getattr(self.feedback, "learns", False):
+        if self.feedback.learns:
             deltas = {name: (layer_scale if name in layer_names else scale) * trace
                       for name, trace in self.F.items()}
             for name, change in deltas.items():

@@ -37,6 +37,7 @@ from locallearn import streams
 from locallearn.config import check_int, check_positive
 from locallearn.kernels import kernel
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
+from locallearn.protocols import FeedbackPathway
 
 from . import feedback as feedback_registry
 
@@ -134,7 +135,7 @@ class SALNetwork:
 
 
 @feedback_registry.register("sal")
-class SALFeedback:
+class SALFeedback(FeedbackPathway):
     """Feedback B learned by SAL from the spike timing of a noise-driven two-population network
     whose forward weights are ``scale * net.params[weight]`` (see the module docstring)."""
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from locallearn.config import check_positive
+from locallearn.protocols import SupervisedRule
 
 from . import feedback as feedback_registry
 from . import register
 
 
 @register("trace-bp")
-class TraceBP:
+class TraceBP(SupervisedRule):
     """Trace-based backprop with a pluggable feedback pathway per layer (as ``eprop``)."""
 
     name = "trace-bp"
@@ -62,7 +63,10 @@ class TraceBP:
 
     @property
     def feedback_learns(self) -> bool:
-        return any(getattr(feedback, "learns", False) for feedback in self.feedbacks)
+        return any(feedback.learns for feedback in self.feedbacks)
+
+    def feedback_pathways(self) -> list:
+        return list(self.feedbacks)
 
     def begin_sequence(self) -> None:
         for trace in self.input_traces + self.rate_traces:

@@ -92,12 +92,13 @@ def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path)
 
     rows, weights = run(True, "checked")
     plain_rows, plain_weights = run(False, "plain")
-    assert all(-1 <= row["grad_cosine"] <= 1 for row in rows if row["kind"] == "validation")
+    rows = [row for row in rows if row["kind"] == "validation"]
+    assert all(-1 <= row["grad_cosine"] <= 1 for row in rows)
     # the first row is the untrained network: recompute its cosine independently
     config = json.loads((tmp_path / "checked" / "config.json").read_text())
     net = ll.Network(ll.NetworkConfig.from_dict(config["network"]))
     task = ll.tasks.make("yinyang", seq_len=10, decision_steps=3)
-    trial = task.trial(np.random.default_rng([0, 0x6C05]))
+    trial = task.trial(ll.streams.generator(0, "gradient_check"))
     g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="adaptive"), trial.inputs,
                              trial.targets, loss="ce", mask=trial.mask)
     gb = ll.reference.bptt_gradients(net, trial.inputs, trial.targets, loss="ce", mask=trial.mask)
