@@ -19,13 +19,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .config import UnknownNameError, check_int, check_positive, unknown_name_message
-from .kernels import population_activation as _population_activation
-
 
 # ----------------------------------------------------------------------------- scaling
+_jit = numba.njit(cache=True, nogil=True)
+
+
+# --------------------------------------------------------------------------- kernels
+def population_activation_numpy(u, centres, width, out):
+    """Gaussian receptive fields: out[i * C + c] = exp(-0.5 ((clip(u_i, 0, 1) - centre_c) /
+    width)^2) for C = ``centres.shape[0]`` fields per dimension, in place."""
+    clipped = np.minimum(np.maximum(u, 0.0), 1.0)
+    out[:] = np.exp(-0.5 * ((clipped[:, None] - centres[None, :]) / width) ** 2).ravel()
+
+
+@_jit
+def population_activation(u, centres, width, out):
+    """Compiled twin of :func:`population_activation_numpy` (same operations, same rounding)."""
+    n_fields = centres.shape[0]
+    for i in range(u.shape[0]):
+        clipped = min(max(u[i], 0.0), 1.0)
+        for c in range(n_fields):
+            distance = (clipped - centres[c]) / width
+            out[i * n_fields + c] = np.exp(-0.5 * (distance * distance))
+
+
+
 @dataclass
 class Scaler:
     """Affine map of each observation dimension onto [0, 1] (values outside are clipped)."""
@@ -169,7 +191,7 @@ class PopulationEncoder(_Encoder):
     def activation(self, x) -> np.ndarray:
         u = np.ascontiguousarray(x, np.float64).ravel()
         out = np.empty(u.shape[0] * self.channels)
-        _population_activation(u, self.centres, float(self.width), out)
+        population_activation(u, self.centres, float(self.width), out)
         return out
 
     def step(self, x, rng=None) -> np.ndarray:

@@ -79,13 +79,6 @@ class EligibilityTraces:
                                for kind, p in self.projections.items()}
         self._no_signal = np.zeros(layer.n, self.dtype)
 
-    def __setstate__(self, state: dict) -> None:
-        # checkpoints pickled before the weight-learning sweeps existed lack their kernels
-        self.__dict__.update(state)
-        if "_learn_kernels" not in state:
-            self._learn_kernels = {kind: kernel("learn_" + _sweep_kernel(p), self.layer.backend)
-                                   for kind, p in self.projections.items()}
-
     def reset(self) -> None:
         for projection in self.projections.values():
             projection.reset()

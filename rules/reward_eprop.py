@@ -35,13 +35,13 @@ import numpy as np
 
 from locallearn import streams
 from locallearn.config import ConfigError, check_int, check_positive
-from locallearn.kernels import kernel
 from locallearn.losses import softmax
 from locallearn.protocols import ReinforcementRule
 from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
 from . import register
+from ._kernels import kernel
 
 
 @register("reward-eprop")
@@ -50,7 +50,6 @@ class RewardEProp(ReinforcementRule):
 
     name = "reward-eprop"
     kind = "reinforcement"
-    lr_layer, value_to_layer = None, True  # (class defaults: agents pickled before they existed)
 
     def __init__(self, feedback="random", feedback_options: dict | None = None, lr: float = 1e-3,
                  gamma: float = 0.99, lam: float = 0.8, c_value: float = 1.0,
@@ -117,12 +116,6 @@ class RewardEProp(ReinforcementRule):
         self._readout_step = kernel("readout_eligibility_step", backend)
         self._pi = np.zeros(self.n_actions)
         self._err = np.zeros(self.net.n_out, self.net.dtype)
-
-    def __setstate__(self, state: dict) -> None:
-        # agents pickled before the decision kernels existed lack them
-        self.__dict__.update(state)
-        if self.net is not None and "_decision" not in state:
-            self._bind_kernels()
 
     def begin_episode(self) -> None:
         """Forget the episode's traces (the network state is reset or not by the runner)."""

@@ -26,11 +26,11 @@ from __future__ import annotations
 import numpy as np
 
 from locallearn.config import check_choice, check_positive
-from locallearn.kernels import kernel
 from locallearn.losses import softmax
 from locallearn.protocols import ReinforcementRule
 
 from . import register
+from ._kernels import kernel
 
 
 @register("rstdp")

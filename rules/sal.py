@@ -35,11 +35,11 @@ import numpy as np
 
 from locallearn import streams
 from locallearn.config import check_int, check_positive
-from locallearn.kernels import kernel
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
 from locallearn.protocols import FeedbackPathway
 
 from . import feedback as feedback_registry
+from ._kernels import kernel
 
 
 class SALNetwork:

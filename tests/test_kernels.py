@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from locallearn.rules import _kernels as rule_kernels
 
-from locallearn import kernels
+from locallearn import encoders, kernels
 
 DTYPES = {"float64": (np.float64, 1e-12), "float32": (np.float32, 2e-5)}
 common = settings(max_examples=60, deadline=None)
@@ -227,8 +228,8 @@ def test_policy_decision_twins_agree_exactly(n_actions, seed, beta, scale, greed
     for u in (rng.random(), 0.0, np.nextafter(1.0, 0.0)):
         pis = [np.zeros(n_actions) for _ in range(2)]
         errs = [np.zeros(n_actions + 1, t) for _ in range(2)]
-        a_numba = kernels.policy_decision(y, beta, u, greedy, 0.5, pis[0], errs[0])
-        a_numpy = kernels.policy_decision_numpy(y, beta, u, greedy, 0.5, pis[1], errs[1])
+        a_numba = rule_kernels.policy_decision(y, beta, u, greedy, 0.5, pis[0], errs[0])
+        a_numpy = rule_kernels.policy_decision_numpy(y, beta, u, greedy, 0.5, pis[1], errs[1])
         assert a_numba == a_numpy and 0 <= a_numba < n_actions
         np.testing.assert_array_equal(pis[0], pis[1])
         np.testing.assert_array_equal(errs[0], errs[1])
@@ -240,12 +241,12 @@ def test_policy_decision_samples_by_the_inverse_cdf_and_signs_the_error():
     y[3] = 1.7  # the value unit is not part of the policy
     pi, err = np.zeros(3), np.zeros(4)
     for u, expected in ((0.0, 0), (0.19, 0), (0.21, 1), (0.49, 1), (0.51, 2), (0.999, 2)):
-        assert kernels.policy_decision(y, 1.0, u, False, 1.0, pi, err) == expected
+        assert rule_kernels.policy_decision(y, 1.0, u, False, 1.0, pi, err) == expected
         np.testing.assert_allclose(pi, [0.2, 0.3, 0.5])
         onehot = np.eye(3)[expected]
         np.testing.assert_allclose(err[:3], pi - onehot)  # = -dlog pi_a / dy
         assert err[3] == -1.0
-    assert kernels.policy_decision(y, 1.0, 0.0, True, 1.0, pi, err) == 2  # greedy: the argmax
+    assert rule_kernels.policy_decision(y, 1.0, 0.0, True, 1.0, pi, err) == 2  # greedy: the argmax
 
 
 @common
@@ -259,7 +260,7 @@ def test_readout_eligibility_step_twins_agree_exactly(n_out, n, seed, density, d
     start = [rng.standard_normal(n).astype(t), rng.standard_normal((n_out, n)).astype(t),
              rng.standard_normal(n_out).astype(t)]
     results = []
-    for step in (kernels.readout_eligibility_step, kernels.readout_eligibility_step_numpy):
+    for step in (rule_kernels.readout_eligibility_step, rule_kernels.readout_eligibility_step_numpy):
         trace, f_w, f_b = (a.copy() for a in start)
         step(z, t(0.7), t(0.94), err, t(2.5), trace, f_w, f_b)
         results.append((trace, f_w, f_b))
@@ -276,8 +277,8 @@ def test_population_activation_twins_agree_exactly(d, n_fields, seed, width):
     u = rng.uniform(-0.5, 1.5, d)  # outside [0, 1] too: clipped
     centres = np.linspace(0, 1, n_fields)
     outs = [np.empty(d * n_fields) for _ in range(2)]
-    kernels.population_activation(u, centres, width, outs[0])
-    kernels.population_activation_numpy(u, centres, width, outs[1])
+    encoders.population_activation(u, centres, width, outs[0])
+    encoders.population_activation_numpy(u, centres, width, outs[1])
     np.testing.assert_array_equal(outs[0], outs[1])
     peak = np.argmax(outs[0][:n_fields])
     assert peak == np.argmin(np.abs(centres - np.clip(u[0], 0, 1)))

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 from conftest import kill_then_resume
+from locallearn.rules import _kernels as rule_kernels
 
 import locallearn as ll
-from locallearn import io, kernels
+from locallearn import io
 from locallearn.runs import play, run_lifetime
 from locallearn.spaces import gymnasium_available
 
@@ -191,12 +192,12 @@ def test_stdp_kernel_equals_numpy_twin_and_coincident_spikes_cancel():
     for _ in range(30):
         pre = (rng.random(6) < 0.3).astype(float)
         post = (rng.random(4) < 0.3).astype(float)
-        for impl, s in ((kernels.stdp_step, states[0]), (kernels.stdp_step_numpy, states[1])):
+        for impl, s in ((rule_kernels.stdp_step, states[0]), (rule_kernels.stdp_step_numpy, states[1])):
             impl(pre, post, s[0], s[1], 0.9, 0.9, 1.0, -1.0, 0.8, s[2])
     for a, b in zip(states[0], states[1]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     pre_trace, post_trace, elig = np.zeros(1), np.zeros(1), np.zeros((1, 1))
-    kernels.stdp_step(np.ones(1), np.ones(1), pre_trace, post_trace, 0.9, 0.9, 1.0, -1.0, 0.0, elig)
+    rule_kernels.stdp_step(np.ones(1), np.ones(1), pre_trace, post_trace, 0.9, 0.9, 1.0, -1.0, 0.0, elig)
     assert elig[0, 0] == 0.0
 
 
@@ -377,27 +378,6 @@ def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dty
         np.testing.assert_allclose(net.params[name], weights + net.dtype.type(-lr * delta) * trace,
                                    rtol=1e-12 if lr_layer else 0, atol=0, err_msg=name)
     assert np.all(np.diagonal(net.params["w_rec"]) == 0)
-
-
-def test_traces_pickled_without_the_learning_sweep_kernels_still_learn():
-    """A checkpoint written before EligibilityTraces had its weight-learning kernels (and the
-    rule its decision kernels) resumes."""
-    import pickle
-
-    net = _net(seed=2)
-    rule = ll.rules.make("reward-eprop", lr=1e-2, guard_kappa=None)
-    rule.bind(net)
-    del rule.traces._learn_kernels  # as in a checkpoint from before they existed
-    for name in ("_decision", "_readout_step", "_pi", "_err"):  # nor had the rule its own
-        delattr(rule, name)
-    net, rule = pickle.loads(pickle.dumps((net, rule)))
-    rng = np.random.default_rng(0)
-    before = net.w_in.copy()
-    for step in range(3):
-        _present(net, rule, X)
-        rule.decide(net, rng)
-        rule.observe(1.0, False, False)
-    assert not np.array_equal(net.w_in, before)
 
 
 def test_without_value_to_layer_the_layer_traces_ignore_the_critic():

@@ -4,16 +4,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from locallearn.rules import _kernels as rule_kernels
 from locallearn.rules.sal import SALNetwork
 
-from locallearn import kernels
 from locallearn.metrics import alignment_angle, alignment_slope, residual_variance
 
 
 def _run_update(low_spikes, up_spikes, decay=0.9, lr=0.1, backend="numba"):
     n_low, n_up = low_spikes.shape[1], up_spikes.shape[1]
     x_low, x_up, B = np.zeros(n_low), np.zeros(n_up), np.zeros((n_low, n_up))
-    update = kernels.kernel("antisymmetric_stdp_step", backend)
+    update = rule_kernels.kernel("antisymmetric_stdp_step", backend)
     for s_low, s_up in zip(low_spikes, up_spikes):
         x_low = decay * x_low + s_low
         x_up = decay * x_up + s_up
@@ -49,7 +49,7 @@ def test_sal_update_equals_the_formula_on_small_matrices():
     x_up, s_up = rng.random(3), (rng.random(3) < 0.5).astype(float)
     B = rng.standard_normal((4, 3))
     expected = B + 0.01 * (np.outer(x_low, s_up) - np.outer(s_low, x_up))
-    kernels.antisymmetric_stdp_step(x_low, s_low, x_up, s_up, 0.01, B)
+    rule_kernels.antisymmetric_stdp_step(x_low, s_low, x_up, s_up, 0.01, B)
     np.testing.assert_allclose(B, expected, rtol=1e-14)
 
 
