@@ -328,3 +328,43 @@ def test_the_readmes_tables_are_what_report_prints_from_the_committed_results():
     assert blocks, "the README has no generated result table"
     for directories, body in blocks:
         assert body == report.report([root / d for d in directories]), directories
+
+
+# ----------------------------------------------------------------------------- console
+def test_first_run_notice_appears_once_and_only_when_the_kernel_cache_is_empty(monkeypatch,
+                                                                                tmp_path):
+    import io as text_io
+
+    from locallearn.runs import console
+
+    cache_is_empty = console.kernel_cache_is_empty
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert cache_is_empty()  # an empty cache folder: the first run compiles
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    assert not cache_is_empty()  # this test session has compiled the kernels already
+    monkeypatch.setattr(console, "_NOTICE_SHOWN", False)
+    monkeypatch.setattr(console, "kernel_cache_is_empty", lambda: False)
+    stream = text_io.StringIO()
+    console.compile_notice(stream)
+    assert stream.getvalue() == ""
+    monkeypatch.setattr(console, "kernel_cache_is_empty", lambda: True)
+    console.compile_notice(stream)
+    console.compile_notice(stream)
+    assert stream.getvalue() == "compiling kernels (first run only, ~25 s)\n"
+
+
+def test_progress_off_a_terminal_is_a_few_plain_lines():
+    import io as text_io
+
+    from locallearn.runs import console
+
+    stream = text_io.StringIO()
+    progress = console.Progress(1000, "trial", "evidence / eprop:random", stream=stream,
+                                interval_seconds=3600)
+    for _ in range(1000):
+        progress.update(1, accuracy="0.90")
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in stream.getvalue()
+    assert lines[-1].startswith("evidence / eprop:random: 1,000/1,000 trials (100 %)")
+    assert "accuracy 0.90" in lines[-1]

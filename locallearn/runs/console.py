@@ -19,12 +19,9 @@ def kernel_cache_is_empty() -> bool:
     """True when numba has not yet cached the engine's kernels (the first run compiles them)."""
     from .. import kernels
 
-    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    source = Path(kernels.__file__)
-    folders = [source.parent / "__pycache__"]
-    if cache_dir:
-        folders.append(Path(cache_dir))
-    return not any(any(folder.rglob("kernels.*.nbi")) for folder in folders if folder.exists())
+    cache_dir = os.environ.get("NUMBA_CACHE_DIR")  # numba caches there instead, when it is set
+    folder = Path(cache_dir) if cache_dir else Path(kernels.__file__).parent / "__pycache__"
+    return not (folder.exists() and any(folder.rglob("kernels.*.nbi")))
 
 
 def compile_notice(stream=None) -> None:

@@ -109,6 +109,26 @@ def rule_section(default: dict, user: dict) -> dict:
     return {**default, **user}
 
 
+def rule_config(defaults: dict, user: dict, kind: str, default_name: str, task_name: str) -> dict:
+    """The resolved ``rule`` section: the task's default rule (with its options) unless the user
+    names another; every option checked by building the rule once; its ``kind`` must match."""
+    from .. import rules
+
+    section = rule_section(defaults.get("rule", {"name": default_name}), user.get("rule", {}))
+    made = construct(f"rule {section['name']!r}", rules.get(section["name"]),
+                     {k: v for k, v in section.items() if k != "name"})
+    if getattr(made, "kind", None) != kind:  # validates user input: a registered class of any kind
+        what = "a supervised" if kind == "supervised" else "a reinforcement-learning"
+        raise ConfigError(f"rule {section['name']!r} is not {what} rule; {task_name!r} needs one")
+    return section
+
+
+def training_config(cls, defaults: dict, user: dict) -> dict:
+    """The resolved ``training`` section: the task's defaults, the user's values, validated."""
+    return checked_section(cls, "training", {**defaults.get("training", {}),
+                                             **user.get("training", {})})
+
+
 def split_task(user: dict, sections: tuple[str, ...]) -> tuple[int, str, dict]:
     """(seed, task name, task options) of a partial configuration; unknown sections named."""
     from .. import tasks

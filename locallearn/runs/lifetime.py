@@ -42,9 +42,10 @@ from .framework import (
     build_task,
     checked_section,
     construct,
+    rule_config,
     rule_label,
-    rule_section,
     split_task,
+    training_config,
 )
 
 
@@ -203,7 +204,7 @@ class LifetimeSchedule:
     @staticmethod
     def resolve(user: dict[str, Any]) -> dict[str, Any]:
         """Fill a partial lifetime configuration with the environment's defaults; validate it."""
-        from .. import rules, tasks
+        from .. import tasks
 
         seed, name, task_options = split_task(user, SECTIONS)
         if seed >= streams.EVALUATION_SEED_LOW:
@@ -228,14 +229,8 @@ class LifetimeSchedule:
         network.update(n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1,
                        seed=network.get("seed", seed))
         NetworkConfig.from_dict(network)
-        rule = rule_section(defaults.get("rule", {"name": "reward-eprop"}), user.get("rule", {}))
-        made = construct(f"rule {rule['name']!r}", rules.get(rule["name"]),
-                         {k: v for k, v in rule.items() if k != "name"})
-        if getattr(made, "kind", None) != "reinforcement":
-            raise ConfigError(f"rule {rule['name']!r} is not a reinforcement-learning rule; "
-                              f"{name!r} is an environment")
-        training = checked_section(LifetimeConfig, "training",
-                                   {**defaults.get("training", {}), **user.get("training", {})})
+        rule = rule_config(defaults, user, "reinforcement", "reward-eprop", name)
+        training = training_config(LifetimeConfig, defaults, user)
         env.close()
         return {"seed": seed, "task": {"name": name, **task_options}, "network": network,
                 "rule": rule, "agent": agent, "training": training}

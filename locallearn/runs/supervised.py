@@ -36,11 +36,11 @@ from .framework import (
     Divergence,
     build_rule,
     build_task,
-    checked_section,
     construct,
+    rule_config,
     rule_label,
-    rule_section,
     split_task,
+    training_config,
 )
 
 
@@ -116,7 +116,7 @@ class SupervisedSchedule:
     @staticmethod
     def resolve(user: dict[str, Any]) -> dict[str, Any]:
         """Fill a partial configuration with the task's defaults and validate every section."""
-        from .. import rules, tasks
+        from .. import tasks
 
         seed, task_name, task_options = split_task(user, SECTIONS)
         task_class = tasks.get(task_name)
@@ -131,14 +131,8 @@ class SupervisedSchedule:
                                   f"({key} = {getattr(task, key)})")
         network.update(n_in=task.n_in, n_out=task.n_out, seed=network.get("seed", seed))
         NetworkConfig.from_dict(network)
-        rule = rule_section(defaults.get("rule", {"name": "eprop"}), user.get("rule", {}))
-        made = construct(f"rule {rule['name']!r}", rules.get(rule["name"]),
-                         {k: v for k, v in rule.items() if k != "name"})
-        if getattr(made, "kind", None) != "supervised":
-            raise ConfigError(f"rule {rule['name']!r} is not a supervised rule; "
-                              f"{task_name!r} is a supervised task")
-        training = checked_section(TrainingConfig, "training",
-                                   {**defaults.get("training", {}), **user.get("training", {})})
+        rule = rule_config(defaults, user, "supervised", "eprop", task_name)
+        training = training_config(TrainingConfig, defaults, user)
         return {"seed": seed, "task": {"name": task_name, **task_options}, "network": network,
                 "rule": rule, "training": training}
 
