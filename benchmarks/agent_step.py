@@ -68,11 +68,14 @@ def parts(task: str, warmup: int, repeats: int = 2000) -> dict[str, float]:
 
     # the learning rate is 0 so that repeating a decision cannot drift the weights
     rule.lr = 0.0
-    timings = {"scale + encode": _best_of_five(encode, repeats),
-               f"{agent.micro_steps} micro-steps": _best_of_five(
-                   lambda: rule.advance_many(net, inputs, decide_last=True), repeats),
-               "decide + learn": _best_of_five(decide, repeats),
-               "environment": _best_of_five(environment, repeats)}
+    timings = {
+        "scale + encode": _best_of_five(encode, repeats),
+        f"{agent.micro_steps} micro-steps": _best_of_five(
+            lambda: rule.advance_many(net, inputs, decide_last=True), repeats
+        ),
+        "decide + learn": _best_of_five(decide, repeats),
+        "environment": _best_of_five(environment, repeats),
+    }
     return timings
 
 
@@ -87,11 +90,14 @@ def main(argv=None) -> None:
         print(f"{name:>18}: {micros:7.1f} us")
     print(f"{'sum of parts':>18}: {sum(timings.values()):7.1f} us")
     with tempfile.TemporaryDirectory() as out:
-        summary = run_lifetime({"task": args.task, "seed": 0,
-                                "training": {"steps": args.steps}}, f"{out}/run", progress=False)
+        summary = run_lifetime(
+            {"task": args.task, "seed": 0, "training": {"steps": args.steps}}, f"{out}/run", progress=False
+        )
     per_step = 1e6 / summary["steps_per_second"]
-    print(f"{'lifetime':>18}: {per_step:7.1f} us per step = {summary['steps_per_second']:,.0f} "
-          f"steps/s over {summary['steps']:,} steps ({args.task}, seed 0)")
+    print(
+        f"{'lifetime':>18}: {per_step:7.1f} us per step = {summary['steps_per_second']:,.0f} "
+        f"steps/s over {summary['steps']:,} steps ({args.task}, seed 0)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,13 +33,18 @@ SIZES = (30, 20, 10)
 
 
 def _measure(Bs, Ws):
-    return [{"angle": alignment_angle(B, W), "slope": alignment_slope(B, W),
-             "residual_variance": residual_variance(B, W)} for B, W in zip(Bs, Ws)]
+    return [
+        {
+            "angle": alignment_angle(B, W),
+            "slope": alignment_slope(B, W),
+            "residual_variance": residual_variance(B, W),
+        }
+        for B, W in zip(Bs, Ws)
+    ]
 
 
 def run_sal(steps: int, seed: int, heterogeneity: float = 0.0) -> list[dict]:
-    net = SALNetwork(SIZES, lr=2e-2, seed=seed, bias_std=heterogeneity,
-                     threshold_std=heterogeneity)
+    net = SALNetwork(SIZES, lr=2e-2, seed=seed, bias_std=heterogeneity, threshold_std=heterogeneity)
     return net.symmetrize(steps, record_every=max(steps // 50, 1), seed=seed, final_lr=1e-4), net
 
 
@@ -92,34 +97,42 @@ def run_kolen_pollack(Ws, steps: int, seed: int, decay=1e-4) -> list[dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2_000_000, help="SAL simulation steps")
-    parser.add_argument("--rate-steps", type=int, default=50_000,
-                        help="updates of the rate-based methods")
-    parser.add_argument("--heterogeneity", type=float, default=0.5,
-                        help="std of per-neuron biases and threshold offsets for the SAL rerun")
+    parser.add_argument("--rate-steps", type=int, default=50_000, help="updates of the rate-based methods")
+    parser.add_argument(
+        "--heterogeneity",
+        type=float,
+        default=0.5,
+        help="std of per-neuron biases and threshold offsets for the SAL rerun",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/alignment")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sal_rows, net = run_sal(args.steps, args.seed)
-    results = {"SAL": sal_rows,
-               "weight mirror": run_weight_mirror(net.W, args.rate_steps, args.seed),
-               "PAL": run_pal(net.W, args.rate_steps, args.seed),
-               "Kolen-Pollack (W fixed)": run_kolen_pollack(net.W, args.rate_steps, args.seed)}
+    results = {
+        "SAL": sal_rows,
+        "weight mirror": run_weight_mirror(net.W, args.rate_steps, args.seed),
+        "PAL": run_pal(net.W, args.rate_steps, args.seed),
+        "Kolen-Pollack (W fixed)": run_kolen_pollack(net.W, args.rate_steps, args.seed),
+    }
     if args.heterogeneity > 0:
         results[f"SAL, heterogeneity {args.heterogeneity}"] = run_sal(
-            args.steps, args.seed, args.heterogeneity)[0]
-    print(f"{'method':<28} {'layer':>5} {'angle start':>12} {'angle end':>10} {'slope':>7} "
-          f"{'var(B-W^T)':>11}")
+            args.steps, args.seed, args.heterogeneity
+        )[0]
+    print(
+        f"{'method':<28} {'layer':>5} {'angle start':>12} {'angle end':>10} {'slope':>7} {'var(B-W^T)':>11}"
+    )
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for name, rows in results.items():
         for layer in range(len(SIZES) - 1):
             first, last = rows[0]["alignment"][layer], rows[-1]["alignment"][layer]
-            print(f"{name:<28} {layer:>5} {first['angle']:>12.1f} {last['angle']:>10.1f} "
-                  f"{last['slope']:>7.2f} {last['residual_variance']:>11.4f}")
+            print(
+                f"{name:<28} {layer:>5} {first['angle']:>12.1f} {last['angle']:>10.1f} "
+                f"{last['slope']:>7.2f} {last['residual_variance']:>11.4f}"
+            )
             steps = np.array([r["step"] for r in rows], float)
-            axes[layer].plot(steps / steps[-1], [r["alignment"][layer]["angle"] for r in rows],
-                             label=name)
+            axes[layer].plot(steps / steps[-1], [r["alignment"][layer]["angle"] for r in rows], label=name)
     for layer, ax in enumerate(axes):
         ax.set_title(f"B_{layer} ({SIZES[layer]} <- {SIZES[layer + 1]})")
         ax.set_xlabel("fraction of the run")
@@ -127,8 +140,10 @@ def main(argv=None) -> None:
     axes[0].set_ylabel("angle(B, W^T) (degrees)")
     axes[1].legend(fontsize=8)
     io.save_figure(figure, out / "alignment.png")
-    io.write_json(out / "alignment.json", {"sal_steps": args.steps, "rate_steps": args.rate_steps,
-                                           "seed": args.seed, "results": results})
+    io.write_json(
+        out / "alignment.json",
+        {"sal_steps": args.steps, "rate_steps": args.rate_steps, "seed": args.seed, "results": results},
+    )
     print(f"wrote {out}/alignment.png and alignment.json")
 
 

@@ -50,15 +50,18 @@ METHODS = {
 def run_cell(method: str, seed: int, trials: int, out: Path) -> dict:
     run_dir = out / f"{method.replace(' ', '_').replace('(', '').replace(')', '')}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = {"task": "yinyang", "rule": dict(METHODS[method]), "seed": seed,
-              "training": {"n_trials": trials, "gradient_check": True}}
+    config = {
+        "task": "yinyang",
+        "rule": dict(METHODS[method]),
+        "seed": seed,
+        "training": {"n_trials": trials, "gradient_check": True},
+    }
     summary = run_supervised(config, run_dir, progress=False)
     rows = io.read_jsonl(run_dir / "metrics.jsonl")
     summary["angles"] = {k: v for k, v in rows[-1].items() if k.startswith("angle/")}
     summary["signal_angle"] = rows[-1].get("signal_angle/0")
     summary["grad_cosine"] = rows[-1].get("grad_cosine")
-    summary["curve"] = [(r["trial"], {k: v for k, v in r.items() if k.startswith("angle/")})
-                        for r in rows]
+    summary["curve"] = [(r["trial"], {k: v for k, v in r.items() if k.startswith("angle/")}) for r in rows]
     summary["run_dir"] = str(run_dir)
     return summary
 
@@ -83,11 +86,16 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {cell: pool.submit(run_cell, *cell, args.trials, out) for cell in cells}
         results = {cell: future.result() for cell, future in futures.items()}
-    lines = ["| method | accuracy (mean ± std) | per seed | angle B_0 vs W_1^T (deg) | "
-             "angle B_1 vs W_out^T (deg) | layer-0 signal vs backprop (deg) | "
-             "cosine with BPTT | wall s (max) |", "|---|---|---|---|---|---|---|---|"]
-    print(f"{'method':<13} {'accuracy':>16} {'per seed':>20} {'angle w_in_1':>13} "
-          f"{'angle w_out':>12} {'signal angle':>13} {'cos BPTT':>9} {'wall s':>7}")
+    lines = [
+        "| method | accuracy (mean ± std) | per seed | angle B_0 vs W_1^T (deg) | "
+        "angle B_1 vs W_out^T (deg) | layer-0 signal vs backprop (deg) | "
+        "cosine with BPTT | wall s (max) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    print(
+        f"{'method':<13} {'accuracy':>16} {'per seed':>20} {'angle w_in_1':>13} "
+        f"{'angle w_out':>12} {'signal angle':>13} {'cos BPTT':>9} {'wall s':>7}"
+    )
     for method in args.only:
         rows = [results[(method, s)] for s in args.seeds]
         acc = np.array([r["value"] for r in rows])
@@ -102,12 +110,16 @@ def main(argv=None) -> int:
         signal = f"{np.mean(signal):.1f} ± {np.std(signal):.1f}" if signal else "—"
         cos = [r["grad_cosine"] for r in rows if finite(r.get("grad_cosine"))]
         cos = f"{np.mean(cos):.2f} ± {np.std(cos):.2f}" if cos else "—"
-        print(f"{method:<13} {acc.mean():>8.3f} ± {acc.std():.3f} {per_seed:>20} "
-              f"{angles['angle/w_in_1']:>13} {angles['angle/w_out']:>12} {signal:>13} "
-              f"{cos:>9} {wall:>7.0f}")
-        lines.append(f"| {method} | {acc.mean():.3f} ± {acc.std():.3f} | {per_seed} | "
-                     f"{angles['angle/w_in_1']} | {angles['angle/w_out']} | {signal} | {cos} | "
-                     f"{wall:.0f} |")
+        print(
+            f"{method:<13} {acc.mean():>8.3f} ± {acc.std():.3f} {per_seed:>20} "
+            f"{angles['angle/w_in_1']:>13} {angles['angle/w_out']:>12} {signal:>13} "
+            f"{cos:>9} {wall:>7.0f}"
+        )
+        lines.append(
+            f"| {method} | {acc.mean():.3f} ± {acc.std():.3f} | {per_seed} | "
+            f"{angles['angle/w_in_1']} | {angles['angle/w_out']} | {signal} | {cos} | "
+            f"{wall:.0f} |"
+        )
     out.mkdir(parents=True, exist_ok=True)
     io.write_text(out / "results.md", "\n".join(lines) + "\n")
     io.write_json(out / "results.json", {f"{m}/{s}": v for (m, s), v in results.items()})
@@ -120,8 +132,7 @@ def plot(results: dict, methods, seeds, out: Path) -> None:
     colors = {m: f"C{i}" for i, m in enumerate(METHODS)}  # one colour per method in both panels
     for ax, key in zip(axes, ("angle/w_in_1", "angle/w_out")):
         for method in methods:
-            curves = [[row.get(key) for _, row in results[(method, s)]["curve"]]
-                      for s in seeds]
+            curves = [[row.get(key) for _, row in results[(method, s)]["curve"]] for s in seeds]
             if any(v is None for c in curves for v in c):
                 continue
             trials = [t for t, _ in results[(method, seeds[0])]["curve"]]

@@ -21,9 +21,11 @@ def main() -> None:
     for row in encoders.report(signal):
         rate = row["spikes_per_s_per_channel"]
         rmse = row["rmse"]
-        print(f"{row['encoder']:<18} {row['channels']:>8} "
-              f"{'n/a' if rmse is None else f'{rmse:.4f}':>8} "
-              f"{'n/a (analog)' if rate is None else f'{rate:.1f}':>17}")
+        print(
+            f"{row['encoder']:<18} {row['channels']:>8} "
+            f"{'n/a' if rmse is None else f'{rmse:.4f}':>8} "
+            f"{'n/a (analog)' if rate is None else f'{rate:.1f}':>17}"
+        )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ import locallearn as ll
 
 
 def _network(n_in: int, n_rec: int, backend: str) -> ll.Network:
-    return ll.Network(ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2, n_adaptive=n_rec // 2,
-                                       backend=backend, seed=0))
+    return ll.Network(
+        ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2, n_adaptive=n_rec // 2, backend=backend, seed=0)
+    )
 
 
 def _inputs(n_in: int, n_steps: int) -> np.ndarray:
@@ -66,8 +67,7 @@ def measure(n_in: int, n_rec: int, backend: str, seconds: float) -> dict:
     results["accumulate"] = _time(accumulate, inputs, seconds)
 
     net = _network(n_in, n_rec, backend)
-    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5),
-                               update="step")
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5), update="step")
     sequence_targets = np.zeros((len(inputs), 2), np.float32)
     learner.run_sequence(inputs[:20], sequence_targets[:20])  # warm-up
     n, start = 0, time.perf_counter()
@@ -84,21 +84,27 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", nargs="+", default=["40x100", "100x256", "100x1024"])
     args = parser.parse_args(argv)
     print(f"steps/s, float32, 50% ALIF; {args.seconds:.1f} s per cell")
-    header = (f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} "
-              f"{'e-prop online':>14} {'online/fwd':>11}")
+    header = (
+        f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} "
+        f"{'e-prop online':>14} {'online/fwd':>11}"
+    )
     print(header)
     speedups = []
     for size in args.sizes:
         n_in, n_rec = (int(v) for v in size.split("x"))
         rows = {b: measure(n_in, n_rec, b, args.seconds) for b in ("numba", "numpy")}
         for backend, r in rows.items():
-            print(f"{size:>13} {backend:>7} {r['forward']:>10.0f} {r['accumulate']:>12.0f} "
-                  f"{r['online']:>14.0f} {r['forward'] / r['online']:>10.1f}x")
+            print(
+                f"{size:>13} {backend:>7} {r['forward']:>10.0f} {r['accumulate']:>12.0f} "
+                f"{r['online']:>14.0f} {r['forward'] / r['online']:>10.1f}x"
+            )
         speedups.append((size, {k: rows["numba"][k] / rows["numpy"][k] for k in rows["numba"]}))
     print("\nnumba / numpy speed-up")
     for size, s in speedups:
-        print(f"{size:>13}  forward {s['forward']:.1f}x  e-prop acc. {s['accumulate']:.1f}x  "
-              f"e-prop online {s['online']:.1f}x")
+        print(
+            f"{size:>13}  forward {s['forward']:.1f}x  e-prop acc. {s['accumulate']:.1f}x  "
+            f"e-prop online {s['online']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,16 @@ ALL = ("w_in", "w_rec", "w_out")
 def problem(seed: int = 0, n_trials: int = 16):
     """A network and a batch of evidence-accumulation trials (deterministic in ``seed``)."""
     task = ll.tasks.make("evidence", n_cues=3, seq_len=800)
-    config = ll.NetworkConfig(n_in=task.n_in, n_rec=20, n_out=task.n_out, n_adaptive=10,
-                              tau_adapt=500.0, beta=0.05, dtype="float64", seed=seed)
+    config = ll.NetworkConfig(
+        n_in=task.n_in,
+        n_rec=20,
+        n_out=task.n_out,
+        n_adaptive=10,
+        tau_adapt=500.0,
+        beta=0.05,
+        dtype="float64",
+        seed=seed,
+    )
     rng = np.random.default_rng([seed, 7])
     return ll.Network(config), task, [task.trial(rng) for _ in range(n_trials)]
 
@@ -49,8 +57,11 @@ def exact_gradients(seed: int = 0, n_trials: int = 16) -> tuple[dict, dict]:
     for trial in trials:
         kwargs = dict(loss=task.loss, mask=trial.mask)
         exact.append(ll.reference.bptt_gradients(net, trial.inputs, trial.targets, **kwargs))
-        eprop_model.append(ll.reference.bptt_gradients(net, trial.inputs, trial.targets,
-                                                       detach=("recurrent", "reset"), **kwargs))
+        eprop_model.append(
+            ll.reference.bptt_gradients(
+                net, trial.inputs, trial.targets, detach=("recurrent", "reset"), **kwargs
+            )
+        )
     return _summed(exact), _summed(eprop_model)
 
 
@@ -59,12 +70,18 @@ def measure(feedback: str, seed: int = 0, n_trials: int = 16, exact=None) -> dic
     net, task, trials = problem(seed, n_trials)
     exact, eprop_model = exact or exact_gradients(seed, n_trials)
     rule = ll.rules.make("eprop", feedback=feedback)
-    estimate = _summed([ll.gradient_estimate(net, rule, trial.inputs, trial.targets,
-                                             loss=task.loss, mask=trial.mask) for trial in trials])
+    estimate = _summed(
+        [
+            ll.gradient_estimate(net, rule, trial.inputs, trial.targets, loss=task.loss, mask=trial.mask)
+            for trial in trials
+        ]
+    )
     cos = ll.metrics.gradient_cosine
-    return {"hidden_vs_bptt": cos(estimate, exact, HIDDEN),
-            "all_vs_bptt": cos(estimate, exact, ALL),
-            "hidden_vs_eprop_model": cos(estimate, eprop_model, HIDDEN)}
+    return {
+        "hidden_vs_bptt": cos(estimate, exact, HIDDEN),
+        "all_vs_bptt": cos(estimate, exact, ALL),
+        "hidden_vs_eprop_model": cos(estimate, eprop_model, HIDDEN),
+    }
 
 
 def cosine_over_training(feedback: str, n_trials: int, seed: int, out: Path) -> list:
@@ -74,21 +91,34 @@ def cosine_over_training(feedback: str, n_trials: int, seed: int, out: Path) -> 
 
     run_dir = out / f"evidence-{feedback}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = {"task": "evidence", "seed": seed, "rule": {"name": "eprop", "feedback": feedback},
-              "training": {"n_trials": n_trials, "eval_every": max(n_trials // 6, 1),
-                           "validation_trials": 32, "test_trials": 32, "target": None,
-                           "gradient_check": True}}
+    config = {
+        "task": "evidence",
+        "seed": seed,
+        "rule": {"name": "eprop", "feedback": feedback},
+        "training": {
+            "n_trials": n_trials,
+            "eval_every": max(n_trials // 6, 1),
+            "validation_trials": 32,
+            "test_trials": 32,
+            "target": None,
+            "gradient_check": True,
+        },
+    }
     run_supervised(config, run_dir, progress=False)
-    return [(r["trial"], r["accuracy"], r["grad_cosine"])
-            for r in io.read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "eval"]
+    return [
+        (r["trial"], r["accuracy"], r["grad_cosine"])
+        for r in io.read_jsonl(run_dir / "metrics.jsonl")
+        if r["kind"] == "eval"
+    ]
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--train", type=int, default=0,
-                        help="also train each mode this many trials, logging the cosine")
+    parser.add_argument(
+        "--train", type=int, default=0, help="also train each mode this many trials, logging the cosine"
+    )
     parser.add_argument("--out", default="runs/gradient_alignment")
     args = parser.parse_args(argv)
     print(f"cosine with exact BPTT, mean ± std over seeds {args.seeds}, {args.trials} trials each")
@@ -103,11 +133,15 @@ def main(argv=None) -> None:
         print(f"{feedback:<10} {cells[0]:>16} {cells[1]:>14} {cells[2]:>24}")
     if not args.train:
         return
-    print(f"\nover training (evidence, 100 neurons, seed {args.seeds[0]}): "
-          "trial: accuracy / cosine(hidden estimate, BPTT)")
+    print(
+        f"\nover training (evidence, 100 neurons, seed {args.seeds[0]}): "
+        "trial: accuracy / cosine(hidden estimate, BPTT)"
+    )
     with ProcessPoolExecutor(2) as pool:
-        futures = {f: pool.submit(cosine_over_training, f, args.train, args.seeds[0],
-                                  Path(args.out)) for f in FEEDBACK_MODES}
+        futures = {
+            f: pool.submit(cosine_over_training, f, args.train, args.seeds[0], Path(args.out))
+            for f in FEEDBACK_MODES
+        }
         for feedback, future in futures.items():
             cells = "  ".join(f"{t}: {a:.2f}/{c:+.2f}" for t, a, c in future.result())
             print(f"{feedback:<10} {cells}")

@@ -91,20 +91,39 @@ def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False) -> 
     1 + update_index // batch grows — after the very first trial, then after trials 33, 65, ...
     — with the gradients summed since the previous step divided by ``batch``."""
     kappa = np.exp(-1 / TAU_OUT)
-    net = ll.Network(ll.NetworkConfig(n_in=N_IN, n_rec=N_REG + N_AD, n_out=N_OUT, n_adaptive=N_AD,
-                                      tau_mem=TAU_M, tau_out=TAU_OUT, tau_adapt=TAU_A,
-                                      beta=beta_adapt(), v_th=V_TH, n_ref=T_REF, seed=0))
+    net = ll.Network(
+        ll.NetworkConfig(
+            n_in=N_IN,
+            n_rec=N_REG + N_AD,
+            n_out=N_OUT,
+            n_adaptive=N_AD,
+            tau_mem=TAU_M,
+            tau_out=TAU_OUT,
+            tau_adapt=TAU_A,
+            beta=beta_adapt(),
+            v_th=V_TH,
+            n_ref=T_REF,
+            seed=0,
+        )
+    )
     net.w_in, net.w_rec = weights["w_in"], weights["w_rec"]
     net.w_out = (1 - kappa) * weights["w_out"]
     feedback = ll.rules.feedback.make("random")
     rule = ll.rules.make("eprop", feedback=feedback)
     rule.bind(net)
     feedback.B[...] = (1 - kappa) * weights["B"]
-    warm = ll.OnlineLearner(net.copy(), ll.rules.make("eprop", feedback="random"), ll.Adam(lr=ETA),
-                            loss="ce", update="trial")
+    warm = ll.OnlineLearner(
+        net.copy(), ll.rules.make("eprop", feedback="random"), ll.Adam(lr=ETA), loss="ce", update="trial"
+    )
     warm.run_sequence(trials[0].inputs, trials[0].targets, trials[0].mask)  # load compiled kernels
-    learner = ll.OnlineLearner(net, rule, ll.Adam(lr=ETA), loss="ce", update="trial",
-                               batch_size=len(trials) + 1 if nest_schedule else batch)
+    learner = ll.OnlineLearner(
+        net,
+        rule,
+        ll.Adam(lr=ETA),
+        loss="ce",
+        update="trial",
+        batch_size=len(trials) + 1 if nest_schedule else batch,
+    )
     losses, start = [], time.perf_counter()
     for index, trial in enumerate(trials):
         result = learner.run_sequence(trial.inputs, trial.targets, trial.mask)
@@ -114,8 +133,10 @@ def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False) -> 
                 value /= batch
             learner._apply()
     wall = time.perf_counter() - start
-    return {"wall_per_trial": wall / len(trials),
-            "loss_per_iteration": np.mean(np.reshape(losses, (-1, batch)), axis=1)}
+    return {
+        "wall_per_trial": wall / len(trials),
+        "loss_per_iteration": np.mean(np.reshape(losses, (-1, batch)), axis=1),
+    }
 
 
 def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
@@ -124,45 +145,98 @@ def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
     n_trials, seq = len(trials), trials[0].inputs.shape[0]
     window = int(trials[0].mask.sum())
     nest.ResetKernel()
-    nest.set(resolution=1.0, eprop_learning_window=float(window),
-             eprop_reset_neurons_on_update=True, eprop_update_interval=float(seq),
-             print_time=False, total_num_virtual_procs=threads)
-    common = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "V_th": V_TH, "tau_m": TAU_M,
-              "t_ref": float(T_REF), "c_reg": 0.0, "f_target": 10.0,
-              "surrogate_gradient_height": 0.3, "surrogate_gradient_width": 1.0,
-              "surrogate_gradient_function": "piecewise_linear", "regular_spike_arrival": True}
+    nest.set(
+        resolution=1.0,
+        eprop_learning_window=float(window),
+        eprop_reset_neurons_on_update=True,
+        eprop_update_interval=float(seq),
+        print_time=False,
+        total_num_virtual_procs=threads,
+    )
+    common = {
+        "C_m": 1.0,
+        "E_L": 0.0,
+        "I_e": 0.0,
+        "V_m": 0.0,
+        "V_th": V_TH,
+        "tau_m": TAU_M,
+        "t_ref": float(T_REF),
+        "c_reg": 0.0,
+        "f_target": 10.0,
+        "surrogate_gradient_height": 0.3,
+        "surrogate_gradient_width": 1.0,
+        "surrogate_gradient_function": "piecewise_linear",
+        "regular_spike_arrival": True,
+    }
     generators = nest.Create("spike_generator", N_IN)
     parrots = nest.Create("parrot_neuron", N_IN)
     regular = nest.Create("eprop_iaf_bsshslm_2020", N_REG, common)
-    adaptive = nest.Create("eprop_iaf_adapt_bsshslm_2020", N_AD,
-                           {**common, "adapt_tau": TAU_A, "adapt_beta": beta_adapt(),
-                            "adaptation": 0.0})
-    readouts = nest.Create("eprop_readout_bsshslm_2020", N_OUT,
-                           {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "tau_m": TAU_OUT,
-                            "loss": "cross_entropy", "regular_spike_arrival": False})
+    adaptive = nest.Create(
+        "eprop_iaf_adapt_bsshslm_2020",
+        N_AD,
+        {**common, "adapt_tau": TAU_A, "adapt_beta": beta_adapt(), "adaptation": 0.0},
+    )
+    readouts = nest.Create(
+        "eprop_readout_bsshslm_2020",
+        N_OUT,
+        {
+            "C_m": 1.0,
+            "E_L": 0.0,
+            "I_e": 0.0,
+            "V_m": 0.0,
+            "tau_m": TAU_OUT,
+            "loss": "cross_entropy",
+            "regular_spike_arrival": False,
+        },
+    )
     targets = nest.Create("step_rate_generator", N_OUT)
     recurrent = regular + adaptive
-    nest.SetDefaults("eprop_synapse_bsshslm_2020", {
-        "optimizer": {"optimizer": "adam", "batch_size": batch, "beta_1": 0.9, "beta_2": 0.999,
-                      "epsilon": 1e-8, "eta": ETA, "Wmin": -100.0, "Wmax": 100.0},
-        "average_gradient": True})
-    plastic = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0,
-               "tau_m_readout": TAU_OUT}
+    nest.SetDefaults(
+        "eprop_synapse_bsshslm_2020",
+        {
+            "optimizer": {
+                "optimizer": "adam",
+                "batch_size": batch,
+                "beta_1": 0.9,
+                "beta_2": 0.999,
+                "epsilon": 1e-8,
+                "eta": ETA,
+                "Wmin": -100.0,
+                "Wmax": 100.0,
+            },
+            "average_gradient": True,
+        },
+    )
+    plastic = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": 1.0, "tau_m_readout": TAU_OUT}
     all_to_all = {"rule": "all_to_all", "allow_autapses": False}
     nest.Connect(generators, parrots, "one_to_one", {"delay": 1.0})
     nest.Connect(parrots, recurrent, all_to_all, {**plastic, "weight": weights["w_in"]})
     nest.Connect(recurrent, recurrent, all_to_all, {**plastic, "weight": weights["w_rec"]})
     nest.Connect(recurrent, readouts, all_to_all, {**plastic, "weight": weights["w_out"]})
-    nest.Connect(readouts, recurrent, all_to_all,
-                 {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": 1.0,
-                  "weight": weights["B"]})
-    nest.Connect(targets, readouts, "one_to_one",
-                 {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 2})
+    nest.Connect(
+        readouts,
+        recurrent,
+        all_to_all,
+        {
+            "synapse_model": "eprop_learning_signal_connection_bsshslm_2020",
+            "delay": 1.0,
+            "weight": weights["B"],
+        },
+    )
+    nest.Connect(
+        targets,
+        readouts,
+        "one_to_one",
+        {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 2},
+    )
     # softmax normaliser: each readout receives the others' signals (a readout adds its own; an
     # autapse would count it twice and turn 1/2 into 1/3 at rest)
-    nest.Connect(readouts, readouts, all_to_all,
-                 {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 1,
-                  "weight": 1.0})
+    nest.Connect(
+        readouts,
+        readouts,
+        all_to_all,
+        {"synapse_model": "rate_connection_delayed", "delay": 1.0, "receptor_type": 1, "weight": 1.0},
+    )
     # Our step t of trial k (0-based) must reach the recurrent neurons in NEST's step k seq + t + 1:
     # a generator spike at time tau reaches them at tau + 2 (generator -> parrot -> neuron), so
     # tau = k seq + t - 1; the first steps' spikes are dropped on both sides (shared_problem).
@@ -175,27 +249,35 @@ def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
     onehot = np.eye(N_OUT)[labels]
     total_offset = 2.0  # readouts see step t's spikes at t + 1 (recurrent -> readout delay)
     change_times = np.arange(n_trials) * seq + total_offset
-    nest.SetStatus(targets, [{"amplitude_times": change_times, "amplitude_values": onehot[:, k]}
-                             for k in range(N_OUT)])
-    meter = nest.Create("multimeter", {"interval": 1.0, "record_from": ["readout_signal",
-                                                                      "target_signal"],
-                                       "start": total_offset,
-                                       "stop": total_offset + n_trials * seq})
+    nest.SetStatus(
+        targets, [{"amplitude_times": change_times, "amplitude_values": onehot[:, k]} for k in range(N_OUT)]
+    )
+    meter = nest.Create(
+        "multimeter",
+        {
+            "interval": 1.0,
+            "record_from": ["readout_signal", "target_signal"],
+            "start": total_offset,
+            "stop": total_offset + n_trials * seq,
+        },
+    )
     nest.Connect(meter, readouts)
     start = time.perf_counter()
     nest.Simulate(n_trials * seq + total_offset + 1.0)
     wall = time.perf_counter() - start
     events = meter.get("events")
     senders = np.asarray(events["senders"])
-    readout = np.array([np.asarray(events["readout_signal"])[senders == s]
-                        for s in sorted(set(senders))])  # (N_OUT, n_trials * seq)
-    target = np.array([np.asarray(events["target_signal"])[senders == s]
-                       for s in sorted(set(senders))])
+    readout = np.array(
+        [np.asarray(events["readout_signal"])[senders == s] for s in sorted(set(senders))]
+    )  # (N_OUT, n_trials * seq)
+    target = np.array([np.asarray(events["target_signal"])[senders == s] for s in sorted(set(senders))])
     readout = readout.reshape(N_OUT, n_trials, seq)[:, :, -window:]
     target = target.reshape(N_OUT, n_trials, seq)[:, :, -window:]
     per_trial = -np.mean(np.sum(target * np.log(np.maximum(readout, 1e-30)), axis=0), axis=1)
-    return {"wall_per_trial": wall / n_trials,
-            "loss_per_iteration": per_trial.reshape(-1, batch).mean(axis=1)}
+    return {
+        "wall_per_trial": wall / n_trials,
+        "loss_per_iteration": per_trial.reshape(-1, batch).mean(axis=1),
+    }
 
 
 def main(argv=None) -> None:
@@ -204,8 +286,11 @@ def main(argv=None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line")
-    parser.add_argument("--nest-schedule", action="store_true",
-                        help="step locallearn's optimizer on NEST's schedule (see run_locallearn)")
+    parser.add_argument(
+        "--nest-schedule",
+        action="store_true",
+        help="step locallearn's optimizer on NEST's schedule (see run_locallearn)",
+    )
     args = parser.parse_args(argv)
     weights, trials, _ = shared_problem(args.seed, args.iterations * args.batch)
     ours = run_locallearn(weights, trials, args.batch, args.nest_schedule)
@@ -217,10 +302,19 @@ def main(argv=None) -> None:
     if args.json:
         import json
 
-        print(json.dumps({name: None if r is None else
-                          {"wall_per_trial": r["wall_per_trial"],
-                           "loss_per_iteration": [float(v) for v in r["loss_per_iteration"]]}
-                          for name, r in (("locallearn", ours), ("nest", theirs))}))
+        print(
+            json.dumps(
+                {
+                    name: None
+                    if r is None
+                    else {
+                        "wall_per_trial": r["wall_per_trial"],
+                        "loss_per_iteration": [float(v) for v in r["loss_per_iteration"]],
+                    }
+                    for name, r in (("locallearn", ours), ("nest", theirs))
+                }
+            )
+        )
         return
     print(f"{len(trials)} trials of {trials[0].inputs.shape[0]} steps, batch {args.batch}")
     print(f"wall time per trial: locallearn {ours['wall_per_trial'] * 1e3:.1f} ms", end="")
@@ -228,8 +322,10 @@ def main(argv=None) -> None:
         ratio = theirs["wall_per_trial"] / ours["wall_per_trial"]
         print(f", NEST {theirs['wall_per_trial'] * 1e3:.1f} ms  ->  locallearn {ratio:.1f}x faster")
     print()
-    print(f"{'iteration':>9} {'locallearn loss':>16}" + (f" {'NEST loss':>10} {'rel. diff':>9}"
-                                                          if theirs else ""))
+    print(
+        f"{'iteration':>9} {'locallearn loss':>16}"
+        + (f" {'NEST loss':>10} {'rel. diff':>9}" if theirs else "")
+    )
     for i, loss in enumerate(ours["loss_per_iteration"]):
         row = f"{i + 1:>9} {loss:>16.4f}"
         if theirs:

@@ -77,8 +77,15 @@ def replay(run_dir: str, steps: int, seed: int, greedy: bool) -> dict:
             observation, _ = env.reset()
             agent.begin_episode()
             in_flight = None
-    return {"won": won, "lost": lost, "returns": returns, "cpu_missed": cpu_missed,
-            "cpu_faced": cpu_faced, "agent_missed": agent_missed, "agent_faced": agent_faced}
+    return {
+        "won": won,
+        "lost": lost,
+        "returns": returns,
+        "cpu_missed": cpu_missed,
+        "cpu_faced": cpu_faced,
+        "agent_missed": agent_missed,
+        "agent_faced": agent_faced,
+    }
 
 
 def report(run_dir: str, steps: int, seed: int) -> None:
@@ -87,13 +94,18 @@ def report(run_dir: str, steps: int, seed: int) -> None:
         r = replay(run_dir, steps, seed, greedy)
         total = sum(r["returns"].values()) or 1
         faced = sum(r["agent_faced"].values()) or 1
-        print(f"  {'greedy ' if greedy else 'sampled'}: points {r['won']} won / {r['lost']} lost; "
-              f"{total} returns, {r['returns'][True] / total:.0%} steep; CPU missed "
-              f"{r['cpu_missed'][True]}/{r['cpu_faced'][True]} steep and "
-              f"{r['cpu_missed'][False]}/{r['cpu_faced'][False]} other returns; agent missed "
-              f"{sum(r['agent_missed'].values())}/{faced} balls ("
-              + ", ".join(f"|dy| {dy}: {r['agent_missed'][dy]}/{r['agent_faced'][dy]}"
-                          for dy in sorted(r["agent_faced"])) + ")")
+        print(
+            f"  {'greedy ' if greedy else 'sampled'}: points {r['won']} won / {r['lost']} lost; "
+            f"{total} returns, {r['returns'][True] / total:.0%} steep; CPU missed "
+            f"{r['cpu_missed'][True]}/{r['cpu_faced'][True]} steep and "
+            f"{r['cpu_missed'][False]}/{r['cpu_faced'][False]} other returns; agent missed "
+            f"{sum(r['agent_missed'].values())}/{faced} balls ("
+            + ", ".join(
+                f"|dy| {dy}: {r['agent_missed'][dy]}/{r['agent_faced'][dy]}"
+                for dy in sorted(r["agent_faced"])
+            )
+            + ")"
+        )
 
 
 FEATURES = ("ball x", "ball y", "ball dx", "ball dy", "paddle y", "cpu y", "paddle v", "offset")
@@ -125,7 +137,7 @@ def decodability(network: dict, steps: int = 6000, seed: int = 0) -> dict:
     observed = np.asarray(observed, np.float64)
     fit = 2 * steps // 3
     r2 = {}
-    for i, name in enumerate(FEATURES[:observed.shape[1]]):
+    for i, name in enumerate(FEATURES[: observed.shape[1]]):
         coef, *_ = np.linalg.lstsq(design[:fit], observed[:fit, i], rcond=None)
         residual = observed[fit:, i] - design[fit:] @ coef
         r2[name] = 1 - residual.var() / observed[fit:, i].var()
@@ -160,8 +172,10 @@ def main(argv=None) -> None:
     if args.run_dir:
         report(args.run_dir, args.steps, args.seed)
     if args.scripted:
-        print(f"scripted players with a random action on a fraction eps of steps "
-              f"({args.games} games each; score per game, mean ± std, steps per game)")
+        print(
+            f"scripted players with a random action on a fraction eps of steps "
+            f"({args.games} games each; score per game, mean ± std, steps per game)"
+        )
         for policy in ("track", "edge"):
             for eps in (0.0, 0.05, 0.15, 0.3):
                 mean, std, length = scripted_scores(policy, eps, args.games)
@@ -171,8 +185,13 @@ def main(argv=None) -> None:
         print(f"  {'tau_mem/tau_out n_ref':<22}" + "".join(f"{name:>10}" for name in FEATURES))
         # n_ref = 2 at 3 micro-steps per decision lets a neuron spike at most once per decision:
         # the layer's code is then binary per step, which n_ref = 0 or 1 relaxes
-        for tau_mem, tau_out, n_ref in ((20.0, 5.0, 2), (5.0, 5.0, 2), (3.0, 3.0, 2),
-                                        (3.0, 3.0, 1), (3.0, 3.0, 0)):
+        for tau_mem, tau_out, n_ref in (
+            (20.0, 5.0, 2),
+            (5.0, 5.0, 2),
+            (3.0, 3.0, 2),
+            (3.0, 3.0, 1),
+            (3.0, 3.0, 0),
+        ):
             r2 = decodability({"tau_mem": tau_mem, "tau_out": tau_out, "n_ref": n_ref})
             label = f"{tau_mem:g} / {tau_out:g}   {n_ref}"
             print(f"  {label:<22}" + "".join(f"{v:10.2f}" for v in r2.values()))

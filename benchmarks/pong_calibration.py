@@ -152,8 +152,10 @@ def _cpu_rows(name: str, table: dict) -> None:
     steep = [sum(table.get(d, [0, 0])[i] for d in table if abs(d) >= 8) for i in (0, 1)]
     flat = [sum(table[d][i] for d in table if abs(d) < 8) for i in (0, 1)]
     by_dy = "  ".join(f"{d:+d}: {m}/{m + r}" for d, (m, r) in sorted(table.items()))
-    print(f"{name:<5} steep (|dy| >= 8) missed {steep[0]}/{sum(steep)}, "
-          f"others missed {flat[0]}/{sum(flat)};  by dy (missed/all): {by_dy}")
+    print(
+        f"{name:<5} steep (|dy| >= 8) missed {steep[0]}/{sum(steep)}, "
+        f"others missed {flat[0]}/{sum(flat)};  by dy (missed/all): {by_dy}"
+    )
 
 
 def _row(name, policy, results):
@@ -161,19 +163,23 @@ def _row(name, policy, results):
     cpu = np.array([r[1] for r in results])
     steps = np.array([r[2] for r in results])
     points = max(agent.sum() + cpu.sum(), 1)
-    print(f"{name:<6} {policy:<7} {np.mean(agent - cpu):>+7.1f} {agent.sum():>6} {cpu.sum():>6} "
-          f"{steps.sum() / points:>9.1f}   {[(int(a), int(c)) for a, c, _ in results]}")
+    print(
+        f"{name:<6} {policy:<7} {np.mean(agent - cpu):>+7.1f} {agent.sum():>6} {cpu.sum():>6} "
+        f"{steps.sum() / points:>9.1f}   {[(int(a), int(c)) for a, c, _ in results]}"
+    )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=3)
     parser.add_argument("--max-steps", type=int, default=20000)
-    parser.add_argument("--cpu", action="store_true",
-                        help="tally the CPU's misses by the ball's incoming vertical speed")
+    parser.add_argument(
+        "--cpu", action="store_true", help="tally the CPU's misses by the ball's incoming vertical speed"
+    )
     args = parser.parse_args(argv)
     try:
         import ale_py  # noqa: F401
+
         have_ale = True
     except ModuleNotFoundError:
         have_ale = False

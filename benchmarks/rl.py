@@ -22,8 +22,11 @@ import numpy as np
 from locallearn.runs import run_lifetime
 
 # metric, target, wall-time budget in s (issue 4)
-TARGETS = {"catch": ("catch_rate", 0.95, 300.0), "flappy": ("pipes", 20.0, 1800.0),
-           "pong": ("score", 0.0, 1800.0)}
+TARGETS = {
+    "catch": ("catch_rate", 0.95, 300.0),
+    "flappy": ("pipes", 20.0, 1800.0),
+    "pong": ("score", 0.0, 1800.0),
+}
 
 
 def run_cell(task: str, rule: str, seed: int, steps: int | None, out: Path) -> dict:
@@ -51,8 +54,10 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.workers) as pool:
         futures = {cell: pool.submit(run_cell, *cell, args.steps, out) for cell in cells}
         results = {cell: future.result() for cell, future in futures.items()}
-    print(f"{'task':<8} {'rule':<14} {'metric':<11} {'mean ± std over seeds':>22} {'per seed':>24} "
-          f"{'wall s (max)':>13}  target")
+    print(
+        f"{'task':<8} {'rule':<14} {'metric':<11} {'mean ± std over seeds':>22} {'per seed':>24} "
+        f"{'wall s (max)':>13}  target"
+    )
     for task in args.tasks:
         for rule in args.rules:
             rows = [results[(task, rule, s)] for s in args.seeds]
@@ -64,11 +69,14 @@ def main(argv=None) -> int:
             if target is not None:
                 ok = values.mean() >= target and wall <= budget
                 verdict = f">= {target} in <= {budget:.0f} s: {'PASS' if ok else 'FAIL'}"
-            print(f"{task:<8} {rule:<14} {metric:<11} {values.mean():>12.3f} ± {values.std():.3f} "
-                  f"{per_seed:>24} {wall:>13.0f}  {verdict}")
+            print(
+                f"{task:<8} {rule:<14} {metric:<11} {values.mean():>12.3f} ± {values.std():.3f} "
+                f"{per_seed:>24} {wall:>13.0f}  {verdict}"
+            )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"/".join(map(str, k)): v
-                                                  for k, v in results.items()}, indent=2))
+    (out / "results.json").write_text(
+        json.dumps({"/".join(map(str, k)): v for k, v in results.items()}, indent=2)
+    )
     return 0
 
 

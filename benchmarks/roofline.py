@@ -86,7 +86,7 @@ def machine_limits() -> dict:
         "numpy copy": 2 * a.nbytes / _best(lambda: np.copyto(b, a)),
     }
     m = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
-    limits["sgemm GFLOP/s"] = 2 * 2048 ** 3 / _best(lambda: m @ m, 3) / 1e9
+    limits["sgemm GFLOP/s"] = 2 * 2048**3 / _best(lambda: m @ m, 3) / 1e9
     x = np.ones(4096, np.float32)
     limits["fma loop GFLOP/s"] = 2 * 4096 * 2000 / _best(lambda: _fma_in_cache(x, 2000), 3) / 1e9
     return limits
@@ -103,13 +103,13 @@ def step_cost(n_in: int, n_rec: int, alif: bool, active_inputs: float) -> tuple[
 
 def measure_step(n_in: int, n_rec: int, alif: bool, seconds: float) -> tuple[float, float]:
     """(seconds per online step, mean active presynaptic entries per step)."""
-    net = ll.Network(ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2,
-                                      n_adaptive=n_rec if alif else 0, seed=0))
+    net = ll.Network(
+        ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2, n_adaptive=n_rec if alif else 0, seed=0)
+    )
     rng = np.random.default_rng(0)
     inputs = (rng.random((200, n_in)) < 0.04).astype(np.float32)
     targets = np.zeros((200, 2), np.float32)
-    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5),
-                               update="step")
+    learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5), update="step")
     learner.run_sequence(inputs[:20], targets[:20])
     steps, spikes, start = 0, 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -134,19 +134,25 @@ def main(argv=None) -> None:
         print(f"  {name:<20} {value / (1 if 'GFLOP' in name else 1e9):8.1f}{unit}")
     bandwidth = max(v for k, v in limits.items() if "GFLOP" not in k)
     flops = max(limits["sgemm GFLOP/s"], limits["fma loop GFLOP/s"]) * 1e9
-    print(f"limits used: {bandwidth / 1e9:.1f} GB/s, {flops / 1e9:.1f} GFLOP/s "
-          f"(balance {flops / bandwidth:.2f} FLOP/B)\n")
-    print(f"{'n_rec':>6} {'neurons':>7} {'MB/step':>8} {'FLOP/B':>7} {'step ms':>8} {'GB/s':>6} "
-          f"{'of BW':>6} {'GFLOP/s':>8} {'of peak':>8}")
+    print(
+        f"limits used: {bandwidth / 1e9:.1f} GB/s, {flops / 1e9:.1f} GFLOP/s "
+        f"(balance {flops / bandwidth:.2f} FLOP/B)\n"
+    )
+    print(
+        f"{'n_rec':>6} {'neurons':>7} {'MB/step':>8} {'FLOP/B':>7} {'step ms':>8} {'GB/s':>6} "
+        f"{'of BW':>6} {'GFLOP/s':>8} {'of peak':>8}"
+    )
     for n_rec in args.sizes:
         for alif in (False, True):
             seconds, active = measure_step(args.n_in, n_rec, alif, args.seconds)
             nbytes, nflops = step_cost(args.n_in, n_rec, alif, active)
             achieved = nbytes / seconds
-            print(f"{n_rec:>6} {'ALIF' if alif else 'LIF':>7} {nbytes / 1e6:>8.2f} "
-                  f"{nflops / nbytes:>7.2f} {seconds * 1e3:>8.3f} {achieved / 1e9:>6.1f} "
-                  f"{achieved / bandwidth:>6.0%} {nflops / seconds / 1e9:>8.2f} "
-                  f"{nflops / seconds / flops:>8.1%}")
+            print(
+                f"{n_rec:>6} {'ALIF' if alif else 'LIF':>7} {nbytes / 1e6:>8.2f} "
+                f"{nflops / nbytes:>7.2f} {seconds * 1e3:>8.3f} {achieved / 1e9:>6.1f} "
+                f"{achieved / bandwidth:>6.0%} {nflops / seconds / 1e9:>8.2f} "
+                f"{nflops / seconds / flops:>8.1%}"
+            )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ def _peak_mb() -> float:
 def child_online(n_rec: int, alif: bool, steps: int, n_in: int = 100) -> dict:
     import locallearn as ll
 
-    net = ll.Network(ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2,
-                                      n_adaptive=n_rec if alif else 0, seed=0))
+    net = ll.Network(
+        ll.NetworkConfig(n_in=n_in, n_rec=n_rec, n_out=2, n_adaptive=n_rec if alif else 0, seed=0)
+    )
     rule = ll.rules.make("eprop", feedback="random")
     rule.bind(net)
     rule.accumulate_into_weights(1e-5)  # per-step SGD inside the trace sweep (the runner's way)
@@ -71,8 +72,12 @@ def child_bptt(n_rec: int, steps: int, n_in: int = 100) -> dict:
 
 
 def spawn(kind: str, **kwargs) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", json.dumps([kind, kwargs])],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps([kind, kwargs])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -90,27 +95,31 @@ def main(argv=None) -> None:
         print(json.dumps(result))
         return
     print(f"online e-prop, n_in = 100, float32, {args.size_steps} steps per cell")
-    print(f"{'n_rec':>6} {'neurons':>7} {'steps/s':>9} {'peak MB':>8} {'growth MB':>10} "
-          f"{'synapses':>10}")
+    print(f"{'n_rec':>6} {'neurons':>7} {'steps/s':>9} {'peak MB':>8} {'growth MB':>10} {'synapses':>10}")
     for n_rec in args.sizes:
         for alif in (False, True):
             r = spawn("online", n_rec=n_rec, alif=alif, steps=args.size_steps)
-            print(f"{n_rec:>6} {'ALIF' if alif else 'LIF':>7} {r['steps_per_s']:>9.0f} "
-                  f"{r['peak_mb']:>8.0f} {r['growth_mb']:>10.1f} {n_rec * (100 + n_rec):>10,}")
+            print(
+                f"{n_rec:>6} {'ALIF' if alif else 'LIF':>7} {r['steps_per_s']:>9.0f} "
+                f"{r['peak_mb']:>8.0f} {r['growth_mb']:>10.1f} {n_rec * (100 + n_rec):>10,}"
+            )
     n = args.length_n_rec
     print(f"\npeak memory against stream length, n_rec = {n} (LIF), n_in = 100")
-    print(f"{'T':>8} {'online peak MB':>15} {'growth MB':>10} {'BPTT peak MB':>13} "
-          f"{'growth MB':>10}")
+    print(f"{'T':>8} {'online peak MB':>15} {'growth MB':>10} {'BPTT peak MB':>13} {'growth MB':>10}")
     online_peaks = []
     for steps in args.lengths:
         online = spawn("online", n_rec=n, alif=False, steps=steps)
         bptt = spawn("bptt", n_rec=n, steps=steps)
         online_peaks.append(online["peak_mb"])
-        print(f"{steps:>8} {online['peak_mb']:>15.1f} {online['growth_mb']:>10.1f} "
-              f"{bptt['peak_mb']:>13.1f} {bptt['growth_mb']:>10.1f}")
+        print(
+            f"{steps:>8} {online['peak_mb']:>15.1f} {online['growth_mb']:>10.1f} "
+            f"{bptt['peak_mb']:>13.1f} {bptt['growth_mb']:>10.1f}"
+        )
     spread = (max(online_peaks) - min(online_peaks)) / min(online_peaks)
-    print(f"online peak varies by {spread:.1%} from T = {args.lengths[0]} to {args.lengths[-1]} "
-          f"(aim: within 10 %)")
+    print(
+        f"online peak varies by {spread:.1%} from T = {args.lengths[0]} to {args.lengths[-1]} "
+        f"(aim: within 10 %)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,20 +24,35 @@ from locallearn import io
 from locallearn.runs import run_supervised
 
 EXPERIMENTS = {
-    "evidence-random": ({"task": "evidence", "rule": {"name": "eprop", "feedback": "random"}},
-                        ("accuracy", ">=", 0.93)),
-    "evidence-symmetric": ({"task": "evidence", "rule": {"name": "eprop", "feedback": "symmetric"}},
-                           ("accuracy", ">=", 0.93)),
-    "pattern-random": ({"task": "pattern", "rule": {"name": "eprop", "feedback": "random"}},
-                       ("mse_ratio", "<=", 0.10)),
-    "pattern-symmetric": ({"task": "pattern", "rule": {"name": "eprop", "feedback": "symmetric"}},
-                          ("mse_ratio", "<=", 0.10)),
-    "store-recall-alif": ({"task": "store_recall", "rule": {"name": "eprop", "feedback": "random"}},
-                          ("accuracy", ">=", 0.90)),
-    "store-recall-lif": ({"task": "store_recall", "network": {"n_adaptive": 0},
-                          "rule": {"name": "eprop", "feedback": "random"},
-                          "training": {"target": None}},
-                         ("accuracy", "report", None)),
+    "evidence-random": (
+        {"task": "evidence", "rule": {"name": "eprop", "feedback": "random"}},
+        ("accuracy", ">=", 0.93),
+    ),
+    "evidence-symmetric": (
+        {"task": "evidence", "rule": {"name": "eprop", "feedback": "symmetric"}},
+        ("accuracy", ">=", 0.93),
+    ),
+    "pattern-random": (
+        {"task": "pattern", "rule": {"name": "eprop", "feedback": "random"}},
+        ("mse_ratio", "<=", 0.10),
+    ),
+    "pattern-symmetric": (
+        {"task": "pattern", "rule": {"name": "eprop", "feedback": "symmetric"}},
+        ("mse_ratio", "<=", 0.10),
+    ),
+    "store-recall-alif": (
+        {"task": "store_recall", "rule": {"name": "eprop", "feedback": "random"}},
+        ("accuracy", ">=", 0.90),
+    ),
+    "store-recall-lif": (
+        {
+            "task": "store_recall",
+            "network": {"n_adaptive": 0},
+            "rule": {"name": "eprop", "feedback": "random"},
+            "training": {"target": None},
+        },
+        ("accuracy", "report", None),
+    ),
 }
 
 
@@ -79,8 +94,10 @@ def main(argv=None) -> int:
     for name, summary in results.items():
         line = verdict(summary, EXPERIMENTS[name][1])
         failed += "FAIL" in line
-        print(f"{name:<20} {summary['trials']:>7} {summary['steps']:>11,} "
-              f"{summary['wall_seconds']:>7.0f}  {line}  (on {summary['evaluated_on']} held-out)")
+        print(
+            f"{name:<20} {summary['trials']:>7} {summary['steps']:>11,} "
+            f"{summary['wall_seconds']:>7.0f}  {line}  (on {summary['evaluated_on']} held-out)"
+        )
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return 1 if failed else 0
 

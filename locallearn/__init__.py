@@ -1,10 +1,10 @@
 """locallearn: online, gradient-free local learning for spiking and recurrent networks.
 
-    import locallearn as ll
-    net = ll.Network(ll.NetworkConfig(n_in=40, n_rec=100, n_out=2, n_adaptive=50))
-    rule = ll.rules.make("eprop", feedback="random")
-    g = ll.gradient_estimate(net, rule, inputs, targets, loss="mse")
-    gb = ll.reference.bptt_gradients(net, inputs, targets, loss="mse")
+import locallearn as ll
+net = ll.Network(ll.NetworkConfig(n_in=40, n_rec=100, n_out=2, n_adaptive=50))
+rule = ll.rules.make("eprop", feedback="random")
+g = ll.gradient_estimate(net, rule, inputs, targets, loss="mse")
+gb = ll.reference.bptt_gradients(net, inputs, targets, loss="mse")
 """
 
 # locallearn.rules and locallearn.tasks are installed from the top-level rules/ and tasks/ folders.
@@ -18,8 +18,22 @@ from .runner import OnlineLearner, SequenceResult, gradient_estimate
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "ConfigError", "Feedback", "Network", "NetworkConfig", "OnlineLearner", "Rule", "SGD",
-    "SequenceResult", "UnknownNameError", "gradient_estimate", "make_optimizer", "metrics", "stats",
+    "Adam",
+    "ConfigError",
+    "Feedback",
+    "Network",
+    "NetworkConfig",
+    "OnlineLearner",
+    "Rule",
+    "SGD",
+    "SequenceResult",
+    "UnknownNameError",
+    "gradient_estimate",
+    "make_optimizer",
+    "metrics",
+    "stats",
     "streams",
-    "reference", "rules", "tasks",
+    "reference",
+    "rules",
+    "tasks",
 ]

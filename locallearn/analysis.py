@@ -18,12 +18,28 @@ _LOSS_NAMES = {"mse": "mean squared error", "ce": "cross-entropy"}
 def _mark_status(ax, status: str | None) -> None:
     """Write 'FAILED' / 'INTERRUPTED' across a curve of a run that did not complete."""
     if status and status != "completed":
-        ax.text(0.5, 0.5, status.upper(), transform=ax.transAxes, ha="center", va="center",
-                fontsize=22, color="C3", alpha=0.35, rotation=15)
+        ax.text(
+            0.5,
+            0.5,
+            status.upper(),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=22,
+            color="C3",
+            alpha=0.35,
+            rotation=15,
+        )
 
 
-def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: str = "",
-                        loss: str | None = None, status: str | None = None) -> None:
+def plot_learning_curve(
+    rows: list[dict],
+    metric: str,
+    path: str | Path,
+    title: str = "",
+    loss: str | None = None,
+    status: str | None = None,
+) -> None:
     """Validation metric and loss against training trials, the test figure at the end, from the
     rows of ``metrics.jsonl``; a run that failed or was interrupted is marked so."""
     evals = [r for r in rows if r.get("kind") == "validation"]
@@ -31,19 +47,35 @@ def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: 
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
     if evals:
         trials = [r["trial"] for r in evals]
-        top.plot(trials, [r[metric] for r in evals], marker="o", ms=3,
-                 label="validation (the same trials each time)")
+        top.plot(
+            trials,
+            [r[metric] for r in evals],
+            marker="o",
+            ms=3,
+            label="validation (the same trials each time)",
+        )
         bottom.plot(trials, [r["loss"] for r in evals], marker="o", ms=3, label="validation loss")
         train = [(r["trial"], r["train_loss"]) for r in evals if r.get("train_loss") is not None]
         if train:
-            bottom.plot(*zip(*train), marker=".", ms=3, alpha=0.7,
-                        label="training loss (mean since the last evaluation)")
+            bottom.plot(
+                *zip(*train),
+                marker=".",
+                ms=3,
+                alpha=0.7,
+                label="training loss (mean since the last evaluation)",
+            )
     if tests:
         last = tests[-1]
-        top.scatter([last["trial"]], [last[metric]], color="C3", zorder=3,
-                    label="test (fresh trials, drawn once)")
-        top.annotate(f"{last[metric]:.3g}", (last["trial"], last[metric]),
-                     textcoords="offset points", xytext=(-10, -14), color="C3")
+        top.scatter(
+            [last["trial"]], [last[metric]], color="C3", zorder=3, label="test (fresh trials, drawn once)"
+        )
+        top.annotate(
+            f"{last[metric]:.3g}",
+            (last["trial"], last[metric]),
+            textcoords="offset points",
+            xytext=(-10, -14),
+            color="C3",
+        )
     top.set_ylabel(metric)
     top.grid(alpha=0.3)
     top.legend(loc="best", fontsize=8)
@@ -58,14 +90,14 @@ def plot_learning_curve(rows: list[dict], metric: str, path: str | Path, title: 
     plt.close(figure)
 
 
-def plot_outputs(outputs: np.ndarray, targets: np.ndarray, path: str | Path,
-                 dt: float = 1.0, title: str = "") -> None:
+def plot_outputs(
+    outputs: np.ndarray, targets: np.ndarray, path: str | Path, dt: float = 1.0, title: str = ""
+) -> None:
     """Readout traces against their targets on one trial (one panel per output)."""
     outputs, targets = np.asarray(outputs), np.asarray(targets)
     n_out = outputs.shape[1]
     time_ms = np.arange(outputs.shape[0]) * dt
-    figure, axes = plt.subplots(n_out, 1, figsize=(6.4, 1.9 * n_out + 0.6), sharex=True,
-                                squeeze=False)
+    figure, axes = plt.subplots(n_out, 1, figsize=(6.4, 1.9 * n_out + 0.6), sharex=True, squeeze=False)
     for k, ax in enumerate(axes[:, 0]):
         ax.plot(time_ms, targets[:, k], color="k", lw=1.5, label="target")
         ax.plot(time_ms, outputs[:, k], color="C1", lw=1.0, label="readout")
@@ -86,16 +118,26 @@ def replot_run(run_dir: str | Path) -> list[Path]:
     config = io.read_json(run_dir / "config.json")
     rows = io.read_jsonl(run_dir / "metrics.jsonl")
     path = run_dir / "learning_curve.png"
-    title = (f"{config['task']['name']} — {summary.get('rule_label', config['rule']['name'])}, "
-             f"seed {config['seed']}")
+    title = (
+        f"{config['task']['name']} — {summary.get('rule_label', config['rule']['name'])}, "
+        f"seed {config['seed']}"
+    )
     status = summary.get("status")
     if "agent" in config:
-        plot_episode_curve(rows, summary.get("metric", "return"), path,
-                           config["training"]["window"], title=title, status=status)
+        plot_episode_curve(
+            rows,
+            summary.get("metric", "return"),
+            path,
+            config["training"]["window"],
+            title=title,
+            status=status,
+        )
         return [path]
-    metric = summary.get("metric") or next(k for k in rows[0] if k not in
-                                           {"trial", "steps", "kind", "wall_seconds", "loss",
-                                            "train_loss", "rate_hz"})
+    metric = summary.get("metric") or next(
+        k
+        for k in rows[0]
+        if k not in {"trial", "steps", "kind", "wall_seconds", "loss", "train_loss", "rate_hz"}
+    )
     plot_learning_curve(rows, metric, path, title=title, loss=summary.get("loss"), status=status)
     return [path]
 
@@ -109,8 +151,14 @@ def _moving_average(values, window: int) -> np.ndarray:
     return (cumulative[1:] - cumulative[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
 
 
-def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: int = 100,
-                       title: str = "", status: str | None = None) -> None:
+def plot_episode_curve(
+    rows: list[dict],
+    metric: str,
+    path: str | Path,
+    window: int = 100,
+    title: str = "",
+    status: str | None = None,
+) -> None:
     """Per-episode return (dots) and its moving average, and the task metric's moving average,
     against environment steps, from the rows of a lifetime's ``metrics.jsonl``."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
@@ -118,8 +166,7 @@ def plot_episode_curve(rows: list[dict], metric: str, path: str | Path, window: 
         steps = np.array([r["steps"] for r in rows])
         returns = np.array([r["return"] for r in rows])
         top.scatter(steps, returns, s=3, alpha=0.25, color="C0", label="episode return")
-        top.plot(steps, _moving_average(returns, window), color="C0", lw=1.8,
-                 label=f"mean of last {window}")
+        top.plot(steps, _moving_average(returns, window), color="C0", lw=1.8, label=f"mean of last {window}")
         if metric != "return" and metric in rows[0]:
             values = np.array([r[metric] for r in rows])
             bottom.plot(steps, _moving_average(values, window), color="C2", lw=1.8)
@@ -186,20 +233,23 @@ def to_neo(times, ids, n_neurons: int, steps: int, dt: float = 1.0) -> list:
         import neo
         import quantities as pq
     except ModuleNotFoundError as error:
-        raise ModuleNotFoundError("exporting to Neo needs the [analysis] extra: "
-                                  "pip install -e '.[analysis]'") from error
+        raise ModuleNotFoundError(
+            "exporting to Neo needs the [analysis] extra: pip install -e '.[analysis]'"
+        ) from error
     times, ids = np.asarray(times), np.asarray(ids)
     if times.shape != ids.shape:
-        raise ValueError(f"times and ids must have the same shape, got {times.shape} and "
-                         f"{ids.shape}")
+        raise ValueError(f"times and ids must have the same shape, got {times.shape} and {ids.shape}")
     if ids.size and (ids.min() < 0 or ids.max() >= n_neurons):
         raise ValueError(f"neuron ids must lie in [0, {n_neurons}), got {ids.min()}..{ids.max()}")
     t_stop = steps * dt
     trains = []
     for neuron in range(n_neurons):
         spike_times = np.sort(times[ids == neuron]) * dt
-        trains.append(neo.SpikeTrain(spike_times * pq.ms, t_start=0 * pq.ms, t_stop=t_stop * pq.ms,
-                                     name=f"neuron {neuron}"))
+        trains.append(
+            neo.SpikeTrain(
+                spike_times * pq.ms, t_start=0 * pq.ms, t_stop=t_stop * pq.ms, name=f"neuron {neuron}"
+            )
+        )
     return trains
 
 
@@ -231,7 +281,7 @@ def _counts(spikes: np.ndarray, window: int) -> np.ndarray:
     n_windows = spikes.shape[0] // window
     if n_windows < 2:
         raise ValueError(f"need at least two windows of {window} steps, got {spikes.shape[0]} steps")
-    return spikes[:n_windows * window].reshape(n_windows, window, -1).sum(axis=1)
+    return spikes[: n_windows * window].reshape(n_windows, window, -1).sum(axis=1)
 
 
 def fano_factor(spikes: np.ndarray, window: int = 100) -> np.ndarray:
@@ -256,17 +306,19 @@ def synchrony(spikes: np.ndarray, window: int = 10) -> float:
     single = counts.std(axis=0)
     if not np.any(single > 0):
         return float("nan")
-    return float(counts.mean(axis=1).std() / np.sqrt(np.mean(single ** 2)))
+    return float(counts.mean(axis=1).std() / np.sqrt(np.mean(single**2)))
 
 
-def plot_raster(spikes: np.ndarray, path: str | Path, dt: float = 1.0, title: str = "",
-                rate_window_ms: float = 10.0) -> None:
+def plot_raster(
+    spikes: np.ndarray, path: str | Path, dt: float = 1.0, title: str = "", rate_window_ms: float = 10.0
+) -> None:
     """Spike raster with the population rate (Hz, box-filtered) underneath."""
     spikes = np.asarray(spikes)
     steps, n = spikes.shape
     times, ids = np.nonzero(spikes)
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7.2, 4.6), sharex=True,
-                                         gridspec_kw={"height_ratios": [3, 1]})
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7.2, 4.6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     top.scatter(times * dt, ids, s=2, marker="|", color="k")
     top.set_ylim(-0.5, n - 0.5)
     top.set_ylabel("neuron")
@@ -282,14 +334,18 @@ def plot_raster(spikes: np.ndarray, path: str | Path, dt: float = 1.0, title: st
     plt.close(figure)
 
 
-def plot_heatmap(matrix: np.ndarray, path: str | Path, title: str = "",
-                 xlabel: str = "presynaptic", ylabel: str = "postsynaptic") -> None:
+def plot_heatmap(
+    matrix: np.ndarray,
+    path: str | Path,
+    title: str = "",
+    xlabel: str = "presynaptic",
+    ylabel: str = "postsynaptic",
+) -> None:
     """A weight or eligibility-trace matrix as a symmetric-colour heatmap."""
     matrix = np.asarray(matrix, np.float64)
     bound = float(np.max(np.abs(matrix))) or 1.0
     figure, ax = plt.subplots(figsize=(5.2, 4.2))
-    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto",
-                      interpolation="nearest")
+    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest")
     figure.colorbar(image, ax=ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -78,10 +78,16 @@ def _run_config(args) -> dict:
     training = config.setdefault("training", {})
     if args.steps is not None:
         training["steps"] = args.steps
-    for flag, key in (("trials", "n_trials"), ("lr", "lr"), ("update", "update"),
-                      ("batch_size", "batch_size"), ("eval_every", "eval_every"),
-                      ("validation_trials", "validation_trials"), ("test_trials", "test_trials"),
-                      ("target", "target")):
+    for flag, key in (
+        ("trials", "n_trials"),
+        ("lr", "lr"),
+        ("update", "update"),
+        ("batch_size", "batch_size"),
+        ("eval_every", "eval_every"),
+        ("validation_trials", "validation_trials"),
+        ("test_trials", "test_trials"),
+        ("target", "target"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             training[key] = value
@@ -105,27 +111,35 @@ def _report_run(summary: dict, out: Path) -> int:
     if summary["kind"] == "supervised":
         test, validation = summary.get("test"), summary.get("validation") or {}
         if test:
-            print(f"{status}: test {summary['metric']} = {test['metric']:.4g} "
-                  f"[{test['low']:.4g}, {test['high']:.4g}] (95 % {test['interval']}) on "
-                  f"{test['n']} fresh trials; validation {validation.get('metric', float('nan')):.4g}"
-                  f" at trial {validation.get('trial')}; {summary['trials']} trials "
-                  f"({summary['steps']:,} steps) in {summary['wall_seconds']:.0f} s")
+            print(
+                f"{status}: test {summary['metric']} = {test['metric']:.4g} "
+                f"[{test['low']:.4g}, {test['high']:.4g}] (95 % {test['interval']}) on "
+                f"{test['n']} fresh trials; validation {validation.get('metric', float('nan')):.4g}"
+                f" at trial {validation.get('trial')}; {summary['trials']} trials "
+                f"({summary['steps']:,} steps) in {summary['wall_seconds']:.0f} s"
+            )
         else:
-            print(f"{status} after {summary['trials']} trials: no test figure "
-                  f"({summary.get('message', 'the run did not complete')})")
+            print(
+                f"{status} after {summary['trials']} trials: no test figure "
+                f"({summary.get('message', 'the run did not complete')})"
+            )
     else:
         window = summary.get("training_window") or {}
         shown = "n/a" if summary["value"] is None else f"{summary['value']:.4g}"
-        print(f"{status}: {summary['metric']} = {shown} over the last {summary['window']} of "
-              f"{summary['episodes']} training episodes (n={window.get('n', 0)}); "
-              f"{summary['steps']:,} steps in {summary['wall_seconds']:.0f} s "
-              f"({summary['steps_per_second']:,.0f} steps/s)")
+        print(
+            f"{status}: {summary['metric']} = {shown} over the last {summary['window']} of "
+            f"{summary['episodes']} training episodes (n={window.get('n', 0)}); "
+            f"{summary['steps']:,} steps in {summary['wall_seconds']:.0f} s "
+            f"({summary['steps_per_second']:,.0f} steps/s)"
+        )
         evaluation = summary.get("evaluation")
         if evaluation:
             for mode in ("greedy", "sampled"):
                 e = evaluation[mode]
-                print(f"  frozen evaluation, {mode}: {summary['metric']} {e['metric']:.4g} ± "
-                      f"{e['std']:.3g} over {e['n']} episodes on unseen seeds")
+                print(
+                    f"  frozen evaluation, {mode}: {summary['metric']} {e['metric']:.4g} ± "
+                    f"{e['std']:.3g} over {e['n']} episodes on unseen seeds"
+                )
     if status == "failed":
         print(f"failed: {summary.get('message', '')}")
     print(f"wrote {out}/")
@@ -146,11 +160,14 @@ def _cmd_run(args) -> int:
     label = runs.rule_label(resolved)
     training = resolved["training"]
     if "agent" in resolved:
-        budget = (f"{training['steps']:,} environment steps, {resolved['agent']['micro_steps']} "
-                  f"network steps each, encoder {resolved['agent']['encoder']}")
+        budget = (
+            f"{training['steps']:,} environment steps, {resolved['agent']['micro_steps']} "
+            f"network steps each, encoder {resolved['agent']['encoder']}"
+        )
     else:
-        budget = (f"{training['n_trials']} trials at most, update per {training['update']}"
-                  + (f" (batch {training['batch_size']})" if training["update"] == "trial" else ""))
+        budget = f"{training['n_trials']} trials at most, update per {training['update']}" + (
+            f" (batch {training['batch_size']})" if training["update"] == "trial" else ""
+        )
     print(f"run: task {resolved['task']['name']}, rule {label}, seed {resolved['seed']}, {budget}")
     summary = runs.execute(config, out, progress=progress, force=args.force)
     return _report_run(summary, Path(summary.get("run_dir", out or "runs")))
@@ -159,12 +176,20 @@ def _cmd_run(args) -> int:
 def _cmd_play(args) -> int:
     from . import runs
 
-    result = runs.play(args.run_dir, episodes=args.episodes, seed=args.seed,
-                       greedy=not args.sample, task=args.task, strip=args.strip)
-    print(f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions, "
-          f"weights frozen): return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
-          f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f} "
-          f"(sample std)")
+    result = runs.play(
+        args.run_dir,
+        episodes=args.episodes,
+        seed=args.seed,
+        greedy=not args.sample,
+        task=args.task,
+        strip=args.strip,
+    )
+    print(
+        f"{result['episodes']} episodes ({'sampled' if args.sample else 'greedy'} actions, "
+        f"weights frozen): return {result['mean_return']:.3f} ± {result['std_return']:.3f}, "
+        f"{result['metric']} {result['mean_metric']:.3f} ± {result['std_metric']:.3f} "
+        f"(sample std)"
+    )
     if args.strip:
         print(f"wrote {args.strip}")
     return 0
@@ -178,8 +203,9 @@ def _cmd_compare(args) -> int:
         spec = _read_toml(args.sweep, "sweep")
         unknown = sorted(set(spec) - {"rules", "tasks", "seeds", "workers", "out", "config"})
         if unknown:
-            raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: rules, tasks, "
-                              "seeds, workers, out, config)")
+            raise ConfigError(
+                f"unknown sweep file key {unknown[0]!r} (allowed: rules, tasks, seeds, workers, out, config)"
+            )
         args.rules = args.rules or ",".join(spec.get("rules", []))
         args.tasks = args.tasks or ",".join(spec.get("tasks", []))
         args.seeds = args.seeds or ",".join(str(s) for s in spec.get("seeds", [])) or None
@@ -190,9 +216,12 @@ def _cmd_compare(args) -> int:
         _apply_set(overrides, assignment)
     if not args.rules or not args.tasks:
         raise ConfigError("compare needs --rules and --tasks (or a --sweep file naming them)")
-    cells = sweep.cells(sweep.parse_rules(args.rules),
-                        [t.strip() for t in args.tasks.split(",") if t.strip()],
-                        sweep.parse_seeds(args.seeds or "0"), overrides)
+    cells = sweep.cells(
+        sweep.parse_rules(args.rules),
+        [t.strip() for t in args.tasks.split(",") if t.strip()],
+        sweep.parse_seeds(args.seeds or "0"),
+        overrides,
+    )
     out = Path(args.out or f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}")
     print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s)")
     if args.dask:
@@ -265,20 +294,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--update", help="'step' (online, every step) or 'trial' (every batch)")
     run.add_argument("--batch-size", type=int, help="trials per update when --update trial")
     run.add_argument("--eval-every", type=int, help="trials between evaluations")
-    run.add_argument("--validation-trials", type=int,
-                     help="validation trials per evaluation (early stopping, curves)")
-    run.add_argument("--test-trials", type=int,
-                     help="fresh test trials drawn once at the end (the reported figure)")
-    run.add_argument("--target", type=float,
-                     help="stop early once the validation metric reaches this")
-    run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                     help="override any config value, e.g. --set network.n_rec=200 (repeatable)")
+    run.add_argument(
+        "--validation-trials", type=int, help="validation trials per evaluation (early stopping, curves)"
+    )
+    run.add_argument(
+        "--test-trials", type=int, help="fresh test trials drawn once at the end (the reported figure)"
+    )
+    run.add_argument("--target", type=float, help="stop early once the validation metric reaches this")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override any config value, e.g. --set network.n_rec=200 (repeatable)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--resume", metavar="RUN_DIR",
-                     help="continue an interrupted run from its last checkpoint (options given "
-                          "again must equal the stored ones)")
-    run.add_argument("--force", action="store_true",
-                     help="write into a non-empty folder that is not a run (no file is replaced)")
+    run.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its last checkpoint (options given "
+        "again must equal the stored ones)",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty folder that is not a run (no file is replaced)",
+    )
     run.set_defaults(func=_cmd_run)
 
     compare = sub.add_parser("compare", help="rules x tasks x seeds, in parallel")
@@ -287,11 +327,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seeds", help="e.g. 0-4 or 0,1,2 (default 0)")
     compare.add_argument("--workers", type=int, help="processes (default: number of cores)")
     compare.add_argument("--out", help="sweep directory (default sweeps/<time>)")
-    compare.add_argument("--dask", metavar="SCHEDULER_ADDRESS",
-                         help="run the cells on an existing Dask distributed cluster")
+    compare.add_argument(
+        "--dask", metavar="SCHEDULER_ADDRESS", help="run the cells on an existing Dask distributed cluster"
+    )
     compare.add_argument("--sweep", help="TOML file with rules, tasks, seeds, workers, out, [config]")
-    compare.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                         help="override a config value in every cell (repeatable)")
+    compare.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value in every cell (repeatable)",
+    )
     compare.set_defaults(func=_cmd_compare)
 
     play = sub.add_parser("play", help="evaluate a trained agent for some episodes")
@@ -299,18 +344,25 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_argument("--episodes", type=int, default=10)
     play.add_argument("--seed", type=int, default=12345)
     play.add_argument("--sample", action="store_true", help="sample actions instead of greedy")
-    play.add_argument("--task", help="play another environment with the same spaces, e.g. "
-                                     "flappy_gym (the real game) for an agent trained on flappy")
-    play.add_argument("--strip", metavar="PNG",
-                      help="save a strip of frames of the first episode (pong, flappy, catch)")
+    play.add_argument(
+        "--task",
+        help="play another environment with the same spaces, e.g. "
+        "flappy_gym (the real game) for an agent trained on flappy",
+    )
+    play.add_argument(
+        "--strip", metavar="PNG", help="save a strip of frames of the first episode (pong, flappy, catch)"
+    )
     play.set_defaults(func=_cmd_play)
 
     report = sub.add_parser("report", help="markdown tables of run and sweep directories")
     report.add_argument("dirs", nargs="*", help="run directories and sweep directories")
     report.add_argument("--digits", type=int, default=3, help="decimals shown (default 3)")
     report.add_argument("--out", help="write the tables to this file instead of printing them")
-    report.add_argument("--readme", metavar="README",
-                        help="rewrite the README's <!-- report DIR... --> blocks from their files")
+    report.add_argument(
+        "--readme",
+        metavar="README",
+        help="rewrite the README's <!-- report DIR... --> blocks from their files",
+    )
     report.set_defaults(func=_cmd_report)
 
     plot = sub.add_parser("plot", help="redraw a run directory's figures")
@@ -325,16 +377,18 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, UnknownNameError, CheckpointError, FileExistsError, TypeError,
-            ValueError) as error:
+    except (ConfigError, UnknownNameError, CheckpointError, FileExistsError, TypeError, ValueError) as error:
         print(f"locallearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as error:  # an optional extra; the message names it
         print(f"locallearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except MemoryError:
-        print(f"locallearn {args.command}: error: out of memory; the network or the task asked for "
-              "more than this machine has (see the sizes in the configuration)", file=sys.stderr)
+        print(
+            f"locallearn {args.command}: error: out of memory; the network or the task asked for "
+            "more than this machine has (see the sizes in the configuration)",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -47,7 +47,6 @@ def population_activation(u, centres, width, out):
             out[i * n_fields + c] = np.exp(-0.5 * (distance * distance))
 
 
-
 @dataclass
 class Scaler:
     """Affine map of each observation dimension onto [0, 1] (values outside are clipped)."""
@@ -61,8 +60,7 @@ class Scaler:
         if self.low.shape != self.high.shape:
             raise ValueError("Scaler: low and high must have the same shape")
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high))):
-            raise ValueError("Scaler: bounds must be finite; use Scaler.from_samples for an "
-                             "unbounded space")
+            raise ValueError("Scaler: bounds must be finite; use Scaler.from_samples for an unbounded space")
         if np.any(self.high <= self.low):
             raise ValueError("Scaler: every high bound must exceed its low bound")
 
@@ -132,15 +130,15 @@ class RateEncoder(_Encoder):
     rate in a sliding window of ``window`` steps, divided by max_rate.
     """
 
-    def __init__(self, max_rate: float = 100.0, poisson: bool = True, dt: float = 1.0,
-                 window: int = 50):
+    def __init__(self, max_rate: float = 100.0, poisson: bool = True, dt: float = 1.0, window: int = 50):
         check_positive("RateEncoder", "max_rate", max_rate)
         check_positive("RateEncoder", "dt", dt)
         check_int("RateEncoder", "window", window, minimum=1)
         self.p_max = max_rate * dt / 1000
         if self.p_max > 1:
-            raise ValueError(f"RateEncoder: max_rate * dt = {self.p_max * 1000} Hz·ms exceeds one "
-                             "spike per step")
+            raise ValueError(
+                f"RateEncoder: max_rate * dt = {self.p_max * 1000} Hz·ms exceeds one spike per step"
+            )
         self.poisson, self.window = poisson, window
 
     def reset(self, d: int) -> None:
@@ -161,7 +159,7 @@ class RateEncoder(_Encoder):
     def decode(self, spikes) -> np.ndarray:
         spikes = np.asarray(spikes, np.float64)
         kernel = np.ones(self.window) / self.window
-        rate = np.stack([np.convolve(s, kernel)[:len(s)] for s in spikes.T], axis=1)
+        rate = np.stack([np.convolve(s, kernel)[: len(s)] for s in spikes.T], axis=1)
         return rate / self.p_max
 
 
@@ -173,8 +171,14 @@ class PopulationEncoder(_Encoder):
     activation * max_rate * dt (``output="poisson"``). Decoding is the activation-weighted mean of
     the centres."""
 
-    def __init__(self, n_neurons: int = 10, width: float | None = None, output: str = "current",
-                 max_rate: float = 200.0, dt: float = 1.0):
+    def __init__(
+        self,
+        n_neurons: int = 10,
+        width: float | None = None,
+        output: str = "current",
+        max_rate: float = 200.0,
+        dt: float = 1.0,
+    ):
         check_int("PopulationEncoder", "n_neurons", n_neurons, minimum=2)
         if output not in ("current", "poisson"):
             raise ValueError(f"PopulationEncoder.output must be 'current' or 'poisson', got {output!r}")
@@ -290,12 +294,12 @@ class BensSpikerEncoder(_Encoder):
         spikes = np.zeros((T, d), np.float32)
         for t in range(T):
             n = min(L, T - t)
-            window = residual[t:t + n]
+            window = residual[t : t + n]
             error_spike = np.abs(window - h[:n, None]).sum(axis=0)
             error_none = np.abs(window).sum(axis=0)
             fire = error_spike <= error_none - self.threshold * h[:n].sum()
             spikes[t] = fire
-            residual[t:t + n, fire] -= h[:n, None]
+            residual[t : t + n, fire] -= h[:n, None]
         return spikes
 
     def step(self, x, rng=None):
@@ -303,7 +307,7 @@ class BensSpikerEncoder(_Encoder):
 
     def decode(self, spikes) -> np.ndarray:
         spikes = np.asarray(spikes, np.float64)
-        return np.stack([np.convolve(s, self.filter)[:len(s)] for s in spikes.T], axis=1)
+        return np.stack([np.convolve(s, self.filter)[: len(s)] for s in spikes.T], axis=1)
 
 
 # ----------------------------------------------------------------------------- PWM
@@ -336,10 +340,10 @@ class PWMEncoder(_Encoder):
         T, d = spikes.shape
         out = np.zeros((T, d))
         for start in range(0, T, self.period):
-            block = spikes[start:start + self.period]
+            block = spikes[start : start + self.period]
             has = block.any(axis=0)
             phase = np.argmax(block, axis=0) / (self.period - 1)
-            out[start:start + self.period] = np.where(has, phase, 1.0)
+            out[start : start + self.period] = np.where(has, phase, 1.0)
         return out
 
 
@@ -374,7 +378,7 @@ class LIFEncoder(_Encoder):
     def decode(self, spikes) -> np.ndarray:
         spikes = np.asarray(spikes, np.float64)
         kernel = np.ones(self.window) / self.window
-        rates = np.stack([np.convolve(s, kernel)[:len(s)] for s in spikes.T], axis=1)
+        rates = np.stack([np.convolve(s, kernel)[: len(s)] for s in spikes.T], axis=1)
         grid = np.linspace(0, 1, 1001)
         curve = self._rate(grid)
         return np.interp(rates, curve, grid)
@@ -397,9 +401,14 @@ class CurrentEncoder(_Encoder):
 
 
 ENCODERS = {
-    "rate": RateEncoder, "population": PopulationEncoder, "temporal_contrast": TemporalContrastEncoder,
-    "step_forward": StepForwardEncoder, "bsa": BensSpikerEncoder, "pwm": PWMEncoder,
-    "lif": LIFEncoder, "current": CurrentEncoder,
+    "rate": RateEncoder,
+    "population": PopulationEncoder,
+    "temporal_contrast": TemporalContrastEncoder,
+    "step_forward": StepForwardEncoder,
+    "bsa": BensSpikerEncoder,
+    "pwm": PWMEncoder,
+    "lif": LIFEncoder,
+    "current": CurrentEncoder,
 }
 
 
@@ -424,6 +433,7 @@ def report(signal, encoders: dict | None = None, dt: float = 1.0, seed: int = 0)
         rmse = float(np.sqrt(np.mean((decoded - signal) ** 2))) if decoded is not None else None
         binary = np.all((spikes == 0) | (spikes == 1))
         rate = float(spikes.mean() * 1000 / dt) if binary else None
-        rows.append({"encoder": name, "channels": spikes.shape[1], "rmse": rmse,
-                     "spikes_per_s_per_channel": rate})
+        rows.append(
+            {"encoder": name, "channels": spikes.shape[1], "rmse": rmse, "spikes_per_s_per_channel": rate}
+        )
     return rows

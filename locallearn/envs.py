@@ -34,8 +34,9 @@ class Environment(_Base):
         """Accept ``render_mode`` if ``metadata["render_modes"]`` lists it (None: no frames)."""
         allowed = self.metadata.get("render_modes", [])
         if render_mode is not None and render_mode not in allowed:
-            raise ValueError(f"{type(self).__name__}: render_mode must be None or one of "
-                             f"{allowed}, got {render_mode!r}")
+            raise ValueError(
+                f"{type(self).__name__}: render_mode must be None or one of {allowed}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
 
     def _is_action(self, action) -> bool:

@@ -63,7 +63,8 @@ def synaptic_current(w_in, x, w_rec, z_prev, out):
             acc3 += w_rec[j + 3, i] * z_i
         out[j], out[j + 1], out[j + 2], out[j + 3] = acc0, acc1, acc2, acc3
         j += 4
-    for j in range(j, n_post):
+    remainder = j
+    for j in range(remainder, n_post):
         acc = zero
         for k in range(active_in.shape[0]):
             i = active_in[k]
@@ -75,8 +76,7 @@ def synaptic_current(w_in, x, w_rec, z_prev, out):
 
 
 # --------------------------------------------------------------------------- LIF / ALIF neurons
-def neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                      sigmoid_width):
+def neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width):
     """Advance LIF/ALIF neurons by one step, in place.
 
     On entry ``z`` holds z^{t-1}, ``v``/``a`` hold v^{t-1}/a^{t-1} and ``refractory`` counts the
@@ -107,8 +107,7 @@ def neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th,
 
 
 @_jit
-def neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                sigmoid_width):
+def neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width):
     """Compiled twin of :func:`neuron_step_numpy` (same arguments, same in-place contract)."""
     one = v.dtype.type(1.0)
     zero = v.dtype.type(0.0)
@@ -138,8 +137,9 @@ def neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma
             refractory[j] -= 1
 
 
-def escape_neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref,
-                             width, uniform):
+def escape_neuron_step_numpy(
+    current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref, width, uniform
+):
     """Stochastic (escape-noise) version of :func:`neuron_step_numpy`, in place: a neuron that is
     not refractory fires with probability p = sigmoid((v - A) / (v_th width)), decided by
     ``uniform`` (one U(0, 1) draw per neuron, from the caller's generator); psi = dp/dv =
@@ -160,8 +160,7 @@ def escape_neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta
 
 
 @_jit
-def escape_neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref, width,
-                       uniform):
+def escape_neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, n_ref, width, uniform):
     """Compiled twin of :func:`escape_neuron_step_numpy`."""
     one = v.dtype.type(1.0)
     zero = v.dtype.type(0.0)
@@ -204,9 +203,23 @@ def leaky_readout(w_out, z, bias, kappa, y):
 
 
 # --------------------------------------------------------------------------- eligibility
-def eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
-                           filtered, learning_signal, reg_signal, accum, accum_decay,
-                           skip_diagonal):
+def eligibility_step_numpy(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """One step of the e-prop trace engine for one projection (input or recurrent), in place.
 
     ``pre`` is what enters the membrane at this step (x^t, or z^{t-1} for a recurrent projection).
@@ -247,9 +260,26 @@ def eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_
 
 
 @numba.njit(cache=True, nogil=True)
-def _eligibility_rows(start, stop, pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a,
-                      filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal,
-                      weights, weight_step, learn):
+def _eligibility_rows(
+    start,
+    stop,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+    weights,
+    weight_step,
+    learn,
+):
     """Rows ``start:stop`` (postsynaptic neurons; rows are independent) of
     :func:`eligibility_step`, after ``weights += weight_step * accum`` for each row when
     ``learn``. One function over a range of rows rather than one call per row: a call per row cost
@@ -311,8 +341,23 @@ def _presynaptic_step(pre, pre_trace, alpha):
 
 
 @_jit
-def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
-                     filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal):
+def eligibility_step(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """Compiled twin of :func:`eligibility_step_numpy`: one fused sweep over the synapses.
 
     A row whose signals are zero with ``accum_decay == 1`` leaves ``accum`` as it is, so its
@@ -321,9 +366,26 @@ def eligibility_step(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay,
     """
     _presynaptic_step(pre, pre_trace, alpha)
     # learn=False: `filtered` and `filter_decay` only stand in for weights of the right type
-    _eligibility_rows(0, psi.shape[0], pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a,
-                      filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal,
-                      filtered, filter_decay, False)
+    _eligibility_rows(
+        0,
+        psi.shape[0],
+        pre_trace,
+        psi,
+        beta,
+        n_lif,
+        rho,
+        filter_decay,
+        eps_a,
+        filtered,
+        learning_signal,
+        reg_signal,
+        accum,
+        accum_decay,
+        skip_diagonal,
+        filtered,
+        filter_decay,
+        False,
+    )
 
 
 # rows per thread task of the parallel sweeps (fewer, larger tasks: less scheduling per call)
@@ -331,24 +393,70 @@ _ROW_BLOCK = 32
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def eligibility_step_parallel(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
-                              filtered, learning_signal, reg_signal, accum, accum_decay,
-                              skip_diagonal):
+def eligibility_step_parallel(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """:func:`eligibility_step` with blocks of rows split over threads. Each row's arithmetic is
     the same as in the serial kernel, so the results are bit-identical whatever the thread count;
     the split pays once a sweep moves more than a few hundred kB (the engine's choice)."""
     _presynaptic_step(pre, pre_trace, alpha)
     n_post = psi.shape[0]
     for block in numba.prange((n_post + _ROW_BLOCK - 1) // _ROW_BLOCK):
-        _eligibility_rows(block * _ROW_BLOCK, min(n_post, (block + 1) * _ROW_BLOCK), pre_trace,
-                          psi, beta, n_lif, rho, filter_decay, eps_a, filtered, learning_signal,
-                          reg_signal, accum, accum_decay, skip_diagonal, filtered, filter_decay,
-                          False)
+        _eligibility_rows(
+            block * _ROW_BLOCK,
+            min(n_post, (block + 1) * _ROW_BLOCK),
+            pre_trace,
+            psi,
+            beta,
+            n_lif,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            learning_signal,
+            reg_signal,
+            accum,
+            accum_decay,
+            skip_diagonal,
+            filtered,
+            filter_decay,
+            False,
+        )
 
 
-def learn_eligibility_step_numpy(weights, weight_step, pre, pre_trace, psi, beta, n_lif, alpha,
-                                 rho, filter_decay, eps_a, filtered, learning_signal, reg_signal,
-                                 accum, accum_decay, skip_diagonal):
+def learn_eligibility_step_numpy(
+    weights,
+    weight_step,
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """A weight update from the accumulator followed by :func:`eligibility_step_numpy`::
 
         W_ji <- W_ji + weight_step accum_ji      (the accumulator before this step's fold)
@@ -360,41 +468,153 @@ def learn_eligibility_step_numpy(weights, weight_step, pre, pre_trace, psi, beta
     if skip_diagonal:
         np.fill_diagonal(change, 0)
     weights += change
-    eligibility_step_numpy(pre, pre_trace, psi, beta, n_lif, alpha, rho, filter_decay, eps_a,
-                           filtered, learning_signal, reg_signal, accum, accum_decay,
-                           skip_diagonal)
+    eligibility_step_numpy(
+        pre,
+        pre_trace,
+        psi,
+        beta,
+        n_lif,
+        alpha,
+        rho,
+        filter_decay,
+        eps_a,
+        filtered,
+        learning_signal,
+        reg_signal,
+        accum,
+        accum_decay,
+        skip_diagonal,
+    )
 
 
 @_jit
-def learn_eligibility_step(weights, weight_step, pre, pre_trace, psi, beta, n_lif, alpha, rho,
-                           filter_decay, eps_a, filtered, learning_signal, reg_signal, accum,
-                           accum_decay, skip_diagonal):
+def learn_eligibility_step(
+    weights,
+    weight_step,
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """Compiled twin of :func:`learn_eligibility_step_numpy`: each weight row is updated while
     its accumulator row is in cache, so the update costs no extra pass over memory."""
     _presynaptic_step(pre, pre_trace, alpha)
-    _eligibility_rows(0, psi.shape[0], pre_trace, psi, beta, n_lif, rho, filter_decay, eps_a,
-                      filtered, learning_signal, reg_signal, accum, accum_decay, skip_diagonal,
-                      weights, weight_step, True)
+    _eligibility_rows(
+        0,
+        psi.shape[0],
+        pre_trace,
+        psi,
+        beta,
+        n_lif,
+        rho,
+        filter_decay,
+        eps_a,
+        filtered,
+        learning_signal,
+        reg_signal,
+        accum,
+        accum_decay,
+        skip_diagonal,
+        weights,
+        weight_step,
+        True,
+    )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def learn_eligibility_step_parallel(weights, weight_step, pre, pre_trace, psi, beta, n_lif, alpha,
-                                    rho, filter_decay, eps_a, filtered, learning_signal,
-                                    reg_signal, accum, accum_decay, skip_diagonal):
+def learn_eligibility_step_parallel(
+    weights,
+    weight_step,
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+):
     """:func:`learn_eligibility_step` with blocks of rows split over threads (bit-identical)."""
     _presynaptic_step(pre, pre_trace, alpha)
     n_post = psi.shape[0]
     for block in numba.prange((n_post + _ROW_BLOCK - 1) // _ROW_BLOCK):
-        _eligibility_rows(block * _ROW_BLOCK, min(n_post, (block + 1) * _ROW_BLOCK), pre_trace,
-                          psi, beta, n_lif, rho, filter_decay, eps_a, filtered, learning_signal,
-                          reg_signal, accum, accum_decay, skip_diagonal, weights, weight_step,
-                          True)
+        _eligibility_rows(
+            block * _ROW_BLOCK,
+            min(n_post, (block + 1) * _ROW_BLOCK),
+            pre_trace,
+            psi,
+            beta,
+            n_lif,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            learning_signal,
+            reg_signal,
+            accum,
+            accum_decay,
+            skip_diagonal,
+            weights,
+            weight_step,
+            True,
+        )
 
 
-def present_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha,
-                        rho, beta, v_th, gamma, n_ref, sigmoid_width, current, layer_input, z_prev,
-                        y, n_lif, filter_decay, pre_in, eps_in, filtered_in, accum_in, pre_rec,
-                        eps_rec, filtered_rec, accum_rec, no_signal, readout_trace, traced):
+def present_steps_numpy(
+    inputs,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    layer_input,
+    z_prev,
+    y,
+    n_lif,
+    filter_decay,
+    pre_in,
+    eps_in,
+    filtered_in,
+    accum_in,
+    pre_rec,
+    eps_rec,
+    filtered_rec,
+    accum_rec,
+    no_signal,
+    readout_trace,
+    traced,
+):
     """Run ``len(inputs)`` network steps and advance the e-prop traces without a learning signal
     (the silent micro-steps between two decisions), in place: per step the forward pass, the
     eligibility update of the input and recurrent projections, and the readout trace. Steps from
@@ -404,24 +624,88 @@ def present_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refra
         z_prev[:] = z
         layer_input[:] = x
         synaptic_current_numpy(w_in, x, w_rec, z_prev, current)
-        neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                          sigmoid_width)
+        neuron_step_numpy(
+            current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width
+        )
         leaky_readout_numpy(w_out, z, b_out, kappa, y)
         if m >= traced:
             continue
-        eligibility_step_numpy(x, pre_in, psi, beta, n_lif, alpha, rho, filter_decay, eps_in,
-                               filtered_in, no_signal, no_signal, accum_in, one, False)
-        eligibility_step_numpy(z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay,
-                               eps_rec, filtered_rec, no_signal, no_signal, accum_rec, one, True)
+        eligibility_step_numpy(
+            x,
+            pre_in,
+            psi,
+            beta,
+            n_lif,
+            alpha,
+            rho,
+            filter_decay,
+            eps_in,
+            filtered_in,
+            no_signal,
+            no_signal,
+            accum_in,
+            one,
+            False,
+        )
+        eligibility_step_numpy(
+            z_prev,
+            pre_rec,
+            psi,
+            beta,
+            n_lif,
+            alpha,
+            rho,
+            filter_decay,
+            eps_rec,
+            filtered_rec,
+            no_signal,
+            no_signal,
+            accum_rec,
+            one,
+            True,
+        )
         readout_trace *= kappa
         readout_trace += z
 
 
 @_jit
-def present_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha, rho,
-                  beta, v_th, gamma, n_ref, sigmoid_width, current, layer_input, z_prev, y, n_lif,
-                  filter_decay, pre_in, eps_in, filtered_in, accum_in, pre_rec, eps_rec,
-                  filtered_rec, accum_rec, no_signal, readout_trace, traced):
+def present_steps(
+    inputs,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    layer_input,
+    z_prev,
+    y,
+    n_lif,
+    filter_decay,
+    pre_in,
+    eps_in,
+    filtered_in,
+    accum_in,
+    pre_rec,
+    eps_rec,
+    filtered_rec,
+    accum_rec,
+    no_signal,
+    readout_trace,
+    traced,
+):
     """Compiled twin of :func:`present_steps_numpy`: k micro-steps in one call."""
     one = v.dtype.type(1.0)
     for m in range(inputs.shape[0]):
@@ -429,45 +713,119 @@ def present_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory,
         z_prev[:] = z
         layer_input[:] = x
         synaptic_current(w_in, x, w_rec, z_prev, current)
-        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                    sigmoid_width)
+        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width)
         leaky_readout(w_out, z, b_out, kappa, y)
         if m >= traced:
             continue
-        eligibility_step(x, pre_in, psi, beta, n_lif, alpha, rho, filter_decay, eps_in,
-                         filtered_in, no_signal, no_signal, accum_in, one, False)
-        eligibility_step(z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay, eps_rec,
-                         filtered_rec, no_signal, no_signal, accum_rec, one, True)
+        eligibility_step(
+            x,
+            pre_in,
+            psi,
+            beta,
+            n_lif,
+            alpha,
+            rho,
+            filter_decay,
+            eps_in,
+            filtered_in,
+            no_signal,
+            no_signal,
+            accum_in,
+            one,
+            False,
+        )
+        eligibility_step(
+            z_prev,
+            pre_rec,
+            psi,
+            beta,
+            n_lif,
+            alpha,
+            rho,
+            filter_decay,
+            eps_rec,
+            filtered_rec,
+            no_signal,
+            no_signal,
+            accum_rec,
+            one,
+            True,
+        )
         for j in range(readout_trace.shape[0]):
             readout_trace[j] = kappa * readout_trace[j] + z[j]
 
 
 # --------------------------------------------------------------------------- whole sequences
-def simulate_steps_numpy(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi,
-                         alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width, current, z_hist,
-                         psi_hist, y_hist, y):
+def simulate_steps_numpy(
+    inputs,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    z_hist,
+    psi_hist,
+    y_hist,
+    y,
+):
     """Run ``len(inputs)`` forward steps from the current state, in place, recording the spikes,
     pseudo-derivatives and readouts of every step (rows of ``z_hist``, ``psi_hist``, ``y_hist``)."""
     z_prev = np.empty_like(z)
     for t in range(inputs.shape[0]):
         z_prev[:] = z
         synaptic_current_numpy(w_in, inputs[t], w_rec, z_prev, current)
-        neuron_step_numpy(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                          sigmoid_width)
+        neuron_step_numpy(
+            current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width
+        )
         leaky_readout_numpy(w_out, z, b_out, kappa, y)
         z_hist[t], psi_hist[t], y_hist[t] = z, psi, y
 
 
 @_jit
-def simulate_steps(inputs, w_in, w_rec, w_out, b_out, kappa, v, a, z, refractory, psi, alpha, rho,
-                   beta, v_th, gamma, n_ref, sigmoid_width, current, z_hist, psi_hist, y_hist, y):
+def simulate_steps(
+    inputs,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    z_hist,
+    psi_hist,
+    y_hist,
+    y,
+):
     """Compiled twin of :func:`simulate_steps_numpy`: a whole sequence in one call."""
     z_prev = np.empty_like(z)
     for t in range(inputs.shape[0]):
         z_prev[:] = z
         synaptic_current(w_in, inputs[t], w_rec, z_prev, current)
-        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref,
-                    sigmoid_width)
+        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width)
         leaky_readout(w_out, z, b_out, kappa, y)
         z_hist[t] = z
         psi_hist[t] = psi
@@ -540,17 +898,16 @@ KERNELS = {
     "escape_neuron_step": {"numba": escape_neuron_step, "numpy": escape_neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
-    "eligibility_step_parallel": {"numba": eligibility_step_parallel,
-                                  "numpy": eligibility_step_numpy},
-    "learn_eligibility_step": {"numba": learn_eligibility_step,
-                               "numpy": learn_eligibility_step_numpy},
-    "learn_eligibility_step_parallel": {"numba": learn_eligibility_step_parallel,
-                                        "numpy": learn_eligibility_step_numpy},
+    "eligibility_step_parallel": {"numba": eligibility_step_parallel, "numpy": eligibility_step_numpy},
+    "learn_eligibility_step": {"numba": learn_eligibility_step, "numpy": learn_eligibility_step_numpy},
+    "learn_eligibility_step_parallel": {
+        "numba": learn_eligibility_step_parallel,
+        "numpy": learn_eligibility_step_numpy,
+    },
     "present_steps": {"numba": present_steps, "numpy": present_steps_numpy},
     "simulate_steps": {"numba": simulate_steps, "numpy": simulate_steps_numpy},
     "exponential_filter": {"numba": exponential_filter, "numpy": exponential_filter_numpy},
-    "eprop_sequence_factors": {"numba": eprop_sequence_factors,
-                               "numpy": eprop_sequence_factors_numpy},
+    "eprop_sequence_factors": {"numba": eprop_sequence_factors, "numpy": eprop_sequence_factors_numpy},
 }
 
 BACKENDS = ("numba", "numpy")

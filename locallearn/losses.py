@@ -34,8 +34,9 @@ def prepare_targets(loss: str, targets, n_steps: int, n_out: int, dtype) -> np.n
         if not np.issubdtype(targets.dtype, np.integer):
             raise ValueError("class-index targets must be integers")
         if targets.min() < 0 or targets.max() >= n_out:
-            raise ValueError(f"class indices must lie in [0, {n_out}), got "
-                             f"[{targets.min()}, {targets.max()}]")
+            raise ValueError(
+                f"class indices must lie in [0, {n_out}), got [{targets.min()}, {targets.max()}]"
+            )
         return np.ascontiguousarray(np.eye(n_out, dtype=dtype)[targets])
     if targets.shape != (n_steps, n_out):
         raise ValueError(f"targets must have shape (T={n_steps}, n_out={n_out}), got {targets.shape}")
@@ -68,8 +69,7 @@ def output_error(loss: str, y: np.ndarray, target: np.ndarray, mask_t) -> np.nda
     return mask_t * (softmax(y) - target)
 
 
-def sequence_errors(loss: str, outputs: np.ndarray, targets: np.ndarray,
-                    mask: np.ndarray) -> np.ndarray:
+def sequence_errors(loss: str, outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """:func:`output_error` for every step at once: outputs and targets (..., T, n_out), mask
     (..., T); the result has the outputs' shape."""
     if loss == "mse":

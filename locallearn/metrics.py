@@ -20,8 +20,9 @@ def cosine(a, b) -> float:
 
 def gradient_cosine(estimate: dict, exact: dict, keys=("w_in", "w_rec", "w_out")) -> float:
     """Cosine between two gradient dicts, over the concatenation of ``keys``."""
-    return cosine(np.concatenate([_flat(estimate[k]) for k in keys]),
-                  np.concatenate([_flat(exact[k]) for k in keys]))
+    return cosine(
+        np.concatenate([_flat(estimate[k]) for k in keys]), np.concatenate([_flat(exact[k]) for k in keys])
+    )
 
 
 def relative_error(estimate, exact) -> float:

@@ -87,8 +87,10 @@ class NetworkConfig:
             check_int(owner, name, getattr(self, name), minimum=1)
         check_int(owner, "n_adaptive", self.n_adaptive, minimum=0)
         if self.n_adaptive > min(self.layer_sizes):
-            raise ConfigError(f"{owner}.n_adaptive = {self.n_adaptive} exceeds the smallest layer "
-                              f"({min(self.layer_sizes)} neurons); it applies to every layer")
+            raise ConfigError(
+                f"{owner}.n_adaptive = {self.n_adaptive} exceeds the smallest layer "
+                f"({min(self.layer_sizes)} neurons); it applies to every layer"
+            )
         if not isinstance(self.recurrent, bool):
             raise ConfigError(f"{owner}.recurrent must be true or false, got {self.recurrent!r}")
         for name in ("tau_mem", "tau_out", "tau_adapt", "v_th", "dt", "sigmoid_width"):
@@ -123,8 +125,16 @@ class SpikingLayer:
     engine read these; they never advance the dynamics themselves.
     """
 
-    def __init__(self, n_in: int, n_rec: int, params: NeuronParams, dtype, backend: str,
-                 index: int = 0, recurrent: bool = True):
+    def __init__(
+        self,
+        n_in: int,
+        n_rec: int,
+        params: NeuronParams,
+        dtype,
+        backend: str,
+        index: int = 0,
+        recurrent: bool = True,
+    ):
         self.n_in, self.n = n_in, n_rec
         self.index, self.recurrent = index, recurrent
         # the names of this layer's weights in ``net.params`` (and in every gradient dict)
@@ -179,9 +189,11 @@ def _check_memory(config: NetworkConfig, dtype: np.dtype) -> None:
         return
     need = weight_bytes(config)
     if need > physical:
-        raise ConfigError(f"network n_in={config.n_in}, n_rec={config.n_rec}, n_out={config.n_out} "
-                          f"({dtype.name}) needs {need / 2**30:,.1f} GiB for its weights alone; "
-                          f"this machine has {physical / 2**30:,.1f} GiB")
+        raise ConfigError(
+            f"network n_in={config.n_in}, n_rec={config.n_rec}, n_out={config.n_out} "
+            f"({dtype.name}) needs {need / 2**30:,.1f} GiB for its weights alone; "
+            f"this machine has {physical / 2**30:,.1f} GiB"
+        )
 
 
 class Network:
@@ -199,13 +211,21 @@ class Network:
         n_pre = config.n_in
         for index, size in enumerate(config.layer_sizes):
             neuron_params = NeuronParams.from_time_constants(
-                n=size, n_adaptive=config.n_adaptive, tau_mem=config.tau_mem,
-                tau_adapt=config.tau_adapt, beta=config.beta, v_th=config.v_th,
-                gamma=config.gamma, n_ref=config.n_ref, dt=config.dt,
+                n=size,
+                n_adaptive=config.n_adaptive,
+                tau_mem=config.tau_mem,
+                tau_adapt=config.tau_adapt,
+                beta=config.beta,
+                v_th=config.v_th,
+                gamma=config.gamma,
+                n_ref=config.n_ref,
+                dt=config.dt,
                 sigmoid_width=config.sigmoid_width if config.spike_fn != "heaviside" else 0.0,
-                dtype=self.dtype)
-            layer = SpikingLayer(n_pre, size, neuron_params, self.dtype, config.backend, index,
-                                 config.recurrent)
+                dtype=self.dtype,
+            )
+            layer = SpikingLayer(
+                n_pre, size, neuron_params, self.dtype, config.backend, index, config.recurrent
+            )
             if config.spike_fn == "escape":
                 # escape noise: its own stream per layer, independent of the weights' draws
                 layer.noise = streams.generator(config.seed, "escape_noise", index)
@@ -231,8 +251,7 @@ class Network:
                 w_rec = rng.standard_normal((n, n)) * (c.w_rec_gain / np.sqrt(n))
                 np.fill_diagonal(w_rec, 0.0)
             gain = c.w_in_gain if layer.index == 0 else c.w_hidden_gain
-            self._set(layer.param_names["w_in"],
-                      rng.standard_normal((n, n_pre)) * (gain / np.sqrt(n_pre)))
+            self._set(layer.param_names["w_in"], rng.standard_normal((n, n_pre)) * (gain / np.sqrt(n_pre)))
             if c.recurrent:
                 self._set(layer.param_names["w_rec"], w_rec)
         n_top = self.layers[-1].n
@@ -248,22 +267,35 @@ class Network:
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} contains NaN or inf; weights must be finite")
         if name.startswith("w_rec") and np.any(np.diagonal(value) != 0):
-            raise ValueError(f"{name} must have a zero diagonal (no self-connections); "
-                             "use np.fill_diagonal(w, 0)")
+            raise ValueError(
+                f"{name} must have a zero diagonal (no self-connections); use np.fill_diagonal(w, 0)"
+            )
         target[...] = value
 
     def set_param(self, name: str, value) -> None:
         """Set weight ``name`` (any key of ``params``) with the same checks as the properties."""
         self._set(name, value)
 
-    w_in = property(lambda self: self.params["w_in"], lambda self, v: self._set("w_in", v),
-                    doc="Input weights, shape (n_rec, n_in).")
-    w_rec = property(lambda self: self.layers[0].w_rec, lambda self, v: self._set("w_rec", v),
-                     doc="Recurrent weights of layer 0, shape (n_rec, n_rec), zero diagonal.")
-    w_out = property(lambda self: self.params["w_out"], lambda self, v: self._set("w_out", v),
-                     doc="Readout weights, shape (n_out, n_rec).")
-    b_out = property(lambda self: self.params["b_out"], lambda self, v: self._set("b_out", v),
-                     doc="Readout bias, shape (n_out,).")
+    w_in = property(
+        lambda self: self.params["w_in"],
+        lambda self, v: self._set("w_in", v),
+        doc="Input weights, shape (n_rec, n_in).",
+    )
+    w_rec = property(
+        lambda self: self.layers[0].w_rec,
+        lambda self, v: self._set("w_rec", v),
+        doc="Recurrent weights of layer 0, shape (n_rec, n_rec), zero diagonal.",
+    )
+    w_out = property(
+        lambda self: self.params["w_out"],
+        lambda self, v: self._set("w_out", v),
+        doc="Readout weights, shape (n_out, n_rec).",
+    )
+    b_out = property(
+        lambda self: self.params["b_out"],
+        lambda self, v: self._set("b_out", v),
+        doc="Readout bias, shape (n_out,).",
+    )
 
     def enforce_constraints(self) -> None:
         """Re-establish structural zeros after an update (no self-connections)."""
@@ -283,8 +315,7 @@ class Network:
         can run before every update."""
         for name, value in self.params.items():
             if not math.isfinite(value.sum()) and not np.all(np.isfinite(value)):
-                raise FloatingPointError(f"{name} ({self.layer_of(name)}) became non-finite "
-                                         "(NaN or inf)")
+                raise FloatingPointError(f"{name} ({self.layer_of(name)}) became non-finite (NaN or inf)")
 
     # ------------------------------------------------------------------ dynamics
     @property
@@ -315,8 +346,7 @@ class Network:
         signal = x
         for layer in self.layers:
             signal = layer.step(signal)
-        readout_step(self.w_out_array, signal, self.b_out_array, self.kappa, self.y,
-                     self.config.backend)
+        readout_step(self.w_out_array, signal, self.b_out_array, self.kappa, self.y, self.config.backend)
         return self.y
 
     def check_inputs(self, inputs) -> np.ndarray:
@@ -340,8 +370,7 @@ class Network:
             self.reset_state()
         n_steps = inputs.shape[0]
         state = self.layers[-1].state
-        record = {name: np.empty((n_steps, self.n_rec), self.dtype)
-                  for name in ("z", "v", "a", "psi")}
+        record = {name: np.empty((n_steps, self.n_rec), self.dtype) for name in ("z", "v", "a", "psi")}
         record["y"] = np.empty((n_steps, self.n_out), self.dtype)
         stacked = len(self.layers) > 1
         if stacked:
@@ -362,18 +391,40 @@ class Network:
         (T, n_rec) and ``y`` (T, n_out). The state afterwards is that of the last step, exactly
         as after T calls of :meth:`step`."""
         if len(self.layers) != 1 or self.config.spike_fn == "escape":
-            raise NotImplementedError("simulate() runs single-layer deterministic networks; "
-                                      "use step()")
+            raise NotImplementedError("simulate() runs single-layer deterministic networks; use step()")
         layer, n_steps = self.layers[0], inputs.shape[0]
         p, st = layer.params, layer.state
         z_before = st.z.copy()
-        record = {"z": np.empty((n_steps, layer.n), self.dtype),
-                  "psi": np.empty((n_steps, layer.n), self.dtype),
-                  "y": np.empty((n_steps, self.n_out), self.dtype)}
+        record = {
+            "z": np.empty((n_steps, layer.n), self.dtype),
+            "psi": np.empty((n_steps, layer.n), self.dtype),
+            "y": np.empty((n_steps, self.n_out), self.dtype),
+        }
         kernel("simulate_steps", self.config.backend)(
-            inputs, layer.w_in, layer.w_rec, self.w_out_array, self.b_out_array, self.kappa, st.v,
-            st.a, st.z, st.refractory, st.psi, p.alpha, p.rho, p.beta, p.v_th, p.gamma, p.n_ref,
-            p.sigmoid_width, layer._current, record["z"], record["psi"], record["y"], self.y)
+            inputs,
+            layer.w_in,
+            layer.w_rec,
+            self.w_out_array,
+            self.b_out_array,
+            self.kappa,
+            st.v,
+            st.a,
+            st.z,
+            st.refractory,
+            st.psi,
+            p.alpha,
+            p.rho,
+            p.beta,
+            p.v_th,
+            p.gamma,
+            p.n_ref,
+            p.sigmoid_width,
+            layer._current,
+            record["z"],
+            record["psi"],
+            record["y"],
+            self.y,
+        )
         if n_steps:
             layer.input[:] = inputs[-1]
             layer.z_prev[:] = record["z"][-2] if n_steps > 1 else z_before
@@ -396,16 +447,31 @@ class Network:
         v, a, z, psi = (np.zeros((n_batch, n), self.dtype) for _ in range(4))
         refractory = np.zeros((n_batch, n), np.int32)
         y = np.zeros((n_batch, self.n_out), self.dtype)
-        record = {"z": np.empty((n_batch, n_steps, n), self.dtype),
-                  "psi": np.empty((n_batch, n_steps, n), self.dtype),
-                  "y": np.empty((n_batch, n_steps, self.n_out), self.dtype)}
+        record = {
+            "z": np.empty((n_batch, n_steps, n), self.dtype),
+            "psi": np.empty((n_batch, n_steps, n), self.dtype),
+            "y": np.empty((n_batch, n_steps, self.n_out), self.dtype),
+        }
         w_in_t, w_rec_t, w_out_t = layer.w_in.T, layer.w_rec.T, self.w_out_array.T
         for t in range(n_steps):
             current = inputs[:, t] @ w_in_t
             if layer.recurrent:
                 current += z @ w_rec_t
-            neuron_step_numpy(current, v, a, z, refractory, psi, p.alpha, p.rho, p.beta, p.v_th,
-                              p.gamma, p.n_ref, p.sigmoid_width)
+            neuron_step_numpy(
+                current,
+                v,
+                a,
+                z,
+                refractory,
+                psi,
+                p.alpha,
+                p.rho,
+                p.beta,
+                p.v_th,
+                p.gamma,
+                p.n_ref,
+                p.sigmoid_width,
+            )
             y *= self.kappa
             y += z @ w_out_t
             y += self.b_out_array
@@ -422,5 +488,7 @@ class Network:
     def __repr__(self) -> str:
         c = self.config
         kind = "" if c.recurrent else ", feed-forward"
-        return (f"Network(n_in={c.n_in}, n_rec={c.n_rec} ({c.n_adaptive} ALIF per layer{kind}), "
-                f"n_out={c.n_out}, dtype={c.dtype})")
+        return (
+            f"Network(n_in={c.n_in}, n_rec={c.n_rec} ({c.n_adaptive} ALIF per layer{kind}), "
+            f"n_out={c.n_out}, dtype={c.dtype})"
+        )

@@ -42,16 +42,35 @@ class NeuronParams:
     sigmoid_width: np.floating
 
     @classmethod
-    def from_time_constants(cls, *, n: int, n_adaptive: int, tau_mem: float, tau_adapt: float,
-                            beta: float, v_th: float, gamma: float, n_ref: int, dt: float,
-                            sigmoid_width: float, dtype) -> NeuronParams:
+    def from_time_constants(
+        cls,
+        *,
+        n: int,
+        n_adaptive: int,
+        tau_mem: float,
+        tau_adapt: float,
+        beta: float,
+        v_th: float,
+        gamma: float,
+        n_ref: int,
+        dt: float,
+        sigmoid_width: float,
+        dtype,
+    ) -> NeuronParams:
         t = np.dtype(dtype).type
         beta_per_neuron = np.zeros(n, dtype=dtype)
-        beta_per_neuron[n - n_adaptive:] = beta
+        beta_per_neuron[n - n_adaptive :] = beta
         beta_per_neuron.setflags(write=False)
-        return cls(alpha=t(math.exp(-dt / tau_mem)), rho=t(math.exp(-dt / tau_adapt)),
-                   beta=beta_per_neuron, v_th=t(v_th), gamma=t(gamma), n_ref=int(n_ref),
-                   n_lif=n - n_adaptive, sigmoid_width=t(sigmoid_width))
+        return cls(
+            alpha=t(math.exp(-dt / tau_mem)),
+            rho=t(math.exp(-dt / tau_adapt)),
+            beta=beta_per_neuron,
+            v_th=t(v_th),
+            gamma=t(gamma),
+            n_ref=int(n_ref),
+            n_lif=n - n_adaptive,
+            sigmoid_width=t(sigmoid_width),
+        )
 
 
 @dataclass
@@ -66,30 +85,65 @@ class NeuronState:
 
     @classmethod
     def zeros(cls, n: int, dtype) -> NeuronState:
-        return cls(v=np.zeros(n, dtype), a=np.zeros(n, dtype), z=np.zeros(n, dtype),
-                   psi=np.zeros(n, dtype), refractory=np.zeros(n, np.int32))
+        return cls(
+            v=np.zeros(n, dtype),
+            a=np.zeros(n, dtype),
+            z=np.zeros(n, dtype),
+            psi=np.zeros(n, dtype),
+            refractory=np.zeros(n, np.int32),
+        )
 
     def reset(self) -> None:
         for array in (self.v, self.a, self.z, self.psi, self.refractory):
             array.fill(0)
 
 
-def neuron_step(current: np.ndarray, state: NeuronState, params: NeuronParams,
-                backend: str = "numba", uniform: np.ndarray | None = None) -> None:
+def neuron_step(
+    current: np.ndarray,
+    state: NeuronState,
+    params: NeuronParams,
+    backend: str = "numba",
+    uniform: np.ndarray | None = None,
+) -> None:
     """Advance ``state`` from t-1 to t given the synaptic current I^t (in place). With
     ``uniform`` (one U(0, 1) draw per neuron) the neurons are stochastic, escape noise of width
     ``params.sigmoid_width`` (``escape_neuron_step``)."""
     if uniform is not None:
         kernel("escape_neuron_step", backend)(
-            current, state.v, state.a, state.z, state.refractory, state.psi, params.alpha,
-            params.rho, params.beta, params.v_th, params.n_ref, params.sigmoid_width, uniform)
+            current,
+            state.v,
+            state.a,
+            state.z,
+            state.refractory,
+            state.psi,
+            params.alpha,
+            params.rho,
+            params.beta,
+            params.v_th,
+            params.n_ref,
+            params.sigmoid_width,
+            uniform,
+        )
         return
     kernel("neuron_step", backend)(
-        current, state.v, state.a, state.z, state.refractory, state.psi, params.alpha,
-        params.rho, params.beta, params.v_th, params.gamma, params.n_ref, params.sigmoid_width)
+        current,
+        state.v,
+        state.a,
+        state.z,
+        state.refractory,
+        state.psi,
+        params.alpha,
+        params.rho,
+        params.beta,
+        params.v_th,
+        params.gamma,
+        params.n_ref,
+        params.sigmoid_width,
+    )
 
 
-def readout_step(w_out: np.ndarray, z: np.ndarray, bias: np.ndarray, kappa, y: np.ndarray,
-                 backend: str = "numba") -> None:
+def readout_step(
+    w_out: np.ndarray, z: np.ndarray, bias: np.ndarray, kappa, y: np.ndarray, backend: str = "numba"
+) -> None:
     """y^t = kappa y^{t-1} + W_out z^t + b (in place)."""
     kernel("leaky_readout", backend)(w_out, z, bias, kappa, y)

@@ -49,8 +49,7 @@ class Adam(SGD):
 
     name = "adam"
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8):
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__(lr)
         for field, value in (("beta1", beta1), ("beta2", beta2)):
             if not 0 <= value < 1:
@@ -63,8 +62,8 @@ class Adam(SGD):
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict:
         self.t += 1
-        correction1 = 1 - self.beta1 ** self.t
-        correction2 = 1 - self.beta2 ** self.t
+        correction1 = 1 - self.beta1**self.t
+        correction2 = 1 - self.beta2**self.t
         deltas = {}
         for name, grad in grads.items():
             if name not in self.m:

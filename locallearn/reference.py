@@ -62,7 +62,7 @@ class _Layer:
         self.w_in = np.array(layer.w_in, np.float64)
         self.w_rec = np.array(layer.w_rec, np.float64)
         self.beta = np.zeros(layer.n)
-        self.beta[layer.n - c.n_adaptive:] = c.beta if c.n_adaptive else 0.0
+        self.beta[layer.n - c.n_adaptive :] = c.beta if c.n_adaptive else 0.0
 
 
 class _Model:
@@ -71,8 +71,9 @@ class _Model:
     def __init__(self, net, single_layer: bool = False):
         c = net.config
         if c.spike_fn == "escape":
-            raise NotImplementedError("the exact references need deterministic spikes; "
-                                      "spike_fn='escape' draws them at random")
+            raise NotImplementedError(
+                "the exact references need deterministic spikes; spike_fn='escape' draws them at random"
+            )
         if single_layer and len(net.layers) != 1:
             raise NotImplementedError("RTRL covers single-layer networks (use bptt_gradients)")
         self.layers = [_Layer(layer, c) for layer in net.layers]
@@ -93,10 +94,18 @@ def _simulate(model: _Model, x: np.ndarray) -> Trajectory:
     hists, states = [], []
     for layer in model.layers:
         n = layer.w_rec.shape[0]
-        hists.append({k: np.zeros((n_steps, n)) for k in ("v", "a", "z", "psi")}
-                     | {"x": np.zeros((n_steps, layer.w_in.shape[1]))})
-        states.append({"v": np.zeros(n), "a": np.zeros(n), "z": np.zeros(n),
-                       "since": np.full(n, np.iinfo(np.int64).max // 2)})
+        hists.append(
+            {k: np.zeros((n_steps, n)) for k in ("v", "a", "z", "psi")}
+            | {"x": np.zeros((n_steps, layer.w_in.shape[1]))}
+        )
+        states.append(
+            {
+                "v": np.zeros(n),
+                "a": np.zeros(n),
+                "z": np.zeros(n),
+                "since": np.full(n, np.iinfo(np.int64).max // 2),
+            }
+        )
     y = np.zeros(model.w_out.shape[0])
     for t in range(n_steps):
         signal = x[t]
@@ -113,8 +122,11 @@ def _simulate(model: _Model, x: np.ndarray) -> Trajectory:
                 psi = np.where(refractory, 0.0, smooth * (1 - smooth) / s)
             else:
                 z = np.where(refractory, 0.0, (distance > 0).astype(float))
-                psi = np.where(refractory, 0.0, model.gamma / model.v_th
-                               * np.maximum(0, 1 - np.abs(distance) / model.v_th))
+                psi = np.where(
+                    refractory,
+                    0.0,
+                    model.gamma / model.v_th * np.maximum(0, 1 - np.abs(distance) / model.v_th),
+                )
             fired = (distance > 0) & ~refractory
             st["since"] = np.where(fired, 0, st["since"] + 1)
             st["v"], st["a"], st["z"] = v, a, z
@@ -125,8 +137,7 @@ def _simulate(model: _Model, x: np.ndarray) -> Trajectory:
         y = model.kappa * y + model.w_out @ signal + model.b_out
         y_hist[t] = y
     top = hists[-1]
-    return Trajectory(x=x, y=y_hist, v=top["v"], a=top["a"], z=top["z"], psi=top["psi"],
-                      layers=tuple(hists))
+    return Trajectory(x=x, y=y_hist, v=top["v"], a=top["a"], z=top["z"], psi=top["psi"], layers=tuple(hists))
 
 
 def simulate(net, inputs) -> Trajectory:
@@ -250,8 +261,7 @@ def rtrl_gradients(net, inputs, targets, loss: str = "mse", mask=None, detach=()
     if "reset" not in detach:
         coupling -= model.v_th * np.eye(n)
     grads = {}
-    for name, pre_hist in (("w_in", traj.x),
-                           ("w_rec", np.vstack([np.zeros((1, n)), traj.z[:-1]]))):
+    for name, pre_hist in (("w_in", traj.x), ("w_rec", np.vstack([np.zeros((1, n)), traj.z[:-1]]))):
         n_pre = pre_hist.shape[1]
         jv = np.zeros((n, n, n_pre))
         ja = np.zeros((n, n, n_pre))

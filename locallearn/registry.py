@@ -27,8 +27,9 @@ class Registry:
 
         def add(factory: Callable) -> Callable:
             if not overwrite and name in self._factories and self._factories[name] is not factory:
-                raise ValueError(f"{self.kind} {name!r} is already registered "
-                                 f"(pass overwrite=True to replace it)")
+                raise ValueError(
+                    f"{self.kind} {name!r} is already registered (pass overwrite=True to replace it)"
+                )
             self._factories[name] = factory
             return factory
 

@@ -38,7 +38,7 @@ def strip(frames: list[np.ndarray], columns: int = 8, gap: int = 4) -> np.ndarra
     sheet = canvas(rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, (255, 255, 255))
     for index, frame in enumerate(frames):
         r, c = divmod(index, columns)
-        sheet[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = frame
+        sheet[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = frame
     return sheet
 
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from . import io
 from .stats import summarize
 
-README_BLOCK = re.compile(r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)",
-                          re.DOTALL)
+README_BLOCK = re.compile(
+    r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)", re.DOTALL
+)
 
 
 def _run_dirs(path: Path) -> list[Path]:
@@ -97,9 +98,11 @@ def supervised_table(summaries: list[dict], digits: int = 3) -> str:
     groups = _groups(summaries, "supervised")
     if not groups:
         return ""
-    lines = ["| task | rule | test metric: mean ± std [95 % CI] (n seeds) | per seed (test) | "
-             "validation at stop, per seed | trials, per seed | not completed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | rule | test metric: mean ± std [95 % CI] (n seeds) | per seed (test) | "
+        "validation at stop, per seed | trials, per seed | not completed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for (task, label), runs in groups.items():
         done = [r for r in runs if r.get("status") == "completed" and r.get("test")]
         metric = done[0]["metric"] if done else runs[0].get("metric", "?")
@@ -110,7 +113,8 @@ def supervised_table(summaries: list[dict], digits: int = 3) -> str:
             f"| {task} | {label} | {metric} {summarize(tests).text(digits)} "
             f"| {_per_seed(tests, digits)} (seeds {_seeds(done)}; {'/'.join(map(str, n_test))} "
             f"test trials each) | {_per_seed(validations, digits)} "
-            f"| {', '.join(str(r['trials']) for r in done)} | {_failed(runs) or '—'} |")
+            f"| {', '.join(str(r['trials']) for r in done)} | {_failed(runs) or '—'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -118,9 +122,11 @@ def lifetime_table(summaries: list[dict], digits: int = 3) -> str:
     groups = _groups(summaries, "lifetime")
     if not groups:
         return ""
-    lines = ["| task | rule | training window: mean ± std [95 % CI] (n seeds) | per seed | "
-             "frozen greedy, per seed | frozen sampled, per seed | steps | not completed |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| task | rule | training window: mean ± std [95 % CI] (n seeds) | per seed | "
+        "frozen greedy, per seed | frozen sampled, per seed | steps | not completed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for (task, label), runs in groups.items():
         done = [r for r in runs if r.get("status") == "completed" and r.get("value") is not None]
         metric = done[0]["metric"] if done else runs[0].get("metric", "?")
@@ -136,15 +142,15 @@ def lifetime_table(summaries: list[dict], digits: int = 3) -> str:
             f"{'/'.join(map(str, windows))} episodes) "
             f"| {_per_seed(greedy, digits)} | {_per_seed(sampled, digits)} "
             f"({'/'.join(map(str, episodes)) or '0'} unseen-seed episodes each) "
-            f"| {'/'.join(f'{s:,}' for s in steps)} | {_failed(runs) or '—'} |")
+            f"| {'/'.join(f'{s:,}' for s in steps)} | {_failed(runs) or '—'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def report(paths, digits: int = 3) -> str:
     """The markdown tables (supervised, then lifetimes) of the runs under ``paths``."""
     summaries = load(paths)
-    parts = [t for t in (supervised_table(summaries, digits), lifetime_table(summaries, digits))
-             if t]
+    parts = [t for t in (supervised_table(summaries, digits), lifetime_table(summaries, digits)) if t]
     if not parts:
         raise FileNotFoundError("no run found under " + ", ".join(map(str, paths)))
     return "\n".join(parts)

@@ -35,8 +35,10 @@ def _prepare(net, inputs, targets, loss, mask):
 
 def _check_rule(rule) -> None:
     if getattr(rule, "kind", None) != "supervised":  # validates user input: any object
-        raise TypeError(f"rule {getattr(rule, 'name', rule)!r} is not a supervised rule "
-                        f"(kind={getattr(rule, 'kind', None)!r})")
+        raise TypeError(
+            f"rule {getattr(rule, 'name', rule)!r} is not a supervised rule "
+            f"(kind={getattr(rule, 'kind', None)!r})"
+        )
 
 
 def gradient_estimate(net, rule, inputs, targets, loss: str = "mse", mask=None) -> dict:
@@ -140,8 +142,7 @@ class SequenceResult:
 class OnlineLearner:
     """Runs sequences through ``net`` while ``rule`` and ``optimizer`` change its weights."""
 
-    def __init__(self, net, rule, optimizer, loss: str = "mse", update: str = "step",
-                 batch_size: int = 1):
+    def __init__(self, net, rule, optimizer, loss: str = "mse", update: str = "step", batch_size: int = 1):
         _check_rule(rule)
         check_choice("OnlineLearner", "update", update, UPDATE_MODES)
         check_int("OnlineLearner", "batch_size", batch_size, minimum=1)
@@ -154,8 +155,9 @@ class OnlineLearner:
         rule.zero_grad()
         # Per-step plain SGD can be folded into the rule's own sweep over the synapses, when the
         # rule offers it and no feedback pathway needs to see the applied changes.
-        self.direct = (update == "step" and type(optimizer) is SGD and rule.can_fold_sgd()
-                       and not rule.feedback_learns)
+        self.direct = (
+            update == "step" and type(optimizer) is SGD and rule.can_fold_sgd() and not rule.feedback_learns
+        )
 
     def run_batch(self, inputs, targets, mask=None) -> list[SequenceResult]:
         """Learn from B sequences at once (``inputs`` (B, T, n_in); ``targets`` (B, T, n_out) or
@@ -166,15 +168,15 @@ class OnlineLearner:
         if self.update != "trial":
             raise ValueError("run_batch needs update='trial' (weights frozen within a batch)")
         if not self._whole_sequence(True):
-            raise NotImplementedError(f"rule {self.rule.name!r} on this network has no batched "
-                                      "path; use run_sequence")
+            raise NotImplementedError(
+                f"rule {self.rule.name!r} on this network has no batched path; use run_sequence"
+            )
         inputs = np.asarray(inputs)
         if inputs.ndim != 3:
             raise ValueError(f"inputs must have shape (B, T, n_in), got {inputs.shape}")
         n_batch, n_steps = inputs.shape[:2]
         masks = [None] * n_batch if mask is None else list(mask)
-        prepared = [_prepare(self.net, inputs[b], targets[b], self.loss, masks[b])
-                    for b in range(n_batch)]
+        prepared = [_prepare(self.net, inputs[b], targets[b], self.loss, masks[b]) for b in range(n_batch)]
         x = np.stack([p[0] for p in prepared])
         t = np.stack([p[1] for p in prepared])
         m = np.stack([p[3] for p in prepared])
@@ -184,9 +186,14 @@ class OnlineLearner:
         self.trials += n_batch
         if self.trials // self.batch_size > before // self.batch_size:
             self._apply()
-        return [SequenceResult(loss=loss_value(self.loss, record["y"][b], t[b], m[b]),
-                               outputs=record["y"][b], spikes=int(record["z"][b].sum()))
-                for b in range(n_batch)]
+        return [
+            SequenceResult(
+                loss=loss_value(self.loss, record["y"][b], t[b], m[b]),
+                outputs=record["y"][b],
+                spikes=int(record["z"][b].sum()),
+            )
+            for b in range(n_batch)
+        ]
 
     def _whole_sequence(self, learn: bool) -> bool:
         if len(self.net.layers) != 1 or self.net.config.spike_fn == "escape":
@@ -222,8 +229,11 @@ class OnlineLearner:
                     self._apply()
             else:
                 record = net.simulate(inputs)
-            return SequenceResult(loss=loss_value(loss, record["y"], targets, mask),
-                                  outputs=record["y"], spikes=int(record["z"].sum()))
+            return SequenceResult(
+                loss=loss_value(loss, record["y"], targets, mask),
+                outputs=record["y"],
+                spikes=int(record["z"].sum()),
+            )
         outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
         spikes = 0.0
         z = net.layers[-1].state.z
@@ -248,5 +258,6 @@ class OnlineLearner:
             self.trials += 1
             if not online and self.trials % self.batch_size == 0:
                 self._apply()
-        return SequenceResult(loss=loss_value(loss, outputs, targets, mask), outputs=outputs,
-                              spikes=int(spikes))
+        return SequenceResult(
+            loss=loss_value(loss, outputs, targets, mask), outputs=outputs, spikes=int(spikes)
+        )

@@ -44,8 +44,10 @@ class Summary:
         f = f"{{:.{digits}f}}"
         if self.n == 1:
             return f"{f.format(self.mean)} (n=1)"
-        return (f"{f.format(self.mean)} ± {f.format(self.std)} "
-                f"[{f.format(self.low)}, {f.format(self.high)}] (n={self.n})")
+        return (
+            f"{f.format(self.mean)} ± {f.format(self.std)} "
+            f"[{f.format(self.low)}, {f.format(self.high)}] (n={self.n})"
+        )
 
 
 def _finite(values) -> np.ndarray:
@@ -82,13 +84,24 @@ def summarize(values, confidence: float = 0.95, method: str = "t", seed: int = 0
 
 
 def _bootstrap(values: np.ndarray, statistic, confidence: float, seed: int) -> tuple[float, float]:
-    result = _scipy.bootstrap((values,), statistic, confidence_level=confidence, n_resamples=10_000,
-                              method="BCa", random_state=np.random.default_rng(seed))
+    result = _scipy.bootstrap(
+        (values,),
+        statistic,
+        confidence_level=confidence,
+        n_resamples=10_000,
+        method="BCa",
+        random_state=np.random.default_rng(seed),
+    )
     low, high = result.confidence_interval
     if not (math.isfinite(low) and math.isfinite(high)):  # BCa degenerates on tiny samples
-        result = _scipy.bootstrap((values,), statistic, confidence_level=confidence,
-                                  n_resamples=10_000, method="percentile",
-                                  random_state=np.random.default_rng(seed))
+        result = _scipy.bootstrap(
+            (values,),
+            statistic,
+            confidence_level=confidence,
+            n_resamples=10_000,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
         low, high = result.confidence_interval
     return float(low), float(high)
 

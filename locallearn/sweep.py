@@ -61,7 +61,7 @@ class Cell:
 
 
 def parse_rules(text: str) -> list[tuple[str, str | None]]:
-    """"eprop:random,eprop:symmetric,rstdp" -> [("eprop", "random"), ..., ("rstdp", None)]."""
+    """ "eprop:random,eprop:symmetric,rstdp" -> [("eprop", "random"), ..., ("rstdp", None)]."""
     rules = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, _, feedback = item.partition(":")
@@ -72,7 +72,7 @@ def parse_rules(text: str) -> list[tuple[str, str | None]]:
 
 
 def parse_seeds(text: str) -> list[int]:
-    """"0-4" -> [0, 1, 2, 3, 4]; "0,2,5" -> [0, 2, 5]."""
+    """ "0-4" -> [0, 1, 2, 3, 4]; "0,2,5" -> [0, 2, 5]."""
     seeds = []
     try:
         for part in filter(None, (p.strip() for p in str(text).split(","))):
@@ -89,8 +89,12 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def cells(rules, tasks, seeds, overrides: dict | None = None) -> list[Cell]:
-    return [Cell(rule=r, feedback=f, task=t, seed=s, overrides=overrides or {})
-            for t in tasks for r, f in rules for s in seeds]
+    return [
+        Cell(rule=r, feedback=f, task=t, seed=s, overrides=overrides or {})
+        for t in tasks
+        for r, f in rules
+        for s in seeds
+    ]
 
 
 def validate(sweep: list[Cell]) -> list[dict]:
@@ -143,23 +147,51 @@ def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
     try:
         summary = runs.execute(cell.config(), run_dir, progress=False)
     except Exception as error:  # a cell's failure must not stop the sweep
-        summary = {"status": "failed", "message": f"{type(error).__name__}: {error}",
-                   "metric": None, "value": None, "steps": 0, "wall_seconds": 0.0}
+        summary = {
+            "status": "failed",
+            "message": f"{type(error).__name__}: {error}",
+            "metric": None,
+            "value": None,
+            "steps": 0,
+            "wall_seconds": 0.0,
+        }
         run_dir.mkdir(parents=True, exist_ok=True)
         io.write_json(run_dir / "failure.json", summary)
     return _row(cell, run_dir, summary, reused=False)
 
 
 def _row(cell: Cell, run_dir: Path, summary: dict, reused: bool) -> dict:
-    return {"task": cell.task, "rule": cell.rule, "feedback": cell.feedback or "",
-            "label": cell.label, "seed": cell.seed, "metric": summary.get("metric"),
-            "value": summary.get("value"), "status": summary.get("status"),
-            "steps": summary.get("steps"), "wall_seconds": summary.get("wall_seconds"),
-            "reused": reused, "message": summary.get("message", ""), "run_dir": str(run_dir)}
+    return {
+        "task": cell.task,
+        "rule": cell.rule,
+        "feedback": cell.feedback or "",
+        "label": cell.label,
+        "seed": cell.seed,
+        "metric": summary.get("metric"),
+        "value": summary.get("value"),
+        "status": summary.get("status"),
+        "steps": summary.get("steps"),
+        "wall_seconds": summary.get("wall_seconds"),
+        "reused": reused,
+        "message": summary.get("message", ""),
+        "run_dir": str(run_dir),
+    }
 
 
-COLUMNS = ("task", "rule", "feedback", "label", "seed", "metric", "value", "status", "steps",
-           "wall_seconds", "message", "run_dir")
+COLUMNS = (
+    "task",
+    "rule",
+    "feedback",
+    "label",
+    "seed",
+    "metric",
+    "value",
+    "status",
+    "steps",
+    "wall_seconds",
+    "message",
+    "run_dir",
+)
 
 
 def write_results(rows: list[dict], out: Path) -> None:
@@ -179,17 +211,25 @@ def results_table(rows: list[dict]) -> str:
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     labels = list(dict.fromkeys(r["label"] for r in rows))
-    metrics = {t: next((r["metric"] for r in rows if r["task"] == t and r["metric"]), "")
-               for t in tasks}
-    lines = ["| rule | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks) + " |",
-             "|---|" + "---|" * len(tasks)]
+    metrics = {t: next((r["metric"] for r in rows if r["task"] == t and r["metric"]), "") for t in tasks}
+    lines = [
+        "| rule | " + " | ".join(f"{t} ({metrics[t]})" for t in tasks) + " |",
+        "|---|" + "---|" * len(tasks),
+    ]
     for label in labels:
         cells_text = []
         for task in tasks:
-            values = [float(r["value"]) for r in rows if r["task"] == task and r["label"] == label
-                      and r["status"] == "completed" and r["value"] not in (None, "")]
-            failed = sum(1 for r in rows if r["task"] == task and r["label"] == label
-                         and r["status"] != "completed")
+            values = [
+                float(r["value"])
+                for r in rows
+                if r["task"] == task
+                and r["label"] == label
+                and r["status"] == "completed"
+                and r["value"] not in (None, "")
+            ]
+            failed = sum(
+                1 for r in rows if r["task"] == task and r["label"] == label and r["status"] != "completed"
+            )
             text = summarize(values).text() if values else "—"
             if failed:
                 text += f", {failed} failed"
@@ -221,8 +261,11 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     figure, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 3.8), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for k, label in enumerate(dict.fromkeys(r["label"] for r in rows if r["task"] == task)):
-            curves = [_curve(Path(r["run_dir"]), r["metric"]) for r in rows
-                      if r["task"] == task and r["label"] == label and r["status"] == "completed"]
+            curves = [
+                _curve(Path(r["run_dir"]), r["metric"])
+                for r in rows
+                if r["task"] == task and r["label"] == label and r["status"] == "completed"
+            ]
             curves = [c for c in curves if c is not None and len(c[0]) > 1]
             if not curves:
                 continue
@@ -233,8 +276,7 @@ def plot_curves(rows: list[dict], path: Path) -> None:
             if len(curves) > 1:  # 95 % t-interval of the mean over seeds
                 from scipy.stats import t as student
 
-                half = (student.ppf(0.975, len(curves) - 1) * values.std(axis=0, ddof=1)
-                        / np.sqrt(len(curves)))
+                half = student.ppf(0.975, len(curves) - 1) * values.std(axis=0, ddof=1) / np.sqrt(len(curves))
                 ax.fill_between(grid, mean - half, mean + half, color=f"C{k}", alpha=0.2)
         metric = next((r["metric"] for r in rows if r["task"] == task and r["metric"]), "")
         ax.set_title(f"{task}: mean over seeds, band = 95 % CI of the mean")
@@ -260,20 +302,34 @@ def _watch_driver(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="driver-watch").start()
 
 
-def run_sweep(sweep: list[Cell], out: str | Path, workers: int | None = None,
-              executor: Executor | None = None) -> list[dict]:
+def run_sweep(
+    sweep: list[Cell], out: str | Path, workers: int | None = None, executor: Executor | None = None
+) -> list[dict]:
     """Run every cell (reusing completed ones of the same configuration); write the results."""
     import os
 
     validate(sweep)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    io.write_json(out / "sweep.json", {"cells": [{"rule": c.rule, "feedback": c.feedback,
-                                                  "task": c.task, "seed": c.seed,
-                                                  "overrides": c.overrides} for c in sweep]})
+    io.write_json(
+        out / "sweep.json",
+        {
+            "cells": [
+                {
+                    "rule": c.rule,
+                    "feedback": c.feedback,
+                    "task": c.task,
+                    "seed": c.seed,
+                    "overrides": c.overrides,
+                }
+                for c in sweep
+            ]
+        },
+    )
     own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers, initializer=_watch_driver,
-                                               initargs=(os.getpid(),))
+    executor = executor or ProcessPoolExecutor(
+        max_workers=workers, initializer=_watch_driver, initargs=(os.getpid(),)
+    )
     try:
         futures = [executor.submit(run_cell, cell, str(out)) for cell in sweep]
         rows = [future.result() for future in futures]

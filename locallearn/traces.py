@@ -69,14 +69,16 @@ class EligibilityTraces:
         self.dtype = layer.dtype
         self.filter_decay = self.dtype.type(filter_decay)
         self.projections = {
-            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False)}
+            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False)
+        }
         if layer.recurrent:
-            self.projections["w_rec"] = ProjectionTraces(layer.n, layer.n, layer.n_adaptive,
-                                                         self.dtype, True)
-        self._kernels = {kind: kernel(_sweep_kernel(p), layer.backend)
-                         for kind, p in self.projections.items()}
-        self._learn_kernels = {kind: kernel("learn_" + _sweep_kernel(p), layer.backend)
-                               for kind, p in self.projections.items()}
+            self.projections["w_rec"] = ProjectionTraces(layer.n, layer.n, layer.n_adaptive, self.dtype, True)
+        self._kernels = {
+            kind: kernel(_sweep_kernel(p), layer.backend) for kind, p in self.projections.items()
+        }
+        self._learn_kernels = {
+            kind: kernel("learn_" + _sweep_kernel(p), layer.backend) for kind, p in self.projections.items()
+        }
         self._no_signal = np.zeros(layer.n, self.dtype)
 
     def reset(self) -> None:
@@ -87,9 +89,14 @@ class EligibilityTraces:
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.projections.values())
 
-    def step(self, learning_signal: np.ndarray, reg_signal: np.ndarray,
-             accum: dict[str, np.ndarray], accum_decay: float = 1.0,
-             weight_step: float | None = None) -> None:
+    def step(
+        self,
+        learning_signal: np.ndarray,
+        reg_signal: np.ndarray,
+        accum: dict[str, np.ndarray],
+        accum_decay: float = 1.0,
+        weight_step: float | None = None,
+    ) -> None:
         """Advance the traces to the layer's current step and fold in the signals.
 
         Call once after each ``layer.step``. ``accum`` maps the layer's parameter names
@@ -105,17 +112,36 @@ class EligibilityTraces:
         presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
         weights = {"w_in": layer.w_in, "w_rec": layer.w_rec}
         for kind, projection in self.projections.items():
-            arguments = (presynaptic[kind], projection.presynaptic_trace, layer.state.psi,
-                         params.beta, params.n_lif, params.alpha, params.rho, self.filter_decay,
-                         projection.eps_a, projection.filtered, learning_signal, reg_signal,
-                         accum[layer.param_names[kind]], decay, projection.recurrent)
+            arguments = (
+                presynaptic[kind],
+                projection.presynaptic_trace,
+                layer.state.psi,
+                params.beta,
+                params.n_lif,
+                params.alpha,
+                params.rho,
+                self.filter_decay,
+                projection.eps_a,
+                projection.filtered,
+                learning_signal,
+                reg_signal,
+                accum[layer.param_names[kind]],
+                decay,
+                projection.recurrent,
+            )
             if weight_step is None:
                 self._kernels[kind](*arguments)
             else:
                 self._learn_kernels[kind](weights[kind], self.dtype.type(weight_step), *arguments)
 
-    def sequence_sums(self, inputs: np.ndarray, z: np.ndarray, psi: np.ndarray,
-                      learning_signal: np.ndarray, reg_signal: np.ndarray) -> dict[str, np.ndarray]:
+    def sequence_sums(
+        self,
+        inputs: np.ndarray,
+        z: np.ndarray,
+        psi: np.ndarray,
+        learning_signal: np.ndarray,
+        reg_signal: np.ndarray,
+    ) -> dict[str, np.ndarray]:
         """What ``step`` would have accumulated over a whole sequence started from a reset state,
         ``sum_t L^t ebar^t + R^t e^t`` per projection, computed in factored form: a backward pass
         over per-neuron quantities (``eprop_sequence_factors``) and one matrix product per
@@ -129,13 +155,22 @@ class EligibilityTraces:
         backend, dtype = layer.backend, self.dtype
         if inputs.ndim == 2:
             inputs, z, psi, learning_signal, reg_signal = (
-                x[None] for x in (inputs, z, psi, learning_signal, reg_signal))
+                x[None] for x in (inputs, z, psi, learning_signal, reg_signal)
+            )
         factors = np.empty_like(psi)
         factor_kernel = kernel("eprop_sequence_factors", backend)
         filter_ = kernel("exponential_filter", backend)
         for b in range(psi.shape[0]):
-            factor_kernel(learning_signal[b], reg_signal[b], psi[b], params.beta, params.n_lif,
-                          params.rho, self.filter_decay, factors[b])
+            factor_kernel(
+                learning_signal[b],
+                reg_signal[b],
+                psi[b],
+                params.beta,
+                params.n_lif,
+                params.rho,
+                self.filter_decay,
+                factors[b],
+            )
         presynaptic = {"w_in": inputs}
         if layer.recurrent:
             z_prev = np.empty_like(z)
@@ -155,8 +190,14 @@ class EligibilityTraces:
             sums[layer.param_names[kind]] = total
         return sums
 
-    def present(self, net, inputs: np.ndarray, readout_trace: np.ndarray,
-                accum: dict[str, np.ndarray], traced: int | None = None) -> None:
+    def present(
+        self,
+        net,
+        inputs: np.ndarray,
+        readout_trace: np.ndarray,
+        accum: dict[str, np.ndarray],
+        traced: int | None = None,
+    ) -> None:
         """Run ``net`` for ``len(inputs)`` steps (single-layer network, ``self.layer``) while the
         traces advance without a learning signal (``accum`` is left as it is) and
         ``readout_trace`` (kappa-filtered spikes) follows: the silent micro-steps between two
@@ -165,15 +206,45 @@ class EligibilityTraces:
         micro-step, whose trace step with its learning signal comes after the decision)."""
         traced = len(inputs) if traced is None else traced
         if len(net.layers) != 1 or not self.layer.recurrent or self.layer.noise is not None:
-            raise NotImplementedError("present() drives single-layer recurrent networks of "
-                                      "deterministic neurons")
+            raise NotImplementedError(
+                "present() drives single-layer recurrent networks of deterministic neurons"
+            )
         layer, params, state = self.layer, self.layer.params, self.layer.state
         p_in, p_rec = self.projections["w_in"], self.projections["w_rec"]
         kernel("present_steps", layer.backend)(
-            inputs, layer.w_in, layer.w_rec, net.w_out, net.b_out, net.kappa, state.v, state.a,
-            state.z, state.refractory, state.psi, params.alpha, params.rho, params.beta,
-            params.v_th, params.gamma, params.n_ref, params.sigmoid_width, layer._current,
-            layer.input, layer.z_prev, net.y, params.n_lif, self.filter_decay,
-            p_in.presynaptic_trace, p_in.eps_a, p_in.filtered, accum["w_in"],
-            p_rec.presynaptic_trace, p_rec.eps_a, p_rec.filtered, accum["w_rec"],
-            self._no_signal, readout_trace, traced)
+            inputs,
+            layer.w_in,
+            layer.w_rec,
+            net.w_out,
+            net.b_out,
+            net.kappa,
+            state.v,
+            state.a,
+            state.z,
+            state.refractory,
+            state.psi,
+            params.alpha,
+            params.rho,
+            params.beta,
+            params.v_th,
+            params.gamma,
+            params.n_ref,
+            params.sigmoid_width,
+            layer._current,
+            layer.input,
+            layer.z_prev,
+            net.y,
+            params.n_lif,
+            self.filter_decay,
+            p_in.presynaptic_trace,
+            p_in.eps_a,
+            p_in.filtered,
+            accum["w_in"],
+            p_rec.presynaptic_trace,
+            p_rec.eps_a,
+            p_rec.filtered,
+            accum["w_rec"],
+            self._no_signal,
+            readout_trace,
+            traced,
+        )

@@ -51,8 +51,7 @@ class SupervisedTask(Protocol):
         """The headline metric of one trial given the readout history (T, n_out)."""
 
 
-def poisson_spikes(rate_per_step: np.ndarray, rng: np.random.Generator,
-                   dtype=np.float32) -> np.ndarray:
+def poisson_spikes(rate_per_step: np.ndarray, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
     """Bernoulli approximation of Poisson spike trains with per-step probabilities ``rate_per_step``."""
     return (rng.random(rate_per_step.shape) < rate_per_step).astype(dtype)
 
@@ -65,7 +64,16 @@ def memory_task_defaults(target: float) -> dict:
     return {
         "network": {"n_rec": 100, "n_adaptive": 50, "tau_adapt": 2000.0},
         "rule": {"name": "eprop", "feedback": "random", "c_reg": 1.0},
-        "training": {"n_trials": 3000, "update": "trial", "batch_size": 1, "lr": 1e-3,
-                     "lr_decay": 0.8, "lr_decay_every": 300, "eval_every": 100,
-                     "validation_trials": 256, "test_trials": 1024, "target": target},
+        "training": {
+            "n_trials": 3000,
+            "update": "trial",
+            "batch_size": 1,
+            "lr": 1e-3,
+            "lr_decay": 0.8,
+            "lr_decay_every": 300,
+            "eval_every": 100,
+            "validation_trials": 256,
+            "test_trials": 1024,
+            "target": target,
+        },
     }

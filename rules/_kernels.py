@@ -17,14 +17,15 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 # --------------------------------------------------------------------------- STDP eligibility
-def stdp_step_numpy(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus,
-                    decay_z, elig):
+def stdp_step_numpy(
+    pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus, decay_z, elig
+):
     """One step of Florian's (2007) STDP eligibility, in place.
 
-        P+_j <- decay_plus P+_j + a_plus pre_j          (pre_trace)
-        P-_i <- decay_minus P-_i + a_minus post_i       (post_trace; a_minus < 0)
-        zeta_ij = P+_j post_i + P-_i pre_j
-        elig_ij <- decay_z elig_ij + zeta_ij            (decay_z = 0: elig = zeta, MSTDP)
+    P+_j <- decay_plus P+_j + a_plus pre_j          (pre_trace)
+    P-_i <- decay_minus P-_i + a_minus post_i       (post_trace; a_minus < 0)
+    zeta_ij = P+_j post_i + P-_i pre_j
+    elig_ij <- decay_z elig_ij + zeta_ij            (decay_z = 0: elig = zeta, MSTDP)
     """
     pre_trace *= decay_plus
     pre_trace += a_plus * pre
@@ -36,8 +37,7 @@ def stdp_step_numpy(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a
 
 
 @_jit
-def stdp_step(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus, decay_z,
-              elig):
+def stdp_step(pre, post, pre_trace, post_trace, decay_plus, decay_minus, a_plus, a_minus, decay_z, elig):
     """Compiled twin of :func:`stdp_step_numpy`."""
     for j in range(pre.shape[0]):
         pre_trace[j] = decay_plus * pre_trace[j] + a_plus * pre[j]
@@ -158,11 +158,9 @@ def readout_eligibility_step(z, kappa, decay, err, bias_trace, readout_trace, f_
 
 KERNELS = {
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
-    "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step,
-                                "numpy": antisymmetric_stdp_step_numpy},
+    "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step, "numpy": antisymmetric_stdp_step_numpy},
     "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
-    "readout_eligibility_step": {"numba": readout_eligibility_step,
-                                 "numpy": readout_eligibility_step_numpy},
+    "readout_eligibility_step": {"numba": readout_eligibility_step, "numpy": readout_eligibility_step_numpy},
 }
 
 

@@ -54,14 +54,21 @@ class EProp(SupervisedRule):
     name = "eprop"
     kind = "supervised"
 
-    def __init__(self, feedback="symmetric", feedback_options: dict | None = None,
-                 c_reg: float = 0.0, f_target: float = 10.0, tau_rate: float = 1000.0,
-                 seed: int | None = None):
+    def __init__(
+        self,
+        feedback="symmetric",
+        feedback_options: dict | None = None,
+        c_reg: float = 0.0,
+        f_target: float = 10.0,
+        tau_rate: float = 1000.0,
+        seed: int | None = None,
+    ):
         check_positive("EProp", "c_reg", c_reg, allow_zero=True)
         check_positive("EProp", "f_target", f_target, allow_zero=True)
         check_positive("EProp", "tau_rate", tau_rate)
         self.feedbacks, self._feedback_factory = feedback_registry.pathways(
-            "EProp", feedback, feedback_options)
+            "EProp", feedback, feedback_options
+        )
         self.feedback = self.feedbacks[-1]  # the readout's pathway
         self.c_reg, self.f_target, self.tau_rate = c_reg, f_target, tau_rate
         self.seed = seed
@@ -72,13 +79,13 @@ class EProp(SupervisedRule):
         if self.net is net:
             return
         seed = net.config.seed if self.seed is None else self.seed
-        self.feedbacks = feedback_registry.bind_stack(self.feedbacks, self._feedback_factory, net,
-                                                      np.random.default_rng, seed)
+        self.feedbacks = feedback_registry.bind_stack(
+            self.feedbacks, self._feedback_factory, net, np.random.default_rng, seed
+        )
         self.net = net
         self.layer = net.layers[-1]
         t = net.dtype.type
-        self.traces_per_layer = [EligibilityTraces(layer, filter_decay=net.kappa)
-                                 for layer in net.layers]
+        self.traces_per_layer = [EligibilityTraces(layer, filter_decay=net.kappa) for layer in net.layers]
         self.traces = self.traces_per_layer[-1]
         self.grads = {name: np.zeros_like(value) for name, value in net.params.items()}
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
@@ -118,8 +125,9 @@ class EProp(SupervisedRule):
 
     def learning_signals(self, net, error: np.ndarray) -> list[np.ndarray]:
         """Per layer, bottom to top: the top layer's B err, then down the stack through psi."""
-        return feedback_registry.stack_signals(self.feedbacks, error,
-                                               [layer.state.psi for layer in net.layers])
+        return feedback_registry.stack_signals(
+            self.feedbacks, error, [layer.state.psi for layer in net.layers]
+        )
 
     def step(self, net, error: np.ndarray) -> None:
         z = self.layer.state.z
@@ -163,8 +171,9 @@ class EProp(SupervisedRule):
         network's dtype; the per-step traces are left stale (the next
         ``begin_sequence`` resets them)."""
         record = net.simulate(inputs)
-        self._add_sequences(net, inputs[None], {k: v[None] for k, v in record.items()},
-                            targets[None], loss, mask[None])
+        self._add_sequences(
+            net, inputs[None], {k: v[None] for k, v in record.items()}, targets[None], loss, mask[None]
+        )
         return record
 
     def learn_batch(self, net, inputs, targets, loss: str, mask) -> dict[str, np.ndarray]:
@@ -200,8 +209,7 @@ class EProp(SupervisedRule):
             self._filter(z[b], net.kappa, zero, filtered_z[b])
         bias = np.empty((z.shape[1], 1), net.dtype)
         self._filter(np.ones((z.shape[1], 1), net.dtype), net.kappa, np.zeros(1, net.dtype), bias)
-        self.grads["w_out"] += error.reshape(-1, error.shape[-1]).T @ \
-            filtered_z.reshape(-1, z.shape[-1])
+        self.grads["w_out"] += error.reshape(-1, error.shape[-1]).T @ filtered_z.reshape(-1, z.shape[-1])
         self.grads["b_out"] += np.einsum("btk,t->k", error, bias[:, 0])
 
     def gradients(self) -> dict[str, np.ndarray]:
@@ -236,5 +244,4 @@ class EProp(SupervisedRule):
         for index, feedback in enumerate(self.feedbacks):
             rate_key, prefix = self._keys(index)
             self.rates_khz[index][...] = state[rate_key]
-            feedback.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                      if k.startswith(prefix)})
+            feedback.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})

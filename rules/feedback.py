@@ -72,9 +72,11 @@ def bind_stack(feedbacks: list, factory, net, make_rng, seed: int) -> list:
     n_layers = len(net.layers)
     if len(feedbacks) != n_layers:
         if factory is None or len(feedbacks) != 1:
-            raise ConfigError(f"got {len(feedbacks)} feedback pathway(s) for a network of "
-                              f"{n_layers} layers; pass a mode name or one Feedback per layer "
-                              "(bottom to top)")
+            raise ConfigError(
+                f"got {len(feedbacks)} feedback pathway(s) for a network of "
+                f"{n_layers} layers; pass a mode name or one Feedback per layer "
+                "(bottom to top)"
+            )
         feedbacks = [factory() for _ in range(n_layers - 1)] + list(feedbacks)
     for index, feedback in enumerate(feedbacks):
         top = index == n_layers - 1
@@ -103,8 +105,9 @@ def stack_signals(feedbacks: list, error: np.ndarray, derivatives: list) -> list
     return signals
 
 
-def _random_matrix(net, rng: np.random.Generator, weight: str = "w_out",
-                   n_lower: int | None = None) -> np.ndarray:
+def _random_matrix(
+    net, rng: np.random.Generator, weight: str = "w_out", n_lower: int | None = None
+) -> np.ndarray:
     n_upper, n_pre = net.params[weight].shape
     shape = (n_pre if n_lower is None else n_lower, n_upper)
     return (rng.standard_normal(shape) / np.sqrt(n_upper)).astype(net.dtype)
@@ -143,8 +146,7 @@ class NoFeedback(SymmetricFeedback):
 
     name = "none"
 
-    def bind(self, net, rng: np.random.Generator, weight: str = "w_out",
-             n_lower: int | None = None) -> None:
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out", n_lower: int | None = None) -> None:
         super().bind(net, rng, weight)
         self.B = np.zeros(self.forward.T.shape, net.dtype)
 
@@ -161,8 +163,7 @@ class RandomFeedback(FeedbackPathway):
 
     name = "random"
 
-    def bind(self, net, rng: np.random.Generator, weight: str = "w_out",
-             n_lower: int | None = None) -> None:
+    def bind(self, net, rng: np.random.Generator, weight: str = "w_out", n_lower: int | None = None) -> None:
         self.net, self.weight = net, weight
         self.forward = net.params[weight]
         # a direct pathway (own row count) stands in for no forward weight's transpose
@@ -296,8 +297,14 @@ class PALFeedback(WeightMirrorFeedback):
 
     name = "pal"
 
-    def __init__(self, lr: float = 1e-3, decay: float = 1e-3, sigma: float = 1.0,
-                 tau: float = 5.0, tau_highpass: float = 20.0):
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        decay: float = 1e-3,
+        sigma: float = 1.0,
+        tau: float = 5.0,
+        tau_highpass: float = 20.0,
+    ):
         super().__init__(lr, decay, sigma)
         check_positive("PALFeedback", "tau", tau)
         check_positive("PALFeedback", "tau_highpass", tau_highpass)
@@ -309,7 +316,7 @@ class PALFeedback(WeightMirrorFeedback):
         self.low_pass = np.zeros(self.forward.shape[0])
 
     def _noise(self, n: int) -> np.ndarray:
-        self.xi = self.a_noise * self.xi + np.sqrt(1 - self.a_noise ** 2) * super()._noise(n)
+        self.xi = self.a_noise * self.xi + np.sqrt(1 - self.a_noise**2) * super()._noise(n)
         return self.xi
 
     def _response(self, net, noise: np.ndarray) -> np.ndarray:

@@ -51,12 +51,23 @@ class RewardEProp(ReinforcementRule):
     name = "reward-eprop"
     kind = "reinforcement"
 
-    def __init__(self, feedback="random", feedback_options: dict | None = None, lr: float = 1e-3,
-                 gamma: float = 0.99, lam: float = 0.8, c_value: float = 1.0,
-                 c_entropy: float = 0.0, guard_kappa: float | None = 2.0,
-                 inverse_temperature: float = 1.0, inverse_temperature_final: float | None = None,
-                 anneal_steps: int = 1_000_000, lr_layer: float | None = None,
-                 value_to_layer: bool = True, seed: int | None = None):
+    def __init__(
+        self,
+        feedback="random",
+        feedback_options: dict | None = None,
+        lr: float = 1e-3,
+        gamma: float = 0.99,
+        lam: float = 0.8,
+        c_value: float = 1.0,
+        c_entropy: float = 0.0,
+        guard_kappa: float | None = 2.0,
+        inverse_temperature: float = 1.0,
+        inverse_temperature_final: float | None = None,
+        anneal_steps: int = 1_000_000,
+        lr_layer: float | None = None,
+        value_to_layer: bool = True,
+        seed: int | None = None,
+    ):
         for name, value in (("gamma", gamma), ("lam", lam)):
             if not 0 <= value <= 1:
                 raise ValueError(f"RewardEProp.{name} must lie in [0, 1], got {value}")
@@ -72,8 +83,7 @@ class RewardEProp(ReinforcementRule):
         if lr_layer is not None:
             check_positive("RewardEProp", "lr_layer", lr_layer)
         if not isinstance(value_to_layer, bool):
-            raise ConfigError("RewardEProp.value_to_layer must be true or false, "
-                              f"got {value_to_layer!r}")
+            raise ConfigError(f"RewardEProp.value_to_layer must be true or false, got {value_to_layer!r}")
         if isinstance(feedback, str):
             feedback = feedback_registry.make(feedback, **(feedback_options or {}))
         self.feedback = feedback
@@ -92,11 +102,14 @@ class RewardEProp(ReinforcementRule):
         if self.net is net:
             return
         if net.n_out < 3:
-            raise ValueError("reward-eprop needs a readout of n_actions + 1 units (>= 2 actions "
-                             f"and a value unit), got n_out = {net.n_out}")
+            raise ValueError(
+                "reward-eprop needs a readout of n_actions + 1 units (>= 2 actions "
+                f"and a value unit), got n_out = {net.n_out}"
+            )
         if len(net.layers) != 1 or not net.config.recurrent:
-            raise NotImplementedError(f"{self.name} drives single-layer recurrent networks; "
-                                      f"got layers {net.layer_sizes}")
+            raise NotImplementedError(
+                f"{self.name} drives single-layer recurrent networks; got layers {net.layer_sizes}"
+            )
         seed = net.config.seed if self.seed is None else self.seed
         self.feedback.bind(net, streams.generator(seed, "feedback"))
         self.net, self.layer = net, net.layers[0]
@@ -155,12 +168,11 @@ class RewardEProp(ReinforcementRule):
         if self.inverse_temperature_final is None:
             return self.inverse_temperature
         done = min(self.decisions / self.anneal_steps, 1.0)
-        return self.inverse_temperature + done * (self.inverse_temperature_final
-                                                  - self.inverse_temperature)
+        return self.inverse_temperature + done * (self.inverse_temperature_final - self.inverse_temperature)
 
     def policy(self, net) -> tuple[np.ndarray, float]:
         y = np.asarray(net.y, np.float64)
-        return softmax(self.beta * y[:self.n_actions]), float(y[self.n_actions])
+        return softmax(self.beta * y[: self.n_actions]), float(y[self.n_actions])
 
     def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
         """At the last micro-step of an environment step: learn from the pending transition,
@@ -175,8 +187,7 @@ class RewardEProp(ReinforcementRule):
         # of the cost) and the output errors, in one compiled call
         beta = self.beta
         u = 0.0 if greedy else rng.random()
-        action = self._decision(net.y, float(beta), u, greedy, float(self.c_value), self._pi,
-                                self._err)
+        action = self._decision(net.y, float(beta), u, greedy, float(self.c_value), self._pi, self._err)
         err = self._err
         if self.value_to_layer:
             signal = self.feedback.learning_signal(err)
@@ -186,8 +197,16 @@ class RewardEProp(ReinforcementRule):
         signal = np.ascontiguousarray(signal, net.dtype)
         self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
         self.bias_trace = net.kappa * self.bias_trace + 1
-        self._readout_step(self.layer.state.z, net.kappa, self._decay, err, self.bias_trace,
-                           self.readout_trace, self.F["w_out"], self.F["b_out"])
+        self._readout_step(
+            self.layer.state.z,
+            net.kappa,
+            self._decay,
+            err,
+            self.bias_trace,
+            self.readout_trace,
+            self.F["w_out"],
+            self.F["b_out"],
+        )
         if self.c_entropy > 0:
             self._entropy_step(net, self._pi, beta)  # reads pi only
         self.value_prev = value
@@ -222,12 +241,15 @@ class RewardEProp(ReinforcementRule):
             bound = self.lr * self.guard_kappa * max(abs(delta), 1.0) * trace_norm
             step = self.lr / max(bound, 1.0)
         scale = self.net.dtype.type(-step * delta)
-        layer_scale = scale if self.lr_layer is None else self.net.dtype.type(
-            -step * self.lr_layer / self.lr * delta)
+        layer_scale = (
+            scale if self.lr_layer is None else self.net.dtype.type(-step * self.lr_layer / self.lr * delta)
+        )
         layer_names = self.layer.param_names.values()
         if self.feedback.learns:
-            deltas = {name: (layer_scale if name in layer_names else scale) * trace
-                      for name, trace in self.F.items()}
+            deltas = {
+                name: (layer_scale if name in layer_names else scale) * trace
+                for name, trace in self.F.items()
+            }
             for name, change in deltas.items():
                 self.net.params[name] += change
             self.feedback.after_update(self.net, deltas)
@@ -245,7 +267,7 @@ class RewardEProp(ReinforcementRule):
     def _entropy_step(self, net, pi: np.ndarray, beta: float) -> None:
         entropy = -float(np.sum(pi * np.log(pi + 1e-12)))
         d_entropy = np.zeros(net.n_out)  # dH/dy
-        d_entropy[:self.n_actions] = -beta * pi * (np.log(pi + 1e-12) + entropy)
+        d_entropy[: self.n_actions] = -beta * pi * (np.log(pi + 1e-12) + entropy)
         signal = self.feedback.learning_signal(d_entropy.astype(net.dtype))
         step = net.dtype.type(self.lr * self.c_entropy)
         for name, projection in self.traces.projections.items():

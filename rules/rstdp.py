@@ -40,13 +40,27 @@ class RewardModulatedSTDP(ReinforcementRule):
     name = "rstdp"
     kind = "reinforcement"
 
-    def __init__(self, variant: str = "mstdpet", lr: float = 1e-3, tau_plus: float = 20.0,
-                 tau_minus: float = 20.0, a_plus: float = 1.0, a_minus: float = -1.0,
-                 tau_z: float = 25.0, temperature: float = 1.0, baseline_tau: float | None = None,
-                 seed: int | None = None):
+    def __init__(
+        self,
+        variant: str = "mstdpet",
+        lr: float = 1e-3,
+        tau_plus: float = 20.0,
+        tau_minus: float = 20.0,
+        a_plus: float = 1.0,
+        a_minus: float = -1.0,
+        tau_z: float = 25.0,
+        temperature: float = 1.0,
+        baseline_tau: float | None = None,
+        seed: int | None = None,
+    ):
         check_choice("RewardModulatedSTDP", "variant", variant, ("mstdp", "mstdpet"))
-        for field, value in (("lr", lr), ("tau_plus", tau_plus), ("tau_minus", tau_minus),
-                             ("tau_z", tau_z), ("temperature", temperature)):
+        for field, value in (
+            ("lr", lr),
+            ("tau_plus", tau_plus),
+            ("tau_minus", tau_minus),
+            ("tau_z", tau_z),
+            ("temperature", temperature),
+        ):
             check_positive("RewardModulatedSTDP", field, value)
         if a_minus > 0:
             raise ValueError(f"RewardModulatedSTDP.a_minus must be <= 0 (depression), got {a_minus}")
@@ -62,8 +76,9 @@ class RewardModulatedSTDP(ReinforcementRule):
         if self.net is net:
             return
         if len(net.layers) != 1 or not net.config.recurrent:
-            raise NotImplementedError(f"{self.name} drives single-layer recurrent networks; "
-                                      f"got layers {net.layer_sizes}")
+            raise NotImplementedError(
+                f"{self.name} drives single-layer recurrent networks; got layers {net.layer_sizes}"
+            )
         self.net, self.layer = net, net.layers[0]
         self.n_actions = net.n_out - 1
         dt, t = net.config.dt, net.dtype.type
@@ -75,8 +90,11 @@ class RewardModulatedSTDP(ReinforcementRule):
         self.traces = {  # pre trace, post trace, eligibility z
             "w_in": (np.zeros(n_in, net.dtype), np.zeros(n, net.dtype), np.zeros((n, n_in), net.dtype)),
             "w_rec": (np.zeros(n, net.dtype), np.zeros(n, net.dtype), np.zeros((n, n), net.dtype)),
-            "w_out": (np.zeros(n, net.dtype), np.zeros(net.n_out, net.dtype),
-                      np.zeros((net.n_out, n), net.dtype)),
+            "w_out": (
+                np.zeros(n, net.dtype),
+                np.zeros(net.n_out, net.dtype),
+                np.zeros((net.n_out, n), net.dtype),
+            ),
         }
         self._no_action = np.zeros(net.n_out, net.dtype)
         self.baseline = 0.0
@@ -91,19 +109,32 @@ class RewardModulatedSTDP(ReinforcementRule):
 
     def _traces_step(self, action_spike: np.ndarray) -> None:
         layer = self.layer
-        pairs = {"w_in": (layer.input, layer.state.z), "w_rec": (layer.z_prev, layer.state.z),
-                 "w_out": (layer.state.z, action_spike)}
+        pairs = {
+            "w_in": (layer.input, layer.state.z),
+            "w_rec": (layer.z_prev, layer.state.z),
+            "w_out": (layer.state.z, action_spike),
+        }
         for name, (pre, post) in pairs.items():
             pre_trace, post_trace, elig = self.traces[name]
-            self._kernel(pre, post, pre_trace, post_trace, self._decay_plus, self._decay_minus,
-                         self._a_plus, self._a_minus, self._decay_z, elig)
+            self._kernel(
+                pre,
+                post,
+                pre_trace,
+                post_trace,
+                self._decay_plus,
+                self._decay_minus,
+                self._a_plus,
+                self._a_minus,
+                self._decay_z,
+                elig,
+            )
 
     def advance(self, net) -> None:
         self._traces_step(self._no_action)
 
     def policy(self, net) -> tuple[np.ndarray, float]:
         y = np.asarray(net.y, np.float64)
-        return softmax(y[:self.n_actions] / self.temperature), float(y[self.n_actions])
+        return softmax(y[: self.n_actions] / self.temperature), float(y[self.n_actions])
 
     def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:
         pi, _ = self.policy(net)
@@ -125,4 +156,3 @@ class RewardModulatedSTDP(ReinforcementRule):
             for name, (_, _, elig) in self.traces.items():
                 self.net.params[name] += step * elig
             self.net.enforce_constraints()
-

@@ -46,9 +46,17 @@ class SALNetwork:
     """Layered escape-noise spiking network with fixed forward weights W and feedback weights B
     learned by SAL. ``sizes`` runs from the bottom (layer 0) to the top."""
 
-    def __init__(self, sizes=(30, 20, 10), t_ref: int = 10, lr: float = 1e-3,
-                 bias_std: float = 0.0, threshold_std: float = 0.0, seed: int = 0,
-                 backend: str = "numba", coupling: float = 1.0):
+    def __init__(
+        self,
+        sizes=(30, 20, 10),
+        t_ref: int = 10,
+        lr: float = 1e-3,
+        bias_std: float = 0.0,
+        threshold_std: float = 0.0,
+        seed: int = 0,
+        backend: str = "numba",
+        coupling: float = 1.0,
+    ):
         sizes = tuple(int(n) for n in sizes)
         if len(sizes) < 2:
             raise ValueError("SALNetwork needs at least two layers")
@@ -64,10 +72,13 @@ class SALNetwork:
         self.sizes, self.t_ref, self.lr = sizes, t_ref, lr
         # Forward and feedback weights are drawn independently (Kaiming-uniform, as the
         # reference code initialises both), so B starts at ~90 degrees from W^T.
-        self.W = [rng.uniform(-1, 1, (sizes[l + 1], sizes[l])) / np.sqrt(sizes[l])
-                  for l in range(len(sizes) - 1)]
-        self.B = [rng.uniform(-1, 1, (sizes[l], sizes[l + 1])) / np.sqrt(sizes[l + 1])
-                  for l in range(len(sizes) - 1)]
+        self.W = [
+            rng.uniform(-1, 1, (sizes[l + 1], sizes[l])) / np.sqrt(sizes[l]) for l in range(len(sizes) - 1)
+        ]
+        self.B = [
+            rng.uniform(-1, 1, (sizes[l], sizes[l + 1])) / np.sqrt(sizes[l + 1])
+            for l in range(len(sizes) - 1)
+        ]
         self.bias = [rng.normal(0.0, bias_std, n) for n in sizes]
         self.offset = [np.log(t_ref) + rng.normal(0.0, threshold_std, n) for n in sizes]
         self.decay = np.exp(-1.0 / t_ref)
@@ -103,17 +114,25 @@ class SALNetwork:
             self.traces[l] += self.spikes[l]
         if learn:
             for l in range(L - 1):
-                self._update(self.traces[l], self.spikes[l], self.traces[l + 1],
-                             self.spikes[l + 1], self.lr, self.B[l])
+                self._update(
+                    self.traces[l], self.spikes[l], self.traces[l + 1], self.spikes[l + 1], self.lr, self.B[l]
+                )
         self.t += 1
 
     def alignment(self) -> list[dict]:
         """Per feedback matrix: angle(B, W^T) in degrees, slope of B on W^T, var(B - W^T)."""
-        return [{"angle": alignment_angle(B, W), "slope": alignment_slope(B, W),
-                 "residual_variance": residual_variance(B, W)} for B, W in zip(self.B, self.W)]
+        return [
+            {
+                "angle": alignment_angle(B, W),
+                "slope": alignment_slope(B, W),
+                "residual_variance": residual_variance(B, W),
+            }
+            for B, W in zip(self.B, self.W)
+        ]
 
-    def symmetrize(self, steps: int, record_every: int = 1000, seed: int = 0,
-                   final_lr: float | None = None) -> list[dict]:
+    def symmetrize(
+        self, steps: int, record_every: int = 1000, seed: int = 0, final_lr: float | None = None
+    ) -> list[dict]:
         """Noise-driven symmetrization phase; returns rows (step, per-layer alignment, rates).
         With ``final_lr`` the learning rate decays geometrically from ``lr`` to it, which trades
         the early speed of a large rate for the low fluctuation of a small one."""
@@ -129,8 +148,13 @@ class SALNetwork:
             self.lr *= ratio
             for c, s in zip(counts, self.spikes):
                 c += s
-        rows.append({"step": steps, "alignment": self.alignment(),
-                     "rate_per_step": [float(c.mean() / steps) for c in counts]})
+        rows.append(
+            {
+                "step": steps,
+                "alignment": self.alignment(),
+                "rate_per_step": [float(c.mean() / steps) for c in counts],
+            }
+        )
         return rows
 
 
@@ -142,8 +166,15 @@ class SALFeedback(FeedbackPathway):
     name = "sal"
     learns = True
 
-    def __init__(self, lr: float = 2e-2, final_lr: float = 2e-4, t_ref: int = 10,
-                 warmup_steps: int = 200_000, steps_per_update: int = 100, coupling: float = 1.0):
+    def __init__(
+        self,
+        lr: float = 2e-2,
+        final_lr: float = 2e-4,
+        t_ref: int = 10,
+        warmup_steps: int = 200_000,
+        steps_per_update: int = 100,
+        coupling: float = 1.0,
+    ):
         check_positive("SALFeedback", "lr", lr)
         check_positive("SALFeedback", "final_lr", final_lr)
         check_int("SALFeedback", "t_ref", t_ref, minimum=1)
@@ -158,8 +189,9 @@ class SALFeedback(FeedbackPathway):
         n_upper, n_lower = self.forward.shape
         self.rng = rng
         seed = int(rng.integers(2**31))
-        self.sal = SALNetwork((n_lower, n_upper), t_ref=self.t_ref, lr=self.lr, seed=seed,
-                              coupling=self.coupling)
+        self.sal = SALNetwork(
+            (n_lower, n_upper), t_ref=self.t_ref, lr=self.lr, seed=seed, coupling=self.coupling
+        )
         # SAL's escape-noise neurons work in the reference code's weight range, uniform(-1, 1) /
         # sqrt(n_lower): W is rescaled to that spread once, and B lives in those units too.
         spread = float(np.std(self.forward)) or 1.0
@@ -197,8 +229,12 @@ class SALFeedback(FeedbackPathway):
 
     def state_dict(self) -> dict:
         sal = self.sal
-        state = {"B": sal.B[0].copy(), "rng": np.array(json.dumps(self.rng.bit_generator.state)),
-                 "t": np.array(sal.t), "lr": np.array(sal.lr)}
+        state = {
+            "B": sal.B[0].copy(),
+            "rng": np.array(json.dumps(self.rng.bit_generator.state)),
+            "t": np.array(sal.t),
+            "lr": np.array(sal.lr),
+        }
         for name in ("spikes", "psp", "traces", "since"):
             for index, value in enumerate(getattr(sal, name)):
                 state[f"{name}_{index}"] = value.copy()

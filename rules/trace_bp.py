@@ -35,11 +35,17 @@ class TraceBP(SupervisedRule):
     name = "trace-bp"
     kind = "supervised"
 
-    def __init__(self, feedback="symmetric", feedback_options: dict | None = None,
-                 tau_trace: float = 20.0, seed: int | None = None):
+    def __init__(
+        self,
+        feedback="symmetric",
+        feedback_options: dict | None = None,
+        tau_trace: float = 20.0,
+        seed: int | None = None,
+    ):
         check_positive("TraceBP", "tau_trace", tau_trace)
         self.feedbacks, self._feedback_factory = feedback_registry.pathways(
-            "TraceBP", feedback, feedback_options)
+            "TraceBP", feedback, feedback_options
+        )
         self.feedback = self.feedbacks[-1]
         self.tau_trace, self.seed = tau_trace, seed
         self.net = None
@@ -48,8 +54,9 @@ class TraceBP(SupervisedRule):
         if self.net is net:
             return
         seed = net.config.seed if self.seed is None else self.seed
-        self.feedbacks = feedback_registry.bind_stack(self.feedbacks, self._feedback_factory, net,
-                                                      np.random.default_rng, seed)
+        self.feedbacks = feedback_registry.bind_stack(
+            self.feedbacks, self._feedback_factory, net, np.random.default_rng, seed
+        )
         self.feedback = self.feedbacks[-1]
         self.net = net
         t = net.dtype.type
@@ -98,7 +105,8 @@ class TraceBP(SupervisedRule):
                 self._local_derivative(layer, mean_input, mean_rate, out)
             signals = feedback_registry.stack_signals(self.feedbacks, error, self.derivatives)
             for layer, (mean_input, mean_rate), signal, derivative in zip(
-                    net.layers, means, signals, self.derivatives):
+                net.layers, means, signals, self.derivatives
+            ):
                 delta = signal * derivative
                 self.grads[layer.param_names["w_in"]] += np.outer(delta, mean_input)
                 if layer.recurrent:
@@ -134,5 +142,4 @@ class TraceBP(SupervisedRule):
             value[...] = state[f"grads/{name}"]
         for index, feedback in enumerate(self.feedbacks):
             prefix = f"feedback_{index}/"
-            feedback.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                      if k.startswith(prefix)})
+            feedback.load_state_dict({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})

@@ -27,8 +27,7 @@ def _require(module: str, package: str):
     try:
         return __import__(module)
     except ModuleNotFoundError as error:
-        raise ModuleNotFoundError(f"this adapter needs {package}: pip install 'locallearn[games]'"
-                                  ) from error
+        raise ModuleNotFoundError(f"this adapter needs {package}: pip install 'locallearn[games]'") from error
 
 
 @register("flappy_gym")
@@ -43,9 +42,11 @@ class FlappyGym(Environment):
         gymnasium = _require("gymnasium", "gymnasium")
         self.env = gymnasium.make("FlappyBird-v0", use_lidar=False, normalize_obs=True)
         self.observation = observation
-        self.observation_space = (Box(-1.0, 1.0, shape=(12,), dtype=np.float64)
-                                  if observation == "features"
-                                  else Box(0.0, 1.0, shape=(4,), dtype=np.float32))
+        self.observation_space = (
+            Box(-1.0, 1.0, shape=(12,), dtype=np.float64)
+            if observation == "features"
+            else Box(0.0, 1.0, shape=(4,), dtype=np.float32)
+        )
         self.action_space = Discrete(2)
         self._mirror = FlappyBird(observation="compact")
 

@@ -24,19 +24,31 @@ class Catch(Environment):
     name = "catch"
     metric = "catch_rate"
     defaults = {
-        "network": {"n_rec": 50, "n_adaptive": 0, "n_ref": 2, "w_in_gain": 1.5,
-                    "w_out_gain": 0.1, "tau_out": 5.0},
-        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 10},
-                  "micro_steps": 5},
-        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 1e-3, "gamma": 0.95,
-                 "lam": 0.95, "guard_kappa": None},
+        "network": {
+            "n_rec": 50,
+            "n_adaptive": 0,
+            "n_ref": 2,
+            "w_in_gain": 1.5,
+            "w_out_gain": 0.1,
+            "tau_out": 5.0,
+        },
+        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 10}, "micro_steps": 5},
+        "rule": {
+            "name": "reward-eprop",
+            "feedback": "symmetric",
+            "lr": 1e-3,
+            "gamma": 0.95,
+            "lam": 0.95,
+            "guard_kappa": None,
+        },
         "training": {"steps": 200_000, "window": 100},
     }
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(self, rows: int = 10, columns: int = 5, observation: str = "state",
-                 render_mode: str | None = None):
+    def __init__(
+        self, rows: int = 10, columns: int = 5, observation: str = "state", render_mode: str | None = None
+    ):
         self._set_render_mode(render_mode)
         check_int("Catch", "rows", rows, minimum=3)
         check_int("Catch", "columns", columns, minimum=2)
@@ -50,8 +62,14 @@ class Catch(Environment):
 
     def _observe(self) -> np.ndarray:
         if self.observation == "state":
-            return np.array([self.ball[1] / (self.columns - 1), self.ball[0] / (self.rows - 1),
-                             self.paddle / (self.columns - 1)], np.float32)
+            return np.array(
+                [
+                    self.ball[1] / (self.columns - 1),
+                    self.ball[0] / (self.rows - 1),
+                    self.paddle / (self.columns - 1),
+                ],
+                np.float32,
+            )
         grid = np.zeros((self.rows, self.columns), np.float32)
         grid[self.ball[0], self.ball[1]] = 1
         grid[-1, self.paddle] = 1
@@ -93,8 +111,10 @@ class Catch(Environment):
 
         cell = 16
         frame = canvas(self.rows * cell, self.columns * cell, (24, 24, 32))
-        fill_rect(frame, self.ball[1] * cell + 3, self.ball[0] * cell + 3, cell - 6, cell - 6,
-                  (240, 240, 240))
-        fill_rect(frame, self.paddle * cell, (self.rows - 1) * cell + cell // 2, cell, cell // 2,
-                  (92, 186, 92))
+        fill_rect(
+            frame, self.ball[1] * cell + 3, self.ball[0] * cell + 3, cell - 6, cell - 6, (240, 240, 240)
+        )
+        fill_rect(
+            frame, self.paddle * cell, (self.rows - 1) * cell + cell // 2, cell, cell // 2, (92, 186, 92)
+        )
         return frame

@@ -29,9 +29,18 @@ class DelayedMatch:
     higher_is_better = True
     defaults = memory_task_defaults(target=0.95)
 
-    def __init__(self, n_in: int = 40, t_cue: int = 100, min_delay: int = 300, max_delay: int = 800,
-                 t_gap: int = 100, t_recall: int = 150, f_in: float = 40.0, f_noise: float = 10.0,
-                 dt: float = 1.0):
+    def __init__(
+        self,
+        n_in: int = 40,
+        t_cue: int = 100,
+        min_delay: int = 300,
+        max_delay: int = 800,
+        t_gap: int = 100,
+        t_recall: int = 150,
+        f_in: float = 40.0,
+        f_noise: float = 10.0,
+        dt: float = 1.0,
+    ):
         owner = "DelayedMatch"
         check_int(owner, "n_in", n_in, minimum=4)
         if n_in % 4:
@@ -59,14 +68,19 @@ class DelayedMatch:
         second_start = recall_start - self.t_gap - self.t_cue
         first_start = second_start - delay - self.t_cue
         for start, bit in ((first_start, first), (second_start, second)):
-            rate[start:start + self.t_cue, bit * group:(bit + 1) * group] = p
-        rate[recall_start:, 2 * group:3 * group] = p
-        rate[:, 3 * group:] = self.f_noise * self.dt / 1000
+            rate[start : start + self.t_cue, bit * group : (bit + 1) * group] = p
+        rate[recall_start:, 2 * group : 3 * group] = p
+        rate[:, 3 * group :] = self.f_noise * self.dt / 1000
         mask = np.zeros(self.seq_len, np.float32)
         mask[recall_start:] = 1
         targets = np.full(self.seq_len, label, np.int64)
-        return Trial(inputs=poisson_spikes(rate, rng), targets=targets, mask=mask, label=label,
-                     info={"bits": (int(first), int(second)), "delay": delay})
+        return Trial(
+            inputs=poisson_spikes(rate, rng),
+            targets=targets,
+            mask=mask,
+            label=label,
+            info={"bits": (int(first), int(second)), "delay": delay},
+        )
 
     def score(self, outputs: np.ndarray, trial: Trial) -> float:
-        return float(int(np.argmax(outputs[-self.t_recall:].mean(axis=0))) == trial.label)
+        return float(int(np.argmax(outputs[-self.t_recall :].mean(axis=0))) == trial.label)

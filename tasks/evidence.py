@@ -28,9 +28,19 @@ class EvidenceAccumulation:
     higher_is_better = True
     defaults = memory_task_defaults(target=0.93)
 
-    def __init__(self, n_in: int = 40, n_cues: int = 7, t_cue: int = 100, t_interval: int = 150,
-                 t_recall: int = 150, seq_len: int = 2250, f_cue: float = 40.0,
-                 f_noise: float = 10.0, p_majority: float = 0.7, dt: float = 1.0):
+    def __init__(
+        self,
+        n_in: int = 40,
+        n_cues: int = 7,
+        t_cue: int = 100,
+        t_interval: int = 150,
+        t_recall: int = 150,
+        seq_len: int = 2250,
+        f_cue: float = 40.0,
+        f_noise: float = 10.0,
+        p_majority: float = 0.7,
+        dt: float = 1.0,
+    ):
         owner = "EvidenceAccumulation"
         check_int(owner, "n_in", n_in, minimum=4)
         if n_in % 4:
@@ -44,8 +54,10 @@ class EvidenceAccumulation:
             raise ValueError(f"{owner}.t_cue ({t_cue}) must not exceed t_interval ({t_interval})")
         cue_end = (t_interval - t_cue) + n_cues * t_interval
         if cue_end + t_recall > seq_len:
-            raise ValueError(f"{owner}.seq_len = {seq_len} is too short for {n_cues} cues and the "
-                             f"recall window (needs at least {cue_end + t_recall})")
+            raise ValueError(
+                f"{owner}.seq_len = {seq_len} is too short for {n_cues} cues and the "
+                f"recall window (needs at least {cue_end + t_recall})"
+            )
         for field in ("f_cue", "f_noise", "dt"):
             check_positive(owner, field, locals()[field], allow_zero=field == "f_noise")
         if not 0.5 < p_majority <= 1:
@@ -66,18 +78,17 @@ class EvidenceAccumulation:
         silence = self.t_interval - self.t_cue
         for k, side in enumerate(cue_sides):
             start = silence + k * self.t_interval
-            rate[start:start + self.t_cue, side * group:(side + 1) * group] = p_cue
-        rate[-self.t_recall:, 2 * group:3 * group] = p_cue
-        rate[:, 3 * group:] = self.f_noise * self.dt / 1000
+            rate[start : start + self.t_cue, side * group : (side + 1) * group] = p_cue
+        rate[-self.t_recall :, 2 * group : 3 * group] = p_cue
+        rate[:, 3 * group :] = self.f_noise * self.dt / 1000
         inputs = poisson_spikes(rate, rng)
         mask = np.zeros(self.seq_len, np.float32)
-        mask[-self.t_recall:] = 1
+        mask[-self.t_recall :] = 1
         targets = np.full(self.seq_len, label, np.int64)
-        return Trial(inputs=inputs, targets=targets, mask=mask, label=label,
-                     info={"cue_sides": cue_sides})
+        return Trial(inputs=inputs, targets=targets, mask=mask, label=label, info={"cue_sides": cue_sides})
 
     def decision(self, outputs: np.ndarray) -> int:
-        return int(np.argmax(outputs[-self.t_recall:].mean(axis=0)))
+        return int(np.argmax(outputs[-self.t_recall :].mean(axis=0)))
 
     def score(self, outputs: np.ndarray, trial: Trial) -> float:
         return float(self.decision(outputs) == trial.label)

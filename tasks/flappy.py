@@ -49,12 +49,23 @@ class FlappyBird(Environment):
     name = "flappy"
     metric = "pipes"
     defaults = {
-        "network": {"n_rec": 100, "n_adaptive": 0, "n_ref": 2, "w_in_gain": 1.5,
-                    "w_out_gain": 0.1, "tau_out": 5.0},
-        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 10},
-                  "micro_steps": 3},
-        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 1e-3, "gamma": 0.95,
-                 "lam": 0.8, "guard_kappa": None},
+        "network": {
+            "n_rec": 100,
+            "n_adaptive": 0,
+            "n_ref": 2,
+            "w_in_gain": 1.5,
+            "w_out_gain": 0.1,
+            "tau_out": 5.0,
+        },
+        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 10}, "micro_steps": 3},
+        "rule": {
+            "name": "reward-eprop",
+            "feedback": "symmetric",
+            "lr": 1e-3,
+            "gamma": 0.95,
+            "lam": 0.8,
+            "guard_kappa": None,
+        },
         "training": {"steps": 2_700_000, "window": 20},
     }
 
@@ -116,8 +127,16 @@ class FlappyBird(Environment):
             return True
         for up, low in zip(self.upper, self.lower):
             for pipe in (up, low):
-                if _rects_overlap(self.player_x, self.player_y, PLAYER_WIDTH, PLAYER_HEIGHT,
-                                  pipe["x"], pipe["y"], PIPE_WIDTH, PIPE_HEIGHT):
+                if _rects_overlap(
+                    self.player_x,
+                    self.player_y,
+                    PLAYER_WIDTH,
+                    PLAYER_HEIGHT,
+                    pipe["x"],
+                    pipe["y"],
+                    PIPE_WIDTH,
+                    PIPE_HEIGHT,
+                ):
                     return True
         return False
 
@@ -175,19 +194,32 @@ class FlappyBird(Environment):
 
     def _observe(self) -> np.ndarray:
         if self.observation == "features":
-            pipes = [(h / SCREEN_WIDTH, v1 / SCREEN_HEIGHT, v2 / SCREEN_HEIGHT)
-                     for h, v1, v2 in self._pipes_ahead()]
-            return np.array([*pipes[0], *pipes[1], *pipes[2], self.player_y / SCREEN_HEIGHT,
-                             self.player_vel_y / PLAYER_MAX_VEL_Y, self.player_rot / 90])
-        ahead = [(up, low) for up, low in zip(self.upper, self.lower)
-                 if up["x"] + PIPE_WIDTH >= self.player_x]
+            pipes = [
+                (h / SCREEN_WIDTH, v1 / SCREEN_HEIGHT, v2 / SCREEN_HEIGHT)
+                for h, v1, v2 in self._pipes_ahead()
+            ]
+            return np.array(
+                [
+                    *pipes[0],
+                    *pipes[1],
+                    *pipes[2],
+                    self.player_y / SCREEN_HEIGHT,
+                    self.player_vel_y / PLAYER_MAX_VEL_Y,
+                    self.player_rot / 90,
+                ]
+            )
+        ahead = [
+            (up, low) for up, low in zip(self.upper, self.lower) if up["x"] + PIPE_WIDTH >= self.player_x
+        ]
         up, low = min(ahead, key=lambda pair: pair[0]["x"])
         gap_middle = (up["y"] + PIPE_HEIGHT + low["y"]) / 2
         bird_middle = self.player_y + PLAYER_HEIGHT / 2
-        values = [(up["x"] + PIPE_WIDTH - self.player_x) / (SCREEN_WIDTH + 2 * PIPE_WIDTH),
-                  0.5 + 0.5 * np.tanh((bird_middle - gap_middle) / GAP_SCALE),
-                  (self.player_vel_y + 9) / 19,
-                  bird_middle / GROUND_Y]
+        values = [
+            (up["x"] + PIPE_WIDTH - self.player_x) / (SCREEN_WIDTH + 2 * PIPE_WIDTH),
+            0.5 + 0.5 * np.tanh((bird_middle - gap_middle) / GAP_SCALE),
+            (self.player_vel_y + 9) / 19,
+            bird_middle / GROUND_Y,
+        ]
         return np.clip(np.array(values, np.float32), 0, 1)
 
     @staticmethod
@@ -197,7 +229,8 @@ class FlappyBird(Environment):
     def scripted_action(self) -> int:
         """A simple hand controller: flap when the bird's bottom falls below the next gap's
         bottom minus a margin (the reference "about 100 pipes per episode" player)."""
-        ahead = [(up, low) for up, low in zip(self.upper, self.lower)
-                 if up["x"] + PIPE_WIDTH >= self.player_x]
+        ahead = [
+            (up, low) for up, low in zip(self.upper, self.lower) if up["x"] + PIPE_WIDTH >= self.player_x
+        ]
         up, low = min(ahead, key=lambda pair: pair[0]["x"])
         return int(self.player_y + PLAYER_HEIGHT > low["y"] - 12 and self.player_vel_y >= 0)

@@ -37,12 +37,26 @@ class PatternGeneration:
     defaults = {
         "network": {"n_rec": 100, "n_adaptive": 0, "tau_mem": 30.0, "tau_out": 30.0},
         "rule": {"name": "eprop", "feedback": "random", "c_reg": 0.0},
-        "training": {"n_trials": 1000, "update": "trial", "lr": 3e-3, "eval_every": 50,
-                     "validation_trials": 1, "test_trials": 1},
+        "training": {
+            "n_trials": 1000,
+            "update": "trial",
+            "lr": 3e-3,
+            "eval_every": 50,
+            "validation_trials": 1,
+            "test_trials": 1,
+        },
     }
 
-    def __init__(self, n_in: int = 100, n_out: int = 2, seq_len: int = 1000, f_in: float = 50.0,
-                 periods: tuple = (1000, 500, 333, 200), seed: int = 0, dt: float = 1.0):
+    def __init__(
+        self,
+        n_in: int = 100,
+        n_out: int = 2,
+        seq_len: int = 1000,
+        f_in: float = 50.0,
+        periods: tuple = (1000, 500, 333, 200),
+        seed: int = 0,
+        dt: float = 1.0,
+    ):
         owner = "PatternGeneration"
         check_int(owner, "n_in", n_in, minimum=1)
         check_int(owner, "n_out", n_out, minimum=1)
@@ -56,8 +70,9 @@ class PatternGeneration:
         self.n_in, self.n_out, self.seq_len, self.periods = n_in, n_out, seq_len, periods
         rng = streams.generator(seed, "pattern_inputs")
         self.inputs = poisson_spikes(np.full((seq_len, n_in), f_in * dt / 1000), rng)
-        self.targets = np.stack([sum_of_sines(seq_len, periods, rng) for _ in range(n_out)],
-                                axis=1).astype(np.float32)
+        self.targets = np.stack([sum_of_sines(seq_len, periods, rng) for _ in range(n_out)], axis=1).astype(
+            np.float32
+        )
         self.mask = np.ones(seq_len, np.float32)
 
     def trial(self, rng: np.random.Generator) -> Trial:

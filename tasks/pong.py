@@ -54,17 +54,17 @@ from locallearn.spaces import Box, Discrete
 
 from . import register
 
-X_MIN, X_MAX = 52, 205           # ball leaves the court beyond these
-CPU_X, AGENT_X = 69, 189         # where paddles return the ball
-Y_MIN, Y_MAX = 44, 207           # ball bounces off these walls
+X_MIN, X_MAX = 52, 205  # ball leaves the court beyond these
+CPU_X, AGENT_X = 69, 189  # where paddles return the ball
+Y_MIN, Y_MAX = 44, 207  # ball bounces off these walls
 PADDLE_MIN, PADDLE_MAX = 38, 203  # paddle y range
-HIT_LOW, HIT_HIGH = -5, 17       # ball y - paddle y inside this window is a hit
+HIT_LOW, HIT_HIGH = -5, 17  # ball y - paddle y inside this window is a hit
 SERVE_X, PAUSE = 128, 14
-ACCEL, V_MAX = 10, 23             # agent paddle inertia
+ACCEL, V_MAX = 10, 23  # agent paddle inertia
 DX = 4
 POINTS_PER_GAME = 21
-RELATIVE_SCALE = 20.0             # px, for the "relative" observation
-RELATIVE_SPEED_SCALE = 16.0       # px/step, for the "relative_motion" observation
+RELATIVE_SCALE = 20.0  # px, for the "relative" observation
+RELATIVE_SPEED_SCALE = 16.0  # px/step, for the "relative_motion" observation
 
 
 def _clip(value: int, low: int, high: int) -> int:
@@ -97,30 +97,48 @@ class Pong(Environment):
         # a linear read of the paddle-ball offset from the readout trace explains 28 % of its
         # variance at tau_mem = 20, 63 % at tau_mem = tau_out = 3 (benchmarks/pong_agent.py
         # --decode)
-        "network": {"n_rec": 100, "n_adaptive": 0, "n_ref": 2, "w_in_gain": 1.5,
-                    "w_out_gain": 0.1, "tau_mem": 3.0, "tau_out": 3.0},
-        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 12},
-                  "micro_steps": 3},
-        "rule": {"name": "reward-eprop", "feedback": "symmetric", "lr": 5e-4, "gamma": 0.99,
-                 "lam": 0.95, "guard_kappa": None},
+        "network": {
+            "n_rec": 100,
+            "n_adaptive": 0,
+            "n_ref": 2,
+            "w_in_gain": 1.5,
+            "w_out_gain": 0.1,
+            "tau_mem": 3.0,
+            "tau_out": 3.0,
+        },
+        "agent": {"encoder": "population", "encoder_options": {"n_neurons": 12}, "micro_steps": 3},
+        "rule": {
+            "name": "reward-eprop",
+            "feedback": "symmetric",
+            "lr": 5e-4,
+            "gamma": 0.99,
+            "lam": 0.95,
+            "guard_kappa": None,
+        },
         # 6M steps: what one lifetime covers in 30 minutes on the 2-core machine (~4,500
         # steps/s alone); seeds 1 and 2 are still improving at 3M
         "training": {"steps": 6_000_000, "window": 10},
     }
 
-    def __init__(self, observation: str = "state", cpu_speed: int = 7, shaping: float = 0.0,
-                 continuing: bool = False, max_steps: int = 27_000,
-                 render_mode: str | None = None):
-        check_choice("Pong", "observation", observation,
-                     ("state", "relative", "relative_motion", "positions", "ram"))
+    def __init__(
+        self,
+        observation: str = "state",
+        cpu_speed: int = 7,
+        shaping: float = 0.0,
+        continuing: bool = False,
+        max_steps: int = 27_000,
+        render_mode: str | None = None,
+    ):
+        check_choice(
+            "Pong", "observation", observation, ("state", "relative", "relative_motion", "positions", "ram")
+        )
         check_int("Pong", "cpu_speed", cpu_speed, minimum=2)
         check_positive("Pong", "shaping", shaping, allow_zero=True)
         check_int("Pong", "max_steps", max_steps, minimum=1)
         self._set_render_mode(render_mode)
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
-        size = {"state": 7, "relative": 8, "relative_motion": 9, "positions": 4, "ram": 6}[
-            observation]
+        size = {"state": 7, "relative": 8, "relative_motion": 9, "positions": 4, "ram": 6}[observation]
         self.observation_space = Box(0.0, 1.0, shape=(size,), dtype=np.float32)
         self.action_space = Discrete(3)
         self._seed(None)
@@ -141,8 +159,7 @@ class Pong(Environment):
 
     def _observe(self) -> np.ndarray:
         if self.observation == "ram":
-            values = [self.ball_x, self.ball_y, self.agent_y, self.cpu_y, self.cpu_score,
-                      self.agent_score]
+            values = [self.ball_x, self.ball_y, self.agent_y, self.cpu_y, self.cpu_score, self.agent_score]
             return (np.array(values, np.float32) / 255).astype(np.float32)
         present = self.ball_x != 0
         ball_x = (self.ball_x - X_MIN) / (X_MAX - X_MIN) if present else 0.0
@@ -154,8 +171,15 @@ class Pong(Environment):
         else:
             # the paddle's own velocity is part of the state: with inertia, where the paddle
             # will be depends on it, and without it the observation is not Markov
-            values = [ball_x, ball_y, (self.dx / DX + 1) / 2, (self.dy / 8 + 1) / 2, agent, cpu,
-                      (self.agent_v / V_MAX + 1) / 2]
+            values = [
+                ball_x,
+                ball_y,
+                (self.dx / DX + 1) / 2,
+                (self.dy / 8 + 1) / 2,
+                agent,
+                cpu,
+                (self.agent_v / V_MAX + 1) / 2,
+            ]
         if self.observation in ("relative", "relative_motion"):
             # where the ball is relative to the paddle's hit window, squashed so that the
             # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a
@@ -283,13 +307,17 @@ class Pong(Environment):
         dx, dy = X_MIN - 8, 20  # ball x 52..205 -> columns 8..161; RAM y 44..207 -> rows 24..187
         fill_rect(frame, 0, Y_MIN - dy - 4, 160, 4, (236, 236, 236))
         fill_rect(frame, 0, Y_MAX - dy + 4, 160, 4, (236, 236, 236))
-        for x, y, color in ((CPU_X - 4, self.cpu_y, (213, 130, 74)),
-                            (AGENT_X + 1, self.agent_y, (92, 186, 92))):
+        for x, y, color in (
+            (CPU_X - 4, self.cpu_y, (213, 130, 74)),
+            (AGENT_X + 1, self.agent_y, (92, 186, 92)),
+        ):
             fill_rect(frame, x - dx, y + HIT_LOW - dy, 4, HIT_HIGH - HIT_LOW, color)
         if self.ball_x:
             fill_rect(frame, self.ball_x - dx - 1, self.ball_y - dy - 2, 2, 4, (236, 236, 236))
-        for column, score, color in ((10, self.cpu_score, (213, 130, 74)),
-                                     (90, self.agent_score, (92, 186, 92))):
+        for column, score, color in (
+            (10, self.cpu_score, (213, 130, 74)),
+            (90, self.agent_score, (92, 186, 92)),
+        ):
             fill_rect(frame, column, 4, 3 * score, 8, color)
         return frame
 

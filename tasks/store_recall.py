@@ -29,8 +29,15 @@ class StoreRecall:
     higher_is_better = True
     defaults = memory_task_defaults(target=0.95)
 
-    def __init__(self, n_in: int = 40, n_symbols: int = 10, t_symbol: int = 200, f_in: float = 50.0,
-                 min_delay: int = 2, dt: float = 1.0):
+    def __init__(
+        self,
+        n_in: int = 40,
+        n_symbols: int = 10,
+        t_symbol: int = 200,
+        f_in: float = 50.0,
+        min_delay: int = 2,
+        dt: float = 1.0,
+    ):
         owner = "StoreRecall"
         check_int(owner, "n_in", n_in, minimum=4)
         if n_in % 4:
@@ -56,16 +63,21 @@ class StoreRecall:
         for k, bit in enumerate(bits):
             window = slice(k * T, (k + 1) * T)
             if k == recall:
-                rate[window, 3 * group:] = p
+                rate[window, 3 * group :] = p
                 continue
-            rate[window, bit * group:(bit + 1) * group] = p
+            rate[window, bit * group : (bit + 1) * group] = p
             if k == store:
-                rate[window, 2 * group:3 * group] = p
+                rate[window, 2 * group : 3 * group] = p
         mask = np.zeros(self.seq_len, np.float32)
-        mask[recall * T:(recall + 1) * T] = 1
+        mask[recall * T : (recall + 1) * T] = 1
         targets = np.full(self.seq_len, label, np.int64)
-        return Trial(inputs=poisson_spikes(rate, rng), targets=targets, mask=mask, label=label,
-                     info={"store": store, "recall": recall, "bits": bits})
+        return Trial(
+            inputs=poisson_spikes(rate, rng),
+            targets=targets,
+            mask=mask,
+            label=label,
+            info={"store": store, "recall": recall, "bits": bits},
+        )
 
     def score(self, outputs: np.ndarray, trial: Trial) -> float:
         window = trial.mask > 0

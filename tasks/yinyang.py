@@ -29,8 +29,7 @@ def yinyang_class(x: float, y: float, r_small: float = 0.1, r_big: float = 0.5) 
     d_left = np.hypot(x - 0.5 * r_big, y - r_big)
     if d_right < r_small or d_left < r_small:
         return 2
-    yin = (d_right <= r_small or r_small < d_left <= 0.5 * r_big
-           or (y > r_big and d_right > 0.5 * r_big))
+    yin = d_right <= r_small or r_small < d_left <= 0.5 * r_big or (y > r_big and d_right > 0.5 * r_big)
     return 0 if yin else 1
 
 
@@ -42,22 +41,36 @@ class YinYang:
     higher_is_better = True
     n_out = 3
     defaults = {
-        "network": {"n_rec": [64, 64], "recurrent": False, "n_adaptive": 0, "tau_mem": 10.0,
-                    "tau_out": 10.0, "n_ref": 2, "w_in_gain": 6.0, "w_hidden_gain": 3.0},
+        "network": {
+            "n_rec": [64, 64],
+            "recurrent": False,
+            "n_adaptive": 0,
+            "tau_mem": 10.0,
+            "tau_out": 10.0,
+            "n_ref": 2,
+            "w_in_gain": 6.0,
+            "w_hidden_gain": 3.0,
+        },
         "rule": {"name": "eprop", "feedback": "symmetric", "c_reg": 0.0},
-        "training": {"n_trials": 4000, "update": "trial", "batch_size": 1, "lr": 3e-3,
-                     "lr_decay": 0.7, "lr_decay_every": 1000, "eval_every": 250,
-                     "validation_trials": 200, "test_trials": 1000},
+        "training": {
+            "n_trials": 4000,
+            "update": "trial",
+            "batch_size": 1,
+            "lr": 3e-3,
+            "lr_decay": 0.7,
+            "lr_decay_every": 1000,
+            "eval_every": 250,
+            "validation_trials": 200,
+            "test_trials": 1000,
+        },
     }
 
-    def __init__(self, seq_len: int = 30, decision_steps: int = 10, r_small: float = 0.1,
-                 r_big: float = 0.5):
+    def __init__(self, seq_len: int = 30, decision_steps: int = 10, r_small: float = 0.1, r_big: float = 0.5):
         owner = "YinYang"
         check_int(owner, "seq_len", seq_len, minimum=2)
         check_int(owner, "decision_steps", decision_steps, minimum=1)
         if decision_steps > seq_len:
-            raise ValueError(f"{owner}.decision_steps ({decision_steps}) exceeds seq_len "
-                             f"({seq_len})")
+            raise ValueError(f"{owner}.decision_steps ({decision_steps}) exceeds seq_len ({seq_len})")
         check_positive(owner, "r_small", r_small)
         check_positive(owner, "r_big", r_big)
         self.seq_len, self.decision_steps = seq_len, decision_steps
@@ -82,11 +95,12 @@ class YinYang:
         features = np.array([x, y, 1 - x, 1 - y, 1.0], np.float32)
         inputs = np.tile(features, (self.seq_len, 1))
         targets = np.full(self.seq_len, label, np.int64)
-        return Trial(inputs=inputs, targets=targets, mask=self.mask.copy(), label=label,
-                     info={"point": (x, y)})
+        return Trial(
+            inputs=inputs, targets=targets, mask=self.mask.copy(), label=label, info={"point": (x, y)}
+        )
 
     def decision(self, outputs: np.ndarray) -> int:
-        return int(np.argmax(np.asarray(outputs)[-self.decision_steps:].sum(axis=0)))
+        return int(np.argmax(np.asarray(outputs)[-self.decision_steps :].sum(axis=0)))
 
     def score(self, outputs: np.ndarray, trial: Trial) -> float:
         return float(self.decision(outputs) == trial.label)

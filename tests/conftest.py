@@ -10,9 +10,21 @@ import locallearn as ll
 
 
 def small_network(seed=0, n_in=4, n_rec=8, n_out=3, n_adaptive=4, n_ref=2, **overrides):
-    settings = dict(n_in=n_in, n_rec=n_rec, n_out=n_out, n_adaptive=n_adaptive, n_ref=n_ref,
-                    dtype="float64", beta=0.3, tau_adapt=50.0, tau_mem=20.0, tau_out=15.0,
-                    w_in_gain=3.0, w_rec_gain=1.5, seed=seed)
+    settings = dict(
+        n_in=n_in,
+        n_rec=n_rec,
+        n_out=n_out,
+        n_adaptive=n_adaptive,
+        n_ref=n_ref,
+        dtype="float64",
+        beta=0.3,
+        tau_adapt=50.0,
+        tau_mem=20.0,
+        tau_out=15.0,
+        w_in_gain=3.0,
+        w_rec_gain=1.5,
+        seed=seed,
+    )
     settings.update(overrides)
     return ll.Network(ll.NetworkConfig(**settings))
 
@@ -51,11 +63,13 @@ def activity_report(net, inputs):
     traj = ll.reference.simulate(net, inputs)
     c = net.config
     beta = np.zeros(c.n_rec)
-    beta[c.n_rec - c.n_adaptive:] = c.beta
+    beta[c.n_rec - c.n_adaptive :] = c.beta
     distance = traj.v - (c.v_th + beta * traj.a)
-    return {"spikes": int(traj.z.sum()),
-            "refractory_blocks": int(np.sum((distance > 0) & (traj.z == 0))),
-            "adaptation": float(traj.a[:, c.n_rec - c.n_adaptive:].max()) if c.n_adaptive else 0.0}
+    return {
+        "spikes": int(traj.z.sum()),
+        "refractory_blocks": int(np.sum((distance > 0) & (traj.z == 0))),
+        "adaptation": float(traj.a[:, c.n_rec - c.n_adaptive :].max()) if c.n_adaptive else 0.0,
+    }
 
 
 @pytest.fixture
@@ -76,8 +90,11 @@ def kill_then_resume(settings, tmp_path, killed_when):
 
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     assert main(["run", *settings, "--out", str(whole)]) == 0
-    process = subprocess.Popen([sys.executable, "-m", "locallearn", "run", *settings, "--out",
-                                str(killed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "locallearn", "run", *settings, "--out", str(killed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     while not killed_when(killed) and time.time() < deadline:
         time.sleep(0.02)
@@ -90,8 +107,10 @@ def kill_then_resume(settings, tmp_path, killed_when):
         np.testing.assert_array_equal(a[key], b[key])
 
     def log(run_dir):
-        return [{k: v for k, v in row.items() if k != "wall_seconds"}
-                for row in io.read_jsonl(run_dir / "metrics.jsonl")]
+        return [
+            {k: v for k, v in row.items() if k != "wall_seconds"}
+            for row in io.read_jsonl(run_dir / "metrics.jsonl")
+        ]
 
     assert log(whole) == log(killed)
     return killed

@@ -13,10 +13,10 @@ from locallearn.runs import run_supervised
 
 
 def test_yinyang_classes_and_trials():
-    assert yinyang_class(0.75, 0.5) == 2 and yinyang_class(0.25, 0.5) == 2   # the eyes
-    assert yinyang_class(0.5, 0.9) == 0       # upper half, far from the right eye: yin
-    assert yinyang_class(0.5, 0.1) == 1       # lower half, far from the left eye: yang
-    assert yinyang_class(0.25, 0.68) == 0     # ring around the left eye: yin
+    assert yinyang_class(0.75, 0.5) == 2 and yinyang_class(0.25, 0.5) == 2  # the eyes
+    assert yinyang_class(0.5, 0.9) == 0  # upper half, far from the right eye: yin
+    assert yinyang_class(0.5, 0.1) == 1  # lower half, far from the left eye: yang
+    assert yinyang_class(0.25, 0.68) == 0  # ring around the left eye: yin
     task = ll.tasks.make("yinyang", seq_len=20, decision_steps=5)
     rng = np.random.default_rng(0)
     trials = [task.trial(rng) for _ in range(600)]
@@ -32,8 +32,11 @@ def test_yinyang_classes_and_trials():
 
 
 def _stack():
-    return ll.Network(ll.NetworkConfig(n_in=5, n_rec=(12, 10), n_out=3, recurrent=False,
-                                       w_in_gain=6.0, w_hidden_gain=3.0, seed=1))
+    return ll.Network(
+        ll.NetworkConfig(
+            n_in=5, n_rec=(12, 10), n_out=3, recurrent=False, w_in_gain=6.0, w_hidden_gain=3.0, seed=1
+        )
+    )
 
 
 def test_no_feedback_leaves_hidden_layers_alone():
@@ -53,8 +56,9 @@ def test_no_feedback_leaves_hidden_layers_alone():
 
 def test_sal_feedback_aligns_with_the_forward_weights_of_a_stack():
     net = _stack()
-    rule = ll.rules.make("eprop", feedback="sal",
-                         feedback_options={"warmup_steps": 30_000, "steps_per_update": 10})
+    rule = ll.rules.make(
+        "eprop", feedback="sal", feedback_options={"warmup_steps": 30_000, "steps_per_update": 10}
+    )
     rule.bind(net)
     random = ll.rules.feedback.make("random")
     random.bind(net, np.random.default_rng(0), weight="w_in_1")
@@ -69,11 +73,13 @@ def test_sal_feedback_aligns_with_the_forward_weights_of_a_stack():
 
 
 def test_runner_logs_feedback_alignment(tmp_path):
-    config = {"task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
-              "network": {"n_rec": [8, 8]},
-              "rule": {"name": "eprop", "feedback": "adaptive"}, "seed": 0,
-              "training": {"n_trials": 20, "eval_every": 10, "validation_trials": 4,
-                           "test_trials": 4}}
+    config = {
+        "task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
+        "network": {"n_rec": [8, 8]},
+        "rule": {"name": "eprop", "feedback": "adaptive"},
+        "seed": 0,
+        "training": {"n_trials": 20, "eval_every": 10, "validation_trials": 4, "test_trials": 4},
+    }
     run_supervised(config, tmp_path / "run", progress=False)
     rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
     for row in rows:
@@ -83,10 +89,19 @@ def test_runner_logs_feedback_alignment(tmp_path):
 
 def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path):
     def run(check, name):
-        config = {"task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
-                  "network": {"n_rec": [8, 8]}, "rule": {"name": "eprop", "feedback": "adaptive"},
-                  "seed": 0, "training": {"n_trials": 20, "eval_every": 10, "validation_trials": 4,
-                                          "test_trials": 4, "gradient_check": check}}
+        config = {
+            "task": {"name": "yinyang", "seq_len": 10, "decision_steps": 3},
+            "network": {"n_rec": [8, 8]},
+            "rule": {"name": "eprop", "feedback": "adaptive"},
+            "seed": 0,
+            "training": {
+                "n_trials": 20,
+                "eval_every": 10,
+                "validation_trials": 4,
+                "test_trials": 4,
+                "gradient_check": check,
+            },
+        }
         run_supervised(config, tmp_path / name, progress=False)
         return io.read_jsonl(tmp_path / name / "metrics.jsonl"), np.load(tmp_path / name / "weights.npz")
 
@@ -99,8 +114,14 @@ def test_gradient_check_logs_cosine_to_bptt_without_disturbing_the_run(tmp_path)
     net = ll.Network(ll.NetworkConfig.from_dict(config["network"]))
     task = ll.tasks.make("yinyang", seq_len=10, decision_steps=3)
     trial = task.trial(ll.streams.generator(0, "gradient_check"))
-    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="adaptive"), trial.inputs,
-                             trial.targets, loss="ce", mask=trial.mask)
+    g = ll.gradient_estimate(
+        net,
+        ll.rules.make("eprop", feedback="adaptive"),
+        trial.inputs,
+        trial.targets,
+        loss="ce",
+        mask=trial.mask,
+    )
     gb = ll.reference.bptt_gradients(net, trial.inputs, trial.targets, loss="ce", mask=trial.mask)
     expected = ll.metrics.gradient_cosine(g, gb, ("w_in", "w_in_1"))
     assert rows[0]["grad_cosine"] == pytest.approx(expected, abs=2e-6)
@@ -131,11 +152,19 @@ def test_learning_signal_angles_of_dfa_and_exact_transport():
 def test_eprop_learns_through_escape_noise_neurons(tmp_path):
     """Stochastic neurons are a network option: a stack of escape-noise layers trains on
     yinyang (step by step; the compiled whole-sequence path is for deterministic neurons)."""
-    config = {"task": {"name": "yinyang", "seq_len": 20, "decision_steps": 5},
-              "network": {"n_rec": [32, 32], "spike_fn": "escape", "sigmoid_width": 0.3},
-              "rule": {"name": "eprop", "feedback": "symmetric"}, "seed": 0,
-              "training": {"n_trials": 300, "eval_every": 150, "validation_trials": 100,
-                           "test_trials": 200, "lr": 5e-3}}
+    config = {
+        "task": {"name": "yinyang", "seq_len": 20, "decision_steps": 5},
+        "network": {"n_rec": [32, 32], "spike_fn": "escape", "sigmoid_width": 0.3},
+        "rule": {"name": "eprop", "feedback": "symmetric"},
+        "seed": 0,
+        "training": {
+            "n_trials": 300,
+            "eval_every": 150,
+            "validation_trials": 100,
+            "test_trials": 200,
+            "lr": 5e-3,
+        },
+    }
     summary = run_supervised(config, tmp_path / "escape", progress=False)
     rows = io.read_jsonl(tmp_path / "escape" / "metrics.jsonl")
     assert summary["status"] == "completed"

@@ -46,8 +46,11 @@ def test_population_coding_peaks_at_the_neuron_whose_centre_is_nearest(value):
 def test_delta_codes_reconstruct_within_one_threshold(cls):
     signal = _slow_signal()
     threshold = 0.02
-    encoder = cls(threshold=threshold, initial=signal[0]) if cls is encoders.TemporalContrastEncoder \
+    encoder = (
+        cls(threshold=threshold, initial=signal[0])
+        if cls is encoders.TemporalContrastEncoder
         else cls(threshold=threshold)
+    )
     spikes = encoder.encode(signal)
     assert spikes.shape == (len(signal), 2)
     decoded = encoder.decode(spikes)[:, 0]
@@ -65,8 +68,9 @@ def test_bsa_pwm_lif_and_current_reconstruct_a_slow_signal():
     assert rows["rate"]["spikes_per_s_per_channel"] == pytest.approx(100 * signal.mean(), rel=0.1)
 
 
-@pytest.mark.parametrize("name", ["rate", "population", "temporal_contrast", "step_forward", "pwm",
-                                  "lif", "current"])
+@pytest.mark.parametrize(
+    "name", ["rate", "population", "temporal_contrast", "step_forward", "pwm", "lif", "current"]
+)
 def test_streaming_steps_equal_offline_encoding(name):
     signal = np.random.default_rng(1).random((50, 3))
     offline = encoders.make_encoder(name).encode(signal, np.random.default_rng(5))

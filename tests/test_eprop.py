@@ -16,8 +16,9 @@ EPROP_MODEL = ("recurrent", "reset")
 def test_eprop_readout_gradient_equals_bptt(loss, n_adaptive):
     net = small_network(1, n_adaptive=n_adaptive)
     inputs, targets, mask = random_sequence(net, seed=1, loss=loss)
-    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs, targets,
-                             loss=loss, mask=mask)
+    g = ll.gradient_estimate(
+        net, ll.rules.make("eprop", feedback="random"), inputs, targets, loss=loss, mask=mask
+    )
     gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask)
     for key in ("w_out", "b_out"):
         assert relative_error(g[key], gb[key]) <= 1e-10, key
@@ -31,8 +32,9 @@ def test_symmetric_eprop_equals_bptt_with_spikes_constant_into_membranes(loss, n
     inputs, targets, mask = random_sequence(net, seed=seed, loss=loss)
     activity = activity_report(net, inputs)
     assert activity["spikes"] > 20 and activity["refractory_blocks"] > 0
-    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="symmetric"), inputs, targets,
-                             loss=loss, mask=mask)
+    g = ll.gradient_estimate(
+        net, ll.rules.make("eprop", feedback="symmetric"), inputs, targets, loss=loss, mask=mask
+    )
     gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask, detach=EPROP_MODEL)
     assert g["loss"] == pytest.approx(gb["loss"], rel=1e-12)
     for key in ("w_in", "w_rec", "w_out", "b_out"):
@@ -66,10 +68,12 @@ def test_factorization_with_total_learning_signal_is_exact(n_adaptive):
 def test_direct_equals_random_feedback_for_one_layer():
     net = small_network(3)
     inputs, targets, mask = random_sequence(net, seed=3)
-    g_random = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs,
-                                    targets, mask=mask)
-    g_direct = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="direct"), inputs,
-                                    targets, mask=mask)
+    g_random = ll.gradient_estimate(
+        net, ll.rules.make("eprop", feedback="random"), inputs, targets, mask=mask
+    )
+    g_direct = ll.gradient_estimate(
+        net, ll.rules.make("eprop", feedback="direct"), inputs, targets, mask=mask
+    )
     for key in ("w_in", "w_rec", "w_out"):
         np.testing.assert_array_equal(g_random[key], g_direct[key])
 
@@ -78,8 +82,7 @@ def test_random_feedback_differs_from_symmetric_but_readout_is_shared():
     net = small_network(3)
     inputs, targets, mask = random_sequence(net, seed=3)
     g_sym = ll.gradient_estimate(net, ll.rules.make("eprop"), inputs, targets, mask=mask)
-    g_rand = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs,
-                                  targets, mask=mask)
+    g_rand = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="random"), inputs, targets, mask=mask)
     np.testing.assert_allclose(g_sym["w_out"], g_rand["w_out"], rtol=1e-12)
     assert relative_error(g_rand["w_in"], g_sym["w_in"]) > 0.1
 
@@ -99,8 +102,9 @@ def test_learning_signal_is_feedback_times_error():
         rule = ll.rules.make("eprop", feedback=mode)
         rule.bind(net)
         error = np.array([0.5, -1.0, 2.0])
-        np.testing.assert_allclose(rule.feedback.learning_signal(error),
-                                   rule.feedback.matrix() @ error, rtol=1e-14)
+        np.testing.assert_allclose(
+            rule.feedback.learning_signal(error), rule.feedback.matrix() @ error, rtol=1e-14
+        )
 
 
 def test_kolen_pollack_shrinks_mismatch_by_one_minus_decay_per_update():
@@ -167,8 +171,9 @@ def test_sgd_folded_into_the_trace_sweep_equals_separate_updates():
     for fold in (True, False):
         net = small_network(8)
         inputs, targets, mask = random_sequence(net, seed=8)
-        learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random", c_reg=0.2),
-                                   ll.SGD(lr=0.01), update="step")
+        learner = ll.OnlineLearner(
+            net, ll.rules.make("eprop", feedback="random", c_reg=0.2), ll.SGD(lr=0.01), update="step"
+        )
         learner.direct = fold
         for _ in range(3):
             learner.run_sequence(inputs, targets, mask)
@@ -221,8 +226,7 @@ def test_mirror_feedback_updates_follow_their_formula(mode):
 
 def test_weight_mirror_aligns_with_the_readout_over_many_updates():
     net = small_network(11, n_rec=30, n_out=5)
-    rule = ll.rules.make("eprop", feedback="weight_mirror",
-                         feedback_options={"lr": 0.01, "decay": 0.01})
+    rule = ll.rules.make("eprop", feedback="weight_mirror", feedback_options={"lr": 0.01, "decay": 0.01})
     rule.bind(net)
     before = ll.metrics.alignment_angle(rule.feedback.matrix(), net.w_out)
     for _ in range(2000):
@@ -260,8 +264,14 @@ def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_upd
     from locallearn.runner import _prepare
 
     nets = [small_network(4), small_network(4)]
-    learner = ll.OnlineLearner(nets[0], ll.rules.make("eprop", feedback="random"),
-                               ll.Adam(lr=1e-2), loss="mse", update="trial", batch_size=2)
+    learner = ll.OnlineLearner(
+        nets[0],
+        ll.rules.make("eprop", feedback="random"),
+        ll.Adam(lr=1e-2),
+        loss="mse",
+        update="trial",
+        batch_size=2,
+    )
     manual_rule = ll.rules.make("eprop", feedback="random")
     manual_rule.bind(nets[1])
     optimizer = ll.Adam(lr=1e-2)
@@ -279,8 +289,7 @@ def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_upd
             nets[1].enforce_constraints()
             manual_rule.zero_grad()
     for name in nets[0].params:
-        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9,
-                                   atol=1e-12)
+        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["mse", "ce"])
@@ -299,8 +308,9 @@ def test_batched_learning_equals_the_sum_of_single_sequences(loss):
         records.append(single.learn_sequence(net, x, t, name, m))
     batched = ll.rules.make("eprop", feedback="random")
     batched.bind(net)
-    record = batched.learn_batch(net, *(np.stack([p[i] for p in prepared]) for i in (0, 1)), loss,
-                                 np.stack([p[3] for p in prepared]))
+    record = batched.learn_batch(
+        net, *(np.stack([p[i] for p in prepared]) for i in (0, 1)), loss, np.stack([p[3] for p in prepared])
+    )
     for key in ("w_in", "w_rec", "w_out", "b_out"):
         assert relative_error(batched.grads[key], single.grads[key]) <= 1e-12, key
     for b, single_record in enumerate(records):
@@ -310,23 +320,28 @@ def test_batched_learning_equals_the_sum_of_single_sequences(loss):
 
 def test_run_batch_trains_like_consecutive_trials():
     nets = [small_network(6), small_network(6)]
-    learners = [ll.OnlineLearner(net, ll.rules.make("eprop", feedback="symmetric"),
-                                 ll.Adam(lr=1e-2), loss="ce", update="trial", batch_size=4)
-                for net in nets]
-    batches = [[random_sequence(nets[0], seed=10 * k + b, loss="ce") for b in range(4)]
-               for k in range(2)]
+    learners = [
+        ll.OnlineLearner(
+            net,
+            ll.rules.make("eprop", feedback="symmetric"),
+            ll.Adam(lr=1e-2),
+            loss="ce",
+            update="trial",
+            batch_size=4,
+        )
+        for net in nets
+    ]
+    batches = [[random_sequence(nets[0], seed=10 * k + b, loss="ce") for b in range(4)] for k in range(2)]
     for batch in batches:
-        results = learners[0].run_batch(np.stack([s[0] for s in batch]),
-                                        np.stack([s[1] for s in batch]),
-                                        np.stack([s[2] for s in batch]))
+        results = learners[0].run_batch(
+            np.stack([s[0] for s in batch]), np.stack([s[1] for s in batch]), np.stack([s[2] for s in batch])
+        )
         for (inputs, targets, mask), result in zip(batch, results):
             expected = learners[1].run_sequence(inputs, targets, mask)
             assert result.loss == pytest.approx(expected.loss, rel=1e-10)
     for name in nets[0].params:
-        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9,
-                                   atol=1e-12)
+        np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9, atol=1e-12)
     assert learners[0].trials == 8 and learners[0].steps == learners[1].steps
-    stepwise = ll.OnlineLearner(small_network(6), ll.rules.make("eprop"), ll.SGD(lr=1e-3),
-                                update="step")
+    stepwise = ll.OnlineLearner(small_network(6), ll.rules.make("eprop"), ll.SGD(lr=1e-3), update="step")
     with pytest.raises(ValueError, match="update='trial'"):
         stepwise.run_batch(np.zeros((2, 5, 4)), np.zeros((2, 5, 3)))

@@ -27,7 +27,7 @@ def test_golden_trajectories_from_the_real_package_replay_exactly():
     golden = np.load(GOLDEN)
     scores = [_replay(k, golden)["score"] for k in range(len(golden["seeds"]))]
     assert max(golden["lengths"]) == 700 and max(scores) >= 10  # pipes passed and recycled
-    assert golden["terminated"].any()                              # and crashes covered
+    assert golden["terminated"].any()  # and crashes covered
 
 
 @pytest.mark.skipif(not gymnasium_available(), reason="gymnasium (extra [games]) not installed")

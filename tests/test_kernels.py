@@ -21,9 +21,15 @@ def _assert_same(a, b, tol):
 
 
 @common
-@given(n_post=st.integers(1, 12), n_in=st.integers(1, 12), density=st.floats(0, 1),
-       seed=st.integers(0, 2**31), dtype=st.sampled_from(list(DTYPES)),
-       recurrent=st.booleans(), analog=st.booleans())
+@given(
+    n_post=st.integers(1, 12),
+    n_in=st.integers(1, 12),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**31),
+    dtype=st.sampled_from(list(DTYPES)),
+    recurrent=st.booleans(),
+    analog=st.booleans(),
+)
 def test_synaptic_current_twins_agree(n_post, n_in, density, seed, dtype, recurrent, analog):
     t, tol = DTYPES[dtype]
     rng = np.random.default_rng(seed)
@@ -38,19 +44,26 @@ def test_synaptic_current_twins_agree(n_post, n_in, density, seed, dtype, recurr
 
 
 @common
-@given(n=st.integers(1, 16), n_adaptive=st.integers(0, 16), seed=st.integers(0, 2**31),
-       alpha=st.floats(0.5, 0.999), rho=st.floats(0.5, 0.9999), n_ref=st.integers(0, 5),
-       sigmoid=st.booleans(), dtype=st.sampled_from(list(DTYPES)), steps=st.integers(1, 20))
+@given(
+    n=st.integers(1, 16),
+    n_adaptive=st.integers(0, 16),
+    seed=st.integers(0, 2**31),
+    alpha=st.floats(0.5, 0.999),
+    rho=st.floats(0.5, 0.9999),
+    n_ref=st.integers(0, 5),
+    sigmoid=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+    steps=st.integers(1, 20),
+)
 def test_neuron_step_twins_agree(n, n_adaptive, seed, alpha, rho, n_ref, sigmoid, dtype, steps):
     t, tol = DTYPES[dtype]
     rng = np.random.default_rng(seed)
     n_adaptive = min(n_adaptive, n)
     beta = np.zeros(n, t)
-    beta[n - n_adaptive:] = rng.uniform(0, 0.5)
+    beta[n - n_adaptive :] = rng.uniform(0, 0.5)
     states = []
     for _ in range(2):
-        states.append([np.zeros(n, t), np.zeros(n, t), np.zeros(n, t), np.zeros(n, np.int32),
-                       np.zeros(n, t)])
+        states.append([np.zeros(n, t), np.zeros(n, t), np.zeros(n, t), np.zeros(n, np.int32), np.zeros(n, t)])
     args = (t(alpha), t(rho), beta, t(0.6), t(0.3), n_ref, t(0.2 if sigmoid else 0.0))
     for _ in range(steps):
         current = (rng.standard_normal(n) * 0.8).astype(t)
@@ -64,8 +77,14 @@ def test_neuron_step_twins_agree(n, n_adaptive, seed, alpha, rho, n_ref, sigmoid
 
 
 @common
-@given(n_out=st.integers(1, 6), n=st.integers(1, 20), density=st.floats(0, 1),
-       seed=st.integers(0, 2**31), kappa=st.floats(0, 0.999), dtype=st.sampled_from(list(DTYPES)))
+@given(
+    n_out=st.integers(1, 6),
+    n=st.integers(1, 20),
+    density=st.floats(0, 1),
+    seed=st.integers(0, 2**31),
+    kappa=st.floats(0, 0.999),
+    dtype=st.sampled_from(list(DTYPES)),
+)
 def test_leaky_readout_twins_agree(n_out, n, density, seed, kappa, dtype):
     t, tol = DTYPES[dtype]
     rng = np.random.default_rng(seed)
@@ -80,13 +99,23 @@ def test_leaky_readout_twins_agree(n_out, n, density, seed, kappa, dtype):
 
 
 @common
-@given(n_post=st.integers(1, 10), n_pre=st.integers(1, 10), n_adaptive=st.integers(0, 10),
-       seed=st.integers(0, 2**31), alpha=st.floats(0.5, 0.999), rho=st.floats(0.5, 0.9999),
-       filter_decay=st.floats(0, 0.999), accum_decay=st.sampled_from([0.0, 0.5, 1.0]),
-       density=st.floats(0, 1), square=st.booleans(), dtype=st.sampled_from(list(DTYPES)),
-       steps=st.integers(1, 15))
-def test_eligibility_step_twins_agree(n_post, n_pre, n_adaptive, seed, alpha, rho, filter_decay,
-                                      accum_decay, density, square, dtype, steps):
+@given(
+    n_post=st.integers(1, 10),
+    n_pre=st.integers(1, 10),
+    n_adaptive=st.integers(0, 10),
+    seed=st.integers(0, 2**31),
+    alpha=st.floats(0.5, 0.999),
+    rho=st.floats(0.5, 0.9999),
+    filter_decay=st.floats(0, 0.999),
+    accum_decay=st.sampled_from([0.0, 0.5, 1.0]),
+    density=st.floats(0, 1),
+    square=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+    steps=st.integers(1, 15),
+)
+def test_eligibility_step_twins_agree(
+    n_post, n_pre, n_adaptive, seed, alpha, rho, filter_decay, accum_decay, density, square, dtype, steps
+):
     t, tol = DTYPES[dtype]
     rng = np.random.default_rng(seed)
     if square:
@@ -97,18 +126,40 @@ def test_eligibility_step_twins_agree(n_post, n_pre, n_adaptive, seed, alpha, rh
     beta[n_lif:] = rng.uniform(0, 1, n_adaptive)
     states = []
     for _ in range(2):
-        states.append(dict(pre_trace=np.zeros(n_pre, t), eps_a=np.zeros((n_adaptive, n_pre), t),
-                           filtered=np.zeros((n_post, n_pre), t),
-                           accum=np.full((n_post, n_pre), 0.25, t)))
+        states.append(
+            dict(
+                pre_trace=np.zeros(n_pre, t),
+                eps_a=np.zeros((n_adaptive, n_pre), t),
+                filtered=np.zeros((n_post, n_pre), t),
+                accum=np.full((n_post, n_pre), 0.25, t),
+            )
+        )
     for _ in range(steps):
         pre = _spikes(rng, n_pre, density, t)
         psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
         signal = rng.standard_normal(n_post).astype(t)
         reg = rng.standard_normal(n_post).astype(t)
-        for implementation, s in ((kernels.eligibility_step, states[0]),
-                                  (kernels.eligibility_step_numpy, states[1])):
-            implementation(pre, s["pre_trace"], psi, beta, n_lif, t(alpha), t(rho), t(filter_decay),
-                           s["eps_a"], s["filtered"], signal, reg, s["accum"], t(accum_decay), square)
+        for implementation, s in (
+            (kernels.eligibility_step, states[0]),
+            (kernels.eligibility_step_numpy, states[1]),
+        ):
+            implementation(
+                pre,
+                s["pre_trace"],
+                psi,
+                beta,
+                n_lif,
+                t(alpha),
+                t(rho),
+                t(filter_decay),
+                s["eps_a"],
+                s["filtered"],
+                signal,
+                reg,
+                s["accum"],
+                t(accum_decay),
+                square,
+            )
         for key in states[0]:
             _assert_same(states[0][key], states[1][key], tol)
     if square:
@@ -121,30 +172,59 @@ def test_parallel_eligibility_sweep_is_bit_identical_to_the_serial_one(square):
     t = np.float32
     n_post, n_pre, n_adaptive = 300, 300 if square else 400, 120
     beta = np.zeros(n_post, t)
-    beta[n_post - n_adaptive:] = 0.3
-    states = [dict(pre_trace=np.zeros(n_pre, t), eps_a=np.zeros((n_adaptive, n_pre), t),
-                   filtered=np.zeros((n_post, n_pre), t), accum=np.full((n_post, n_pre), 0.25, t))
-              for _ in range(2)]
+    beta[n_post - n_adaptive :] = 0.3
+    states = [
+        dict(
+            pre_trace=np.zeros(n_pre, t),
+            eps_a=np.zeros((n_adaptive, n_pre), t),
+            filtered=np.zeros((n_post, n_pre), t),
+            accum=np.full((n_post, n_pre), 0.25, t),
+        )
+        for _ in range(2)
+    ]
     for step in range(5):
         pre = _spikes(rng, n_pre, 0.3, t)
         psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
         signal = rng.standard_normal(n_post).astype(t) if step % 2 else np.zeros(n_post, t)
         reg = np.zeros(n_post, t)
-        for implementation, s in ((kernels.eligibility_step, states[0]),
-                                  (kernels.eligibility_step_parallel, states[1])):
-            implementation(pre, s["pre_trace"], psi, beta, n_post - n_adaptive, t(0.9), t(0.99),
-                           t(0.95), s["eps_a"], s["filtered"], signal, reg, s["accum"], t(1.0),
-                           square)
+        for implementation, s in (
+            (kernels.eligibility_step, states[0]),
+            (kernels.eligibility_step_parallel, states[1]),
+        ):
+            implementation(
+                pre,
+                s["pre_trace"],
+                psi,
+                beta,
+                n_post - n_adaptive,
+                t(0.9),
+                t(0.99),
+                t(0.95),
+                s["eps_a"],
+                s["filtered"],
+                signal,
+                reg,
+                s["accum"],
+                t(1.0),
+                square,
+            )
     for key in states[0]:
         np.testing.assert_array_equal(states[0][key], states[1][key])
 
 
 @common
-@given(n_post=st.integers(1, 10), n_pre=st.integers(1, 10), n_adaptive=st.integers(0, 10),
-       square=st.booleans(), seed=st.integers(0, 2**31), dtype=st.sampled_from(list(DTYPES)),
-       steps=st.integers(1, 8))
-def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(n_post, n_pre, n_adaptive,
-                                                                      square, seed, dtype, steps):
+@given(
+    n_post=st.integers(1, 10),
+    n_pre=st.integers(1, 10),
+    n_adaptive=st.integers(0, 10),
+    square=st.booleans(),
+    seed=st.integers(0, 2**31),
+    dtype=st.sampled_from(list(DTYPES)),
+    steps=st.integers(1, 8),
+)
+def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(
+    n_post, n_pre, n_adaptive, square, seed, dtype, steps
+):
     """Numpy twin, compiled kernel, parallel kernel and the two-pass reference (W += s accum,
     then eligibility_step) agree; with ``square`` W's diagonal is never touched."""
     t, tol = DTYPES[dtype]
@@ -152,11 +232,18 @@ def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(n_post, n_p
     n_pre = n_post if square else n_pre
     n_adaptive = min(n_adaptive, n_post)
     beta = np.zeros(n_post, t)
-    beta[n_post - n_adaptive:] = rng.uniform(0, 1, n_adaptive)
+    beta[n_post - n_adaptive :] = rng.uniform(0, 1, n_adaptive)
     weights = rng.standard_normal((n_post, n_pre)).astype(t)
-    states = [dict(weights=weights.copy(), pre_trace=np.zeros(n_pre, t),
-                   eps_a=np.zeros((n_adaptive, n_pre), t), filtered=np.zeros((n_post, n_pre), t),
-                   accum=rng.standard_normal((n_post, n_pre)).astype(t)) for _ in range(4)]
+    states = [
+        dict(
+            weights=weights.copy(),
+            pre_trace=np.zeros(n_pre, t),
+            eps_a=np.zeros((n_adaptive, n_pre), t),
+            filtered=np.zeros((n_post, n_pre), t),
+            accum=rng.standard_normal((n_post, n_pre)).astype(t),
+        )
+        for _ in range(4)
+    ]
     for s in states[1:]:
         for key in s:
             s[key][...] = states[0][key]
@@ -173,12 +260,34 @@ def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(n_post, n_p
         psi = np.maximum(0, rng.standard_normal(n_post)).astype(t)
         signal, reg = (rng.standard_normal(n_post).astype(t) for _ in range(2))
         step = t(rng.standard_normal())
-        for implementation, s in zip((kernels.learn_eligibility_step,
-                                      kernels.learn_eligibility_step_numpy,
-                                      kernels.learn_eligibility_step_parallel, two_pass), states):
-            implementation(s["weights"], step, pre, s["pre_trace"], psi, beta, n_post - n_adaptive,
-                           t(0.9), t(0.99), t(0.8), s["eps_a"], s["filtered"], signal, reg,
-                           s["accum"], t(0.95), square)
+        for implementation, s in zip(
+            (
+                kernels.learn_eligibility_step,
+                kernels.learn_eligibility_step_numpy,
+                kernels.learn_eligibility_step_parallel,
+                two_pass,
+            ),
+            states,
+        ):
+            implementation(
+                s["weights"],
+                step,
+                pre,
+                s["pre_trace"],
+                psi,
+                beta,
+                n_post - n_adaptive,
+                t(0.9),
+                t(0.99),
+                t(0.8),
+                s["eps_a"],
+                s["filtered"],
+                signal,
+                reg,
+                s["accum"],
+                t(0.95),
+                square,
+            )
     for key in states[0]:
         _assert_same(states[0][key], states[1][key], tol)
         np.testing.assert_array_equal(states[0][key], states[2][key])
@@ -195,20 +304,24 @@ def test_kernel_lookup_rejects_unknown_backend():
 
 
 @common
-@given(n=st.integers(1, 12), n_adaptive=st.integers(0, 12), steps=st.integers(1, 40),
-       seed=st.integers(0, 2**31), dtype=st.sampled_from(sorted(DTYPES)))
+@given(
+    n=st.integers(1, 12),
+    n_adaptive=st.integers(0, 12),
+    steps=st.integers(1, 40),
+    seed=st.integers(0, 2**31),
+    dtype=st.sampled_from(sorted(DTYPES)),
+)
 def test_whole_sequence_kernels_twins_agree(n, n_adaptive, steps, seed, dtype):
     t, tol = DTYPES[dtype]
     rng = np.random.default_rng(seed)
     n_adaptive = min(n_adaptive, n)
     beta = np.zeros(n, t)
-    beta[n - n_adaptive:] = rng.uniform(0, 1, n_adaptive)
+    beta[n - n_adaptive :] = rng.uniform(0, 1, n_adaptive)
     signal, reg = (rng.standard_normal((steps, n)).astype(t) for _ in range(2))
     psi = np.maximum(0, rng.standard_normal((steps, n))).astype(t)
     outs = [np.empty((steps, n), t) for _ in range(2)]
     kernels.eprop_sequence_factors(signal, reg, psi, beta, n - n_adaptive, t(0.98), t(0.9), outs[0])
-    kernels.eprop_sequence_factors_numpy(signal, reg, psi, beta, n - n_adaptive, t(0.98), t(0.9),
-                                         outs[1])
+    kernels.eprop_sequence_factors_numpy(signal, reg, psi, beta, n - n_adaptive, t(0.98), t(0.9), outs[1])
     _assert_same(outs[0], outs[1], tol)
     initial = rng.standard_normal(n).astype(t)
     filtered = [np.empty((steps, n), t) for _ in range(2)]
@@ -218,8 +331,14 @@ def test_whole_sequence_kernels_twins_agree(n, n_adaptive, steps, seed, dtype):
 
 
 @common
-@given(n_actions=st.integers(2, 6), seed=st.integers(0, 2**31), beta=st.floats(0.1, 5.0),
-       scale=st.sampled_from([1e-3, 1.0, 30.0]), greedy=st.booleans(), dtype=st.sampled_from(list(DTYPES)))
+@given(
+    n_actions=st.integers(2, 6),
+    seed=st.integers(0, 2**31),
+    beta=st.floats(0.1, 5.0),
+    scale=st.sampled_from([1e-3, 1.0, 30.0]),
+    greedy=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+)
 def test_policy_decision_twins_agree_exactly(n_actions, seed, beta, scale, greedy, dtype):
     # exactly: a lifetime's actions, hence its whole trajectory, hang on these bits
     t, _ = DTYPES[dtype]
@@ -250,15 +369,23 @@ def test_policy_decision_samples_by_the_inverse_cdf_and_signs_the_error():
 
 
 @common
-@given(n_out=st.integers(1, 5), n=st.integers(1, 20), seed=st.integers(0, 2**31),
-       density=st.floats(0, 1), dtype=st.sampled_from(list(DTYPES)))
+@given(
+    n_out=st.integers(1, 5),
+    n=st.integers(1, 20),
+    seed=st.integers(0, 2**31),
+    density=st.floats(0, 1),
+    dtype=st.sampled_from(list(DTYPES)),
+)
 def test_readout_eligibility_step_twins_agree_exactly(n_out, n, seed, density, dtype):
     t, _ = DTYPES[dtype]
     rng = np.random.default_rng(seed)
     z = _spikes(rng, n, density, t)
     err = rng.standard_normal(n_out).astype(t)
-    start = [rng.standard_normal(n).astype(t), rng.standard_normal((n_out, n)).astype(t),
-             rng.standard_normal(n_out).astype(t)]
+    start = [
+        rng.standard_normal(n).astype(t),
+        rng.standard_normal((n_out, n)).astype(t),
+        rng.standard_normal(n_out).astype(t),
+    ]
     results = []
     for step in (rule_kernels.readout_eligibility_step, rule_kernels.readout_eligibility_step_numpy):
         trace, f_w, f_b = (a.copy() for a in start)
@@ -270,8 +397,9 @@ def test_readout_eligibility_step_twins_agree_exactly(n_out, n, seed, density, d
 
 
 @common
-@given(d=st.integers(1, 8), n_fields=st.integers(2, 16), seed=st.integers(0, 2**31),
-       width=st.floats(0.01, 1.0))
+@given(
+    d=st.integers(1, 8), n_fields=st.integers(2, 16), seed=st.integers(0, 2**31), width=st.floats(0.01, 1.0)
+)
 def test_population_activation_twins_agree_exactly(d, n_fields, seed, width):
     rng = np.random.default_rng(seed)
     u = rng.uniform(-0.5, 1.5, d)  # outside [0, 1] too: clipped

@@ -21,8 +21,16 @@ def test_stack_names_shapes_and_config_checks():
     net = stack(0, sizes=[6, 5, 7])
     assert net.config.n_rec == (6, 5, 7) and net.n_rec == 7 and net.layer_sizes == (6, 5, 7)
     shapes = {name: value.shape for name, value in net.params.items()}
-    assert shapes == {"w_in": (6, 4), "w_rec": (6, 6), "w_in_1": (5, 6), "w_rec_1": (5, 5),
-                      "w_in_2": (7, 5), "w_rec_2": (7, 7), "w_out": (3, 7), "b_out": (3,)}
+    assert shapes == {
+        "w_in": (6, 4),
+        "w_rec": (6, 6),
+        "w_in_1": (5, 6),
+        "w_rec_1": (5, 5),
+        "w_in_2": (7, 5),
+        "w_rec_2": (7, 7),
+        "w_out": (3, 7),
+        "b_out": (3,),
+    }
     for name in ("w_rec", "w_rec_1", "w_rec_2"):
         assert np.all(np.diagonal(net.params[name]) == 0)
     feed_forward = stack(0, recurrent=False)
@@ -74,15 +82,23 @@ def test_layered_symmetric_eprop_is_exact_without_integration(loss, sizes):
     kappa are ~1e-44), feed-forward layers and the reset held constant, the only path from a
     weight to the loss runs through the same step, and layer-wise e-prop with B_l = W_{l+1}^T is
     exactly BPTT — a check of the layer plumbing (same-step propagation, psi, transposes)."""
-    net = stack(5, sizes=sizes, recurrent=False, n_adaptive=0, tau_mem=0.01, tau_out=0.01,
-                w_in_gain=6.0, w_hidden_gain=6.0)
+    net = stack(
+        5,
+        sizes=sizes,
+        recurrent=False,
+        n_adaptive=0,
+        tau_mem=0.01,
+        tau_out=0.01,
+        w_in_gain=6.0,
+        w_hidden_gain=6.0,
+    )
     inputs, targets, mask = random_sequence(net, T=60, seed=5, loss=loss)
     record = net.run(inputs)
     assert all(record[f"z_{i}"].sum() > 10 for i in range(len(sizes)))
-    g = ll.gradient_estimate(net, ll.rules.make("eprop", feedback="symmetric"), inputs, targets,
-                             loss=loss, mask=mask)
-    gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask,
-                                     detach=("reset",))
+    g = ll.gradient_estimate(
+        net, ll.rules.make("eprop", feedback="symmetric"), inputs, targets, loss=loss, mask=mask
+    )
+    gb = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask, detach=("reset",))
     for key in net.params:
         assert np.linalg.norm(gb[key]) > 0, key
         assert relative_error(g[key], gb[key]) <= 1e-9, key
@@ -107,8 +123,7 @@ def test_layered_learning_signals_follow_their_formulas():
             np.testing.assert_allclose(bottom, B_bottom @ error, rtol=1e-12)
         else:
             assert B_bottom.shape == (6, 5)
-            np.testing.assert_allclose(bottom, B_bottom @ (top * net.layers[1].state.psi),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(bottom, B_bottom @ (top * net.layers[1].state.psi), rtol=1e-12)
         if mode == "symmetric":
             np.testing.assert_array_equal(B_bottom, net.params["w_in_1"].T)
         else:  # each layer's pathway draws its own matrix
@@ -121,13 +136,21 @@ def test_kolen_pollack_aligns_every_layer_of_a_stack():
     net = stack(4)
     rule = ll.rules.make("eprop", feedback="adaptive", feedback_options={"decay": 0.1})
     learner = ll.runner.OnlineLearner(net, rule, ll.optim.SGD(lr=1e-2), update="trial")
-    gaps = [[np.linalg.norm(net.params[w] - f.matrix().T) for w, f in
-             (("w_in_1", rule.feedbacks[0]), ("w_out", rule.feedbacks[1]))]]
+    gaps = [
+        [
+            np.linalg.norm(net.params[w] - f.matrix().T)
+            for w, f in (("w_in_1", rule.feedbacks[0]), ("w_out", rule.feedbacks[1]))
+        ]
+    ]
     for seed in range(3):
         inputs, targets, mask = random_sequence(net, seed=seed)
         learner.run_sequence(inputs, targets, mask)
-        gaps.append([np.linalg.norm(net.params[w] - f.matrix().T) for w, f in
-                     (("w_in_1", rule.feedbacks[0]), ("w_out", rule.feedbacks[1]))])
+        gaps.append(
+            [
+                np.linalg.norm(net.params[w] - f.matrix().T)
+                for w, f in (("w_in_1", rule.feedbacks[0]), ("w_out", rule.feedbacks[1]))
+            ]
+        )
     gaps = np.array(gaps)
     np.testing.assert_allclose(gaps[1:] / gaps[:-1], 0.9, rtol=1e-9)
 
@@ -191,8 +214,7 @@ def _trace_bp_by_hand(net, inputs, targets, mask, tau_trace):
 def test_trace_bp_follows_its_equations():
     net = stack(7, n_adaptive=0)
     inputs, targets, mask = random_sequence(net, T=50, seed=7)
-    g = ll.gradient_estimate(net, ll.rules.make("trace-bp", tau_trace=10.0), inputs, targets,
-                             mask=mask)
+    g = ll.gradient_estimate(net, ll.rules.make("trace-bp", tau_trace=10.0), inputs, targets, mask=mask)
     by_hand = _trace_bp_by_hand(net, inputs, targets, mask, 10.0)
     gb = ll.reference.bptt_gradients(net, inputs, targets, mask=mask)
     for key in ("w_in", "w_rec", "w_in_1", "w_rec_1"):
@@ -208,8 +230,7 @@ def test_layered_estimates_point_along_the_full_gradient(rule):
     mean cosine over 4 seeds (measured: e-prop 0.93/0.97, trace-bp 0.68/0.65 for layers 0/1)."""
     cosines = []
     for seed in range(4):
-        net = small_network(seed, n_in=10, n_rec=(20, 20), n_adaptive=0, w_in_gain=3.0,
-                            w_hidden_gain=3.0)
+        net = small_network(seed, n_in=10, n_rec=(20, 20), n_adaptive=0, w_in_gain=3.0, w_hidden_gain=3.0)
         inputs, targets, mask = random_sequence(net, T=100, seed=seed)
         g = ll.gradient_estimate(net, ll.rules.make(rule), inputs, targets, mask=mask)
         gb = ll.reference.bptt_gradients(net, inputs, targets, mask=mask)

@@ -6,8 +6,10 @@ from conftest import load_benchmark
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["evidence-random", "evidence-symmetric", "pattern-random",
-                                  "pattern-symmetric", "store-recall-alif"])
+@pytest.mark.parametrize(
+    "name",
+    ["evidence-random", "evidence-symmetric", "pattern-random", "pattern-symmetric", "store-recall-alif"],
+)
 def test_eprop_reaches_the_papers_supervised_results(name, tmp_path):
     bench = load_benchmark("supervised")
     summary = bench.run_one(name, seed=0, out=tmp_path)
@@ -28,6 +30,5 @@ def test_catch_is_learned_to_the_issue_target(tmp_path):
 
 def test_flappy_reaches_20_pipes_over_three_seeds(tmp_path):
     bench = load_benchmark("rl")
-    values = [bench.run_cell("flappy", "reward-eprop", seed, None, tmp_path)["value"]
-              for seed in (0, 1, 2)]
+    values = [bench.run_cell("flappy", "reward-eprop", seed, None, tmp_path)["value"] for seed in (0, 1, 2)]
     assert sum(values) / 3 >= 20, values

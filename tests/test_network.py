@@ -12,11 +12,19 @@ def test_config_rejects_negative_time_constant_naming_the_field():
         ll.NetworkConfig(n_in=2, n_rec=3, n_out=1, tau_mem=-20.0)
 
 
-@pytest.mark.parametrize("field, value, fragment", [
-    ("n_rec", 0, "n_rec"), ("n_adaptive", 9, "n_adaptive"), ("dtype", "float16", "dtype"),
-    ("n_ref", -1, "n_ref"), ("spike_fn", "relu", "spike_fn"), ("v_th", float("nan"), "v_th"),
-    ("backend", "cuda", "backend"), ("n_in", 2.5, "n_in"),
-])
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [
+        ("n_rec", 0, "n_rec"),
+        ("n_adaptive", 9, "n_adaptive"),
+        ("dtype", "float16", "dtype"),
+        ("n_ref", -1, "n_ref"),
+        ("spike_fn", "relu", "spike_fn"),
+        ("v_th", float("nan"), "v_th"),
+        ("backend", "cuda", "backend"),
+        ("n_in", 2.5, "n_in"),
+    ],
+)
 def test_config_rejects_bad_values(field, value, fragment):
     settings = dict(n_in=2, n_rec=3, n_out=1)
     settings[field] = value
@@ -123,8 +131,9 @@ def test_unknown_rule_feedback_loss_and_optimizer_names_are_clear_errors():
     with pytest.raises(ll.UnknownNameError, match="unknown feedback mode 'randm'.*random"):
         ll.rules.make("eprop", feedback="randm")
     with pytest.raises(ll.UnknownNameError, match="unknown loss 'hinge'"):
-        ll.gradient_estimate(small_network(), ll.rules.make("eprop"), np.zeros((5, 4)),
-                             np.zeros((5, 3)), loss="hinge")
+        ll.gradient_estimate(
+            small_network(), ll.rules.make("eprop"), np.zeros((5, 4)), np.zeros((5, 3)), loss="hinge"
+        )
     with pytest.raises(ll.UnknownNameError, match="unknown optimizer"):
         ll.make_optimizer("lbfgs")
 
@@ -181,8 +190,9 @@ def test_symmetric_eprop_is_far_from_orthogonal_to_bptt_on_evidence_accumulation
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_compiled_sequence_equals_step_by_step(backend, dtype):
-    config = ll.NetworkConfig(n_in=10, n_rec=30, n_out=3, n_adaptive=10, dtype=dtype,
-                              backend=backend, w_in_gain=3.0, seed=2)
+    config = ll.NetworkConfig(
+        n_in=10, n_rec=30, n_out=3, n_adaptive=10, dtype=dtype, backend=backend, w_in_gain=3.0, seed=2
+    )
     stepwise, whole = ll.Network(config), ll.Network(config)
     inputs = (np.random.default_rng(0).random((150, 10)) < 0.2).astype(dtype)
     record = stepwise.run(inputs)
@@ -192,8 +202,9 @@ def test_compiled_sequence_equals_step_by_step(backend, dtype):
     for key in ("z", "psi", "y"):
         np.testing.assert_array_equal(record[key], fast[key])
     for name in ("v", "a", "z", "refractory"):
-        np.testing.assert_array_equal(getattr(stepwise.layers[0].state, name),
-                                      getattr(whole.layers[0].state, name))
+        np.testing.assert_array_equal(
+            getattr(stepwise.layers[0].state, name), getattr(whole.layers[0].state, name)
+        )
     np.testing.assert_array_equal(stepwise.layers[0].z_prev, whole.layers[0].z_prev)
 
 
@@ -203,9 +214,19 @@ def test_escape_noise_neurons_fire_with_the_sigmoid_probability(backend):
     constant input, each step fires with p = sigmoid((v - v_th) / (v_th width)) unless
     refractory; the rate matches p / (1 + n_ref p) and psi is p (1 - p) / (v_th width)."""
     drive = np.array([0.4, 0.6, 0.8])
-    config = ll.NetworkConfig(n_in=3, n_rec=3, n_out=1, spike_fn="escape", sigmoid_width=0.2,
-                              tau_mem=0.01, n_ref=2, w_rec_gain=0.0, dtype="float64",
-                              backend=backend, seed=4)
+    config = ll.NetworkConfig(
+        n_in=3,
+        n_rec=3,
+        n_out=1,
+        spike_fn="escape",
+        sigmoid_width=0.2,
+        tau_mem=0.01,
+        n_ref=2,
+        w_rec_gain=0.0,
+        dtype="float64",
+        backend=backend,
+        seed=4,
+    )
     net = ll.Network(config)
     net.w_in = np.diag(drive)
     # v = I - v_th z_prev: after a spike the reset lowers v for one step, but that step is
@@ -216,8 +237,7 @@ def test_escape_noise_neurons_fire_with_the_sigmoid_probability(backend):
     np.testing.assert_allclose(rate, p / (1 + 2 * p), rtol=0.05)
     free = record["psi"] > 0
     for j in range(3):
-        np.testing.assert_allclose(record["psi"][free[:, j], j], p[j] * (1 - p[j]) / 0.12,
-                                   rtol=1e-9)
+        np.testing.assert_allclose(record["psi"][free[:, j], j], p[j] * (1 - p[j]) / 0.12, rtol=1e-9)
     again = ll.Network(config)
     again.w_in = np.diag(drive)
     np.testing.assert_array_equal(again.run(np.ones((500, 3)))["z"], record["z"][:500])
@@ -229,18 +249,27 @@ def test_escape_noise_twins_agree():
     from locallearn import kernels
 
     rng = np.random.default_rng(1)
-    states = [[rng.standard_normal(6), np.abs(rng.standard_normal(6)), np.zeros(6),
-               np.array([0, 1, 0, 2, 0, 0], np.int32), np.zeros(6)] for _ in range(1)]
+    states = [
+        [
+            rng.standard_normal(6),
+            np.abs(rng.standard_normal(6)),
+            np.zeros(6),
+            np.array([0, 1, 0, 2, 0, 0], np.int32),
+            np.zeros(6),
+        ]
+        for _ in range(1)
+    ]
     states.append([x.copy() for x in states[0]])
     beta = np.full(6, 0.2)
     spikes = 0
     for _ in range(20):
         current, uniform = rng.standard_normal(6), rng.random(6)
-        for implementation, state in ((kernels.escape_neuron_step, states[0]),
-                                      (kernels.escape_neuron_step_numpy, states[1])):
+        for implementation, state in (
+            (kernels.escape_neuron_step, states[0]),
+            (kernels.escape_neuron_step_numpy, states[1]),
+        ):
             v, a, z, refractory, psi = state
-            implementation(current, v, a, z, refractory, psi, 0.9, 0.99, beta, 0.6, 2, 0.2,
-                           uniform)
+            implementation(current, v, a, z, refractory, psi, 0.9, 0.99, beta, 0.6, 2, 0.2, uniform)
         spikes += states[0][2].sum()
         for x, y in zip(*states):
             np.testing.assert_allclose(x, y, rtol=1e-12)

@@ -31,8 +31,9 @@ def test_every_notebook_is_listed_and_stored_without_outputs():
 @pytest.mark.parametrize("name", sorted(FIGURES))
 def test_notebook_runs_and_writes_its_figures(name, tmp_path):
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     for figure in FIGURES[name]:
         path = tmp_path / "figures" / figure

@@ -16,8 +16,13 @@ SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "nest_comparison.p
 
 
 def test_nest_and_locallearn_agree_before_learning():
-    out = subprocess.run([sys.executable, str(SCRIPT), "--iterations", "1", "--batch", "4",
-                          "--json"], capture_output=True, text=True, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--iterations", "1", "--batch", "4", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     ours = result["locallearn"]["loss_per_iteration"][0]
     theirs = result["nest"]["loss_per_iteration"][0]

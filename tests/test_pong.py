@@ -8,9 +8,9 @@ import locallearn as ll
 from locallearn.spaces import gymnasium_available
 
 
-@pytest.mark.parametrize("observation, size",
-                         [("state", 7), ("relative", 8), ("relative_motion", 9), ("positions", 4),
-                          ("ram", 6)])
+@pytest.mark.parametrize(
+    "observation, size", [("state", 7), ("relative", 8), ("relative_motion", 9), ("positions", 4), ("ram", 6)]
+)
 def test_observations_have_their_documented_size_and_range(observation, size):
     env = ll.tasks.make("pong", observation=observation)
     obs, _ = env.reset(seed=0)
@@ -127,8 +127,9 @@ def test_cpu_misses_steep_balls_and_only_those_as_measured_on_ale():
     assert np.mean(steep) < 0.5
 
 
-@pytest.mark.parametrize("offset, dy", [(-5, -8), (0, -8), (1, -4), (4, -4), (5, 0), (8, 0),
-                                        (9, 4), (12, 4), (13, 8), (17, 8)])
+@pytest.mark.parametrize(
+    "offset, dy", [(-5, -8), (0, -8), (1, -4), (4, -4), (5, 0), (8, 0), (9, 4), (12, 4), (13, 8), (17, 8)]
+)
 def test_return_angle_follows_the_hit_offset(offset, dy):
     env = ll.tasks.make("pong")
     env.reset(seed=0)
@@ -202,8 +203,7 @@ def test_state_observation_carries_the_paddles_velocity():
 def test_agent_diagnosis_accounts_for_every_point_and_every_ball(tmp_path):
     from locallearn.runs import run_lifetime
 
-    run_lifetime({"task": "pong", "seed": 0, "training": {"steps": 1500}}, tmp_path / "run",
-                 progress=False)
+    run_lifetime({"task": "pong", "seed": 0, "training": {"steps": 1500}}, tmp_path / "run", progress=False)
     bench = load_benchmark("pong_agent")
     counts = bench.replay(str(tmp_path / "run"), steps=4000, seed=3, greedy=False)
     assert counts["won"] + counts["lost"] > 0
@@ -212,7 +212,6 @@ def test_agent_diagnosis_accounts_for_every_point_and_every_ball(tmp_path):
     assert sum(counts["agent_faced"].values()) == counts["lost"] + sum(counts["returns"].values())
     assert sum(counts["cpu_missed"].values()) == counts["won"]
     assert counts["cpu_faced"] == counts["returns"]
-    run_lifetime({"task": "catch", "seed": 0, "training": {"steps": 200}}, tmp_path / "catch",
-                 progress=False)
+    run_lifetime({"task": "catch", "seed": 0, "training": {"steps": 200}}, tmp_path / "catch", progress=False)
     with pytest.raises(ValueError, match="not pong"):
         bench.replay(str(tmp_path / "catch"), steps=10, seed=0, greedy=True)

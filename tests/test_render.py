@@ -63,8 +63,7 @@ def test_play_saves_a_strip_of_the_first_episode(tmp_path):
     from locallearn.cli import main
 
     out = tmp_path / "catch"
-    assert main(["run", "--task", "catch", "--steps", "300", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert main(["run", "--task", "catch", "--steps", "300", "--out", str(out), "--no-progress"]) == 0
     png = tmp_path / "strip.png"
     assert main(["play", str(out), "--episodes", "2", "--strip", str(png)]) == 0
     image = matplotlib.image.imread(png)

@@ -14,8 +14,17 @@ from locallearn.spaces import gymnasium_available
 
 
 def _net(n_out=3, seed=0, **overrides):
-    settings = dict(n_in=5, n_rec=20, n_out=n_out, w_in_gain=2.0, w_out_gain=0.1, tau_out=5.0,
-                    dtype="float64", n_ref=2, seed=seed)
+    settings = dict(
+        n_in=5,
+        n_rec=20,
+        n_out=n_out,
+        w_in_gain=2.0,
+        w_out_gain=0.1,
+        tau_out=5.0,
+        dtype="float64",
+        n_ref=2,
+        seed=seed,
+    )
     settings.update(overrides)
     return ll.Network(ll.NetworkConfig(**settings))
 
@@ -41,8 +50,7 @@ def _policy_on_x(net, rule):
 def test_positive_td_error_raises_the_probability_of_the_action_taken(feedback):
     """One-step bandit episode with delta = +1: the logit of the action taken and V must rise."""
     net = _net()
-    rule = ll.rules.make("reward-eprop", feedback=feedback, lr=0.05, gamma=0.0, lam=0.0,
-                         guard_kappa=None)
+    rule = ll.rules.make("reward-eprop", feedback=feedback, lr=0.05, gamma=0.0, lam=0.0, guard_kappa=None)
     rule.bind(net)
     pi_before, value_before = _policy_on_x(net, rule)
     net.reset_state()
@@ -60,8 +68,16 @@ def test_inverse_temperature_anneals_linearly_and_scales_the_policy_gradient():
     """pi = softmax(beta y); the policy error folded into the traces is -dlog pi_a/dy, checked
     against central differences at each point of the anneal."""
     net = _net(n_out=4)
-    rule = ll.rules.make("reward-eprop", lr=1e-3, gamma=0.9, lam=0.5, guard_kappa=None,
-                         inverse_temperature=1.0, inverse_temperature_final=3.0, anneal_steps=10)
+    rule = ll.rules.make(
+        "reward-eprop",
+        lr=1e-3,
+        gamma=0.9,
+        lam=0.5,
+        guard_kappa=None,
+        inverse_temperature=1.0,
+        inverse_temperature_final=3.0,
+        anneal_steps=10,
+    )
     rule.bind(net)
     n_actions = rule.n_actions
 
@@ -77,15 +93,20 @@ def test_inverse_temperature_anneals_linearly_and_scales_the_policy_gradient():
         _present(net, rule, X)
         y = np.asarray(net.y, np.float64).copy()
         pi, _ = rule.policy(net)
-        np.testing.assert_allclose(pi, np.exp(beta * y[:n_actions]) /
-                                   np.exp(beta * y[:n_actions]).sum(), rtol=1e-12)
+        np.testing.assert_allclose(
+            pi, np.exp(beta * y[:n_actions]) / np.exp(beta * y[:n_actions]).sum(), rtol=1e-12
+        )
         action = rule.decide(net, np.random.default_rng(decisions))
         # first decision of an episode: F_out = outer(err, readout trace)
         j = int(np.argmax(rule.readout_trace))
         err = rule.F["w_out"][:, j] / rule.readout_trace[j]
         h = 1e-6
-        numeric = np.array([(log_pi(y + h * e, beta, action) - log_pi(y - h * e, beta, action))
-                            / (2 * h) for e in np.eye(net.n_out)])
+        numeric = np.array(
+            [
+                (log_pi(y + h * e, beta, action) - log_pi(y - h * e, beta, action)) / (2 * h)
+                for e in np.eye(net.n_out)
+            ]
+        )
         np.testing.assert_allclose(err[:n_actions], -numeric[:n_actions], atol=1e-7)
         assert err[n_actions] == pytest.approx(-rule.c_value)
     assert rule.decisions == 41
@@ -203,8 +224,7 @@ def test_stdp_kernel_equals_numpy_twin_and_coincident_spikes_cancel():
 
 @pytest.mark.parametrize("rule", ["reward-eprop", "rstdp"])
 def test_short_lifetime_on_catch_completes_with_well_formed_logs(rule, tmp_path):
-    config = {"task": "catch", "rule": {"name": rule}, "training": {"steps": 2000, "window": 50},
-              "seed": 0}
+    config = {"task": "catch", "rule": {"name": rule}, "training": {"steps": 2000, "window": 50}, "seed": 0}
     summary = run_lifetime(config, tmp_path / "run", progress=False)
     assert summary["status"] == "completed" and summary["steps"] == 2000
     rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
@@ -225,8 +245,12 @@ def test_short_lifetime_on_catch_completes_with_well_formed_logs(rule, tmp_path)
 @pytest.mark.parametrize("task, metric", [("pong", "score"), ("flappy", "pipes")])
 @pytest.mark.parametrize("rule", ["reward-eprop", "rstdp"])
 def test_short_lifetime_on_each_game_and_rule_completes_and_learns(task, metric, rule, tmp_path):
-    config = {"task": {"name": task, "max_steps": 500} if task == "pong" else task,
-              "rule": {"name": rule}, "training": {"steps": 3000, "window": 5}, "seed": 1}
+    config = {
+        "task": {"name": task, "max_steps": 500} if task == "pong" else task,
+        "rule": {"name": rule},
+        "training": {"steps": 3000, "window": 5},
+        "seed": 1,
+    }
     summary = run_lifetime(config, tmp_path / "run", progress=False)
     assert summary["status"] == "completed" and summary["steps"] == 3000
     rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
@@ -260,8 +284,9 @@ def _metric_column(run_dir, key):
 
 def test_short_catch_lifetime_learns(tmp_path):
     # the 200k-step version reaches 0.99 (tests/test_learning_slow.py); 40k steps take ~20 s
-    run_lifetime({"task": "catch", "seed": 0, "training": {"steps": 40_000}}, tmp_path / "run",
-                 progress=False)
+    run_lifetime(
+        {"task": "catch", "seed": 0, "training": {"steps": 40_000}}, tmp_path / "run", progress=False
+    )
     caught = _metric_column(tmp_path / "run", "catch_rate")
     assert caught[:100].mean() < 0.4 and caught[-100:].mean() >= 0.6
 
@@ -269,8 +294,9 @@ def test_short_catch_lifetime_learns(tmp_path):
 def test_short_flappy_lifetime_learns_to_pass_pipes(tmp_path):
     # random flapping passes no pipe; 100k steps (~50 s) reach ~2 pipes per episode on seeds
     # 0-2 (the 2.7M-step lifetime: 22 +- 5)
-    run_lifetime({"task": "flappy", "seed": 0, "training": {"steps": 100_000}},
-                 tmp_path / "run", progress=False)
+    run_lifetime(
+        {"task": "flappy", "seed": 0, "training": {"steps": 100_000}}, tmp_path / "run", progress=False
+    )
     pipes = _metric_column(tmp_path / "run", "pipes")
     assert pipes[:50].mean() == 0 and pipes[-50:].mean() >= 1.0
 
@@ -309,8 +335,7 @@ def test_cli_lifetime_run_and_play_on_another_environment(tmp_path, capsys):
     from locallearn.cli import main
 
     out = tmp_path / "flappy"
-    assert main(["run", "--task", "flappy", "--steps", "600", "--out", str(out),
-                 "--no-progress"]) == 0
+    assert main(["run", "--task", "flappy", "--steps", "600", "--out", str(out), "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "pipes" in text and "steps/s" in text
     summary = io.read_json(out / "summary.json")
@@ -344,22 +369,29 @@ def test_compiled_micro_steps_equal_step_by_step_presentation(backend):
             rule.decide(net, np.random.default_rng(1))
             rule.observe(0.5, False, False)
         projections = rule.traces.projections
-        states.append([net.y.copy(), net.layers[0].state.v.copy(), rule.readout_trace.copy(),
-                       projections["w_in"].filtered.copy(), projections["w_rec"].eps_a.copy(),
-                       rule.F["w_rec"].copy(), net.w_in.copy(), np.array(rule.bias_trace)])
+        states.append(
+            [
+                net.y.copy(),
+                net.layers[0].state.v.copy(),
+                rule.readout_trace.copy(),
+                projections["w_in"].filtered.copy(),
+                projections["w_rec"].eps_a.copy(),
+                rule.F["w_rec"].copy(),
+                net.w_in.copy(),
+                np.array(rule.bias_trace),
+            ]
+        )
     for a, b in zip(*states):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("dtype, lr_layer", [("float32", None), ("float64", None),
-                                             ("float64", 3e-2)])
+@pytest.mark.parametrize("dtype, lr_layer", [("float32", None), ("float64", None), ("float64", 3e-2)])
 def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dtype, lr_layer):
     """decide() leaves the layer's share of W <- W - eta delta F to the next trace sweep; the
     weights it leaves are exactly W + (-eta delta) F of the traces before the decision (eta =
     lr_layer for the layer when it is set)."""
     net = _net(seed=4, dtype=dtype)
-    rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None,
-                         lr_layer=lr_layer)
+    rule = ll.rules.make("reward-eprop", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None, lr_layer=lr_layer)
     rule.bind(net)
     rng = np.random.default_rng(0)
     x = np.asarray(X, net.dtype)
@@ -375,8 +407,13 @@ def test_the_layer_update_made_inside_the_trace_sweep_is_w_minus_eta_delta_f(dty
     for name, (weights, trace) in before.items():
         lr = lr_layer if lr_layer and name in ("w_in", "w_rec") else rule.lr
         assert np.any(trace != 0), name
-        np.testing.assert_allclose(net.params[name], weights + net.dtype.type(-lr * delta) * trace,
-                                   rtol=1e-12 if lr_layer else 0, atol=0, err_msg=name)
+        np.testing.assert_allclose(
+            net.params[name],
+            weights + net.dtype.type(-lr * delta) * trace,
+            rtol=1e-12 if lr_layer else 0,
+            atol=0,
+            err_msg=name,
+        )
     assert np.all(np.diagonal(net.params["w_rec"]) == 0)
 
 
@@ -386,8 +423,7 @@ def test_without_value_to_layer_the_layer_traces_ignore_the_critic():
     traces = []
     for c_value in (0.0, 5.0):
         net = _net(seed=5)
-        rule = ll.rules.make("reward-eprop", c_value=c_value, value_to_layer=False,
-                             feedback="symmetric")
+        rule = ll.rules.make("reward-eprop", c_value=c_value, value_to_layer=False, feedback="symmetric")
         rule.bind(net)
         rule.lr = 0.0  # frozen weights: the same network state for both values of c_value
         rng = np.random.default_rng(1)
@@ -404,9 +440,19 @@ def test_without_value_to_layer_the_layer_traces_ignore_the_critic():
 
 @pytest.mark.parametrize("task, steps", [("catch", 6000), ("pong", 6000), ("flappy", 6000)])
 def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(task, steps, tmp_path):
-    settings = ["--task", task, "--steps", str(steps), "--seed", "2", "--set",
-                "training.checkpoint_every=500", "--set", "training.eval_episodes=2",
-                "--no-progress"]
+    settings = [
+        "--task",
+        task,
+        "--steps",
+        str(steps),
+        "--seed",
+        "2",
+        "--set",
+        "training.checkpoint_every=500",
+        "--set",
+        "training.eval_episodes=2",
+        "--no-progress",
+    ]
 
     def past_the_first_checkpoint(run_dir):
         try:
@@ -418,8 +464,12 @@ def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(task, ste
 
 
 def test_a_diverging_lifetime_fails_with_a_message_naming_step_and_checkpoint(tmp_path):
-    config = {"task": "catch", "rule": {"lr": 1e30}, "seed": 0,
-              "training": {"steps": 3000, "checkpoint_every": 1000}}
+    config = {
+        "task": "catch",
+        "rule": {"lr": 1e30},
+        "seed": 0,
+        "training": {"steps": 3000, "checkpoint_every": 1000},
+    }
     summary = run_lifetime(config, tmp_path / "run", progress=False)
     assert summary["status"] == "failed"
     assert "by step" in summary["message"] and "last finite checkpoint" in summary["message"]

@@ -21,20 +21,42 @@ RUN_FILES = ("config.json", "metrics.jsonl", "weights.npz", "learning_curve.png"
 # Short versions: easy settings of each task that learn within ~100 trials on CI. The full-size
 # demonstrations (tests marked slow, benchmarks/supervised.py) are what the headline numbers use.
 _SMALL_NET = {"n_rec": 30, "n_adaptive": 15, "tau_adapt": 200.0, "beta": 0.1}
-_SHORT_TRAINING = {"n_trials": 100, "lr": 5e-3, "eval_every": 50, "validation_trials": 16, "target": None,
-                   "test_trials": 16}
+_SHORT_TRAINING = {
+    "n_trials": 100,
+    "lr": 5e-3,
+    "eval_every": 50,
+    "validation_trials": 16,
+    "target": None,
+    "test_trials": 16,
+}
 SHORT = {
-    "evidence": {"task": {"name": "evidence", "n_cues": 1, "seq_len": 400},
-                 "network": _SMALL_NET, "training": _SHORT_TRAINING},
-    "pattern": {"task": {"name": "pattern", "seq_len": 300, "n_in": 40, "periods": [300, 150, 100]},
-                "network": {"n_rec": 40},
-                "training": {"n_trials": 40, "lr": 5e-3, "eval_every": 10, "validation_trials": 1,
-                             "test_trials": 1}},
-    "store_recall": {"task": {"name": "store_recall", "n_symbols": 3, "t_symbol": 60},
-                     "network": _SMALL_NET, "training": _SHORT_TRAINING},
-    "delayed_match": {"task": {"name": "delayed_match", "min_delay": 50, "max_delay": 60,
-                               "t_cue": 50, "t_gap": 50, "t_recall": 60},
-                      "network": _SMALL_NET, "training": _SHORT_TRAINING},
+    "evidence": {
+        "task": {"name": "evidence", "n_cues": 1, "seq_len": 400},
+        "network": _SMALL_NET,
+        "training": _SHORT_TRAINING,
+    },
+    "pattern": {
+        "task": {"name": "pattern", "seq_len": 300, "n_in": 40, "periods": [300, 150, 100]},
+        "network": {"n_rec": 40},
+        "training": {"n_trials": 40, "lr": 5e-3, "eval_every": 10, "validation_trials": 1, "test_trials": 1},
+    },
+    "store_recall": {
+        "task": {"name": "store_recall", "n_symbols": 3, "t_symbol": 60},
+        "network": _SMALL_NET,
+        "training": _SHORT_TRAINING,
+    },
+    "delayed_match": {
+        "task": {
+            "name": "delayed_match",
+            "min_delay": 50,
+            "max_delay": 60,
+            "t_cue": 50,
+            "t_gap": 50,
+            "t_recall": 60,
+        },
+        "network": _SMALL_NET,
+        "training": _SHORT_TRAINING,
+    },
 }
 
 
@@ -74,14 +96,14 @@ def test_same_config_and_seed_give_identical_runs(tmp_path):
         np.testing.assert_array_equal(a[key], b[key])
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
     assert strip(io.read_jsonl(tmp_path / "a" / "metrics.jsonl")) == strip(
-        io.read_jsonl(tmp_path / "b" / "metrics.jsonl"))
+        io.read_jsonl(tmp_path / "b" / "metrics.jsonl")
+    )
 
 
 def test_step_updates_and_trial_updates_are_both_available(tmp_path):
     base = {**SHORT["delayed_match"], "seed": 0}
     for update in ("step", "trial"):
-        config = {**base, "training": {**base["training"], "n_trials": 4, "update": update,
-                                       "eval_every": 2}}
+        config = {**base, "training": {**base["training"], "n_trials": 4, "update": update, "eval_every": 2}}
         summary = run_supervised(config, tmp_path / update, progress=False)
         assert summary["update"] == update
 
@@ -96,17 +118,20 @@ def test_run_refuses_to_overwrite_an_existing_run(tmp_path):
     assert (tmp_path / "r" / "summary.json").read_text() == before
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--task", "evidnce"], "did you mean 'evidence'"),
-    (["run", "--task", "evidence", "--feedback", "randm"], "unknown feedback mode 'randm'"),
-    (["run", "--task", "evidence", "--rule", "bptt"], "unknown rule 'bptt'"),
-    (["run", "--task", "evidence", "--update", "batch"], "training.update = 'batch'"),
-    (["run", "--task", "evidence", "--set", "network.tau_men=3"], "did you mean 'tau_mem'"),
-    (["run", "--task", "evidence", "--set", "rule.c_rg=1"], "unknown rule 'eprop' option 'c_rg'"),
-    (["run", "--task", "evidence", "--lr", "-1"], "training.lr"),
-    (["run", "--config", "/nonexistent.toml"], "does not exist"),
-    (["plot", "/nonexistent"], "not a run directory"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--task", "evidnce"], "did you mean 'evidence'"),
+        (["run", "--task", "evidence", "--feedback", "randm"], "unknown feedback mode 'randm'"),
+        (["run", "--task", "evidence", "--rule", "bptt"], "unknown rule 'bptt'"),
+        (["run", "--task", "evidence", "--update", "batch"], "training.update = 'batch'"),
+        (["run", "--task", "evidence", "--set", "network.tau_men=3"], "did you mean 'tau_mem'"),
+        (["run", "--task", "evidence", "--set", "rule.c_rg=1"], "unknown rule 'eprop' option 'c_rg'"),
+        (["run", "--task", "evidence", "--lr", "-1"], "training.lr"),
+        (["run", "--config", "/nonexistent.toml"], "does not exist"),
+        (["plot", "/nonexistent"], "not a run directory"),
+    ],
+)
 def test_cli_rejects_bad_input_with_exit_2_and_a_clear_message(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -115,8 +140,17 @@ def test_cli_rejects_bad_input_with_exit_2_and_a_clear_message(argv, message, ca
 def test_cli_list_names_rules_feedback_modes_and_tasks(capsys):
     assert main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in ("eprop", "symmetric", "random", "direct", "adaptive", "evidence", "pattern",
-                 "store_recall", "delayed_match"):
+    for name in (
+        "eprop",
+        "symmetric",
+        "random",
+        "direct",
+        "adaptive",
+        "evidence",
+        "pattern",
+        "store_recall",
+        "delayed_match",
+    ):
         assert name in text
 
 
@@ -141,8 +175,9 @@ validation_trials = 1
 test_trials = 1
 """)
     out = tmp_path / "run"
-    code = main(["run", "--config", str(config), "--set", "training.lr=0.004", "--out", str(out),
-                 "--no-progress"])
+    code = main(
+        ["run", "--config", str(config), "--set", "training.lr=0.004", "--out", str(out), "--no-progress"]
+    )
     assert code == 0
     resolved = io.read_json(out / "config.json")
     assert resolved["training"]["lr"] == 0.004 and resolved["seed"] == 2
@@ -155,10 +190,29 @@ test_trials = 1
 
 def test_sigint_leaves_a_complete_run_directory_marked_interrupted(tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "locallearn", "run", "--task", "evidence", "--trials", "100000",
-               "--eval-every", "1000", "--validation-trials", "1", "--test-trials", "1",
-               "--set", "network.n_rec=20", "--set", "network.n_adaptive=10",
-               "--out", str(out), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "locallearn",
+        "run",
+        "--task",
+        "evidence",
+        "--trials",
+        "100000",
+        "--eval-every",
+        "1000",
+        "--validation-trials",
+        "1",
+        "--test-trials",
+        "1",
+        "--set",
+        "network.n_rec=20",
+        "--set",
+        "network.n_adaptive=10",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not (out / "metrics.jsonl").exists() and time.time() < deadline:
@@ -181,11 +235,33 @@ def test_sigint_leaves_a_complete_run_directory_marked_interrupted(tmp_path):
 
 
 def test_kill_9_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
-    settings = ["--task", "store_recall", "--seed", "4", "--trials", "40", "--eval-every", "5",
-                "--validation-trials", "2", "--test-trials", "2", "--set", "task.n_symbols=3",
-                "--set", "task.t_symbol=60", "--set", "network.n_rec=20",
-                "--set", "network.n_adaptive=10", "--set", "training.lr_decay=0.9",
-                "--set", "rule.feedback='adaptive'", "--no-progress"]
+    settings = [
+        "--task",
+        "store_recall",
+        "--seed",
+        "4",
+        "--trials",
+        "40",
+        "--eval-every",
+        "5",
+        "--validation-trials",
+        "2",
+        "--test-trials",
+        "2",
+        "--set",
+        "task.n_symbols=3",
+        "--set",
+        "task.t_symbol=60",
+        "--set",
+        "network.n_rec=20",
+        "--set",
+        "network.n_adaptive=10",
+        "--set",
+        "training.lr_decay=0.9",
+        "--set",
+        "rule.feedback='adaptive'",
+        "--no-progress",
+    ]
 
     def three_evaluations_written(run_dir):
         path = run_dir / "metrics.jsonl"

@@ -17,10 +17,11 @@ from locallearn import io, report, streams, sweep
 from locallearn.cli import main
 from locallearn.runs import CheckpointError, RunDirectoryError, checkpoint, execute, play, resolve
 
-TINY = {"task": {"name": "evidence", "n_cues": 1, "seq_len": 360},
-        "network": {"n_rec": 10, "n_adaptive": 5},
-        "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 8, "test_trials": 16,
-                     "target": None}}
+TINY = {
+    "task": {"name": "evidence", "n_cues": 1, "seq_len": 360},
+    "network": {"n_rec": 10, "n_adaptive": 5},
+    "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 8, "test_trials": 16, "target": None},
+}
 TINY_LIFE = {"task": "catch", "seed": 0, "training": {"steps": 300, "eval_episodes": 3}}
 
 
@@ -31,8 +32,7 @@ def _tiny(**training):
 # ----------------------------------------------------------------------------- held out
 def test_validation_test_and_training_trials_come_from_disjoint_streams():
     task = ll.tasks.make("evidence", n_cues=1, seq_len=360)
-    draws = {name: task.trial(streams.generator(0, name)).inputs for name in
-             ("train", "validation", "test")}
+    draws = {name: task.trial(streams.generator(0, name)).inputs for name in ("train", "validation", "test")}
     assert not np.array_equal(draws["train"], draws["validation"])
     assert not np.array_equal(draws["validation"], draws["test"])
     assert len(set(streams.STREAMS.values())) == len(streams.STREAMS)
@@ -80,10 +80,31 @@ def test_two_runs_in_the_same_second_without_out_get_their_own_folders(tmp_path,
 
 def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "locallearn", "run", "--task", "evidence", "--trials",
-               "100000", "--set", "task.n_cues=1", "--set", "task.seq_len=360",
-               "--set", "network.n_rec=10", "--set", "network.n_adaptive=5",
-               "--eval-every", "50", "--validation-trials", "2", "--out", str(out), "--no-progress"]
+    command = [
+        sys.executable,
+        "-m",
+        "locallearn",
+        "run",
+        "--task",
+        "evidence",
+        "--trials",
+        "100000",
+        "--set",
+        "task.n_cues=1",
+        "--set",
+        "task.seq_len=360",
+        "--set",
+        "network.n_rec=10",
+        "--set",
+        "network.n_adaptive=5",
+        "--eval-every",
+        "50",
+        "--validation-trials",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 60
@@ -135,8 +156,9 @@ def test_an_unwritable_out_is_a_one_line_error(tmp_path, capsys):
 def test_checkpoints_hold_no_pickle_and_restore_a_learner_exactly(tmp_path):
     def build():
         net = small_network(seed=1)
-        return ll.OnlineLearner(net, ll.rules.make("eprop", feedback="adaptive"), ll.Adam(lr=1e-2),
-                                update="step")
+        return ll.OnlineLearner(
+            net, ll.rules.make("eprop", feedback="adaptive"), ll.Adam(lr=1e-2), update="step"
+        )
 
     inputs = (np.random.default_rng(0).random((30, 4)) < 0.3).astype(float)
     targets = np.random.default_rng(1).standard_normal((30, 3))
@@ -153,16 +175,24 @@ def test_checkpoints_hold_no_pickle_and_restore_a_learner_exactly(tmp_path):
         np.testing.assert_array_equal(a.net.params[name], b.net.params[name])
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: (d / "checkpoint.npz").write_bytes((d / "checkpoint.npz").read_bytes()[:200]),
-     "does not match its manifest"),
-    (lambda d: (d / "checkpoint.npz").unlink(), "checkpoint.npz is missing"),
-    (lambda d: (d / "checkpoint.json").write_text(""), "damaged"),
-    (lambda d: (d / "checkpoint.json").write_text(json.dumps({"format": "locallearn-checkpoint",
-                                                               "version": 1})), "version 1"),
-])
-def test_a_damaged_checkpoint_is_a_one_line_error_naming_the_file(damage, message, tmp_path,
-                                                                   capsys):
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda d: (d / "checkpoint.npz").write_bytes((d / "checkpoint.npz").read_bytes()[:200]),
+            "does not match its manifest",
+        ),
+        (lambda d: (d / "checkpoint.npz").unlink(), "checkpoint.npz is missing"),
+        (lambda d: (d / "checkpoint.json").write_text(""), "damaged"),
+        (
+            lambda d: (d / "checkpoint.json").write_text(
+                json.dumps({"format": "locallearn-checkpoint", "version": 1})
+            ),
+            "version 1",
+        ),
+    ],
+)
+def test_a_damaged_checkpoint_is_a_one_line_error_naming_the_file(damage, message, tmp_path, capsys):
     out = tmp_path / "run"
     execute(_tiny(n_trials=3), out, progress=False)
     summary = io.read_json(out / "summary.json")
@@ -186,11 +216,16 @@ def test_an_old_pickled_run_is_refused_with_a_message(tmp_path):
 
 # ----------------------------------------------------------------------------- failures
 def test_adam_divergence_fails_with_its_reason_on_the_console(tmp_path, capsys):
-    config = {"task": {"name": "pattern", "seq_len": 200, "n_in": 20, "periods": [200, 100]},
-              "network": {"n_rec": 20}, "seed": 0,
-              "training": {"n_trials": 40, "lr": 1e6, "optimizer": "adam", "eval_every": 5}}
-    assert main(["run", "--config", _toml(tmp_path, config), "--out", str(tmp_path / "run"),
-                 "--no-progress"]) == 1
+    config = {
+        "task": {"name": "pattern", "seq_len": 200, "n_in": 20, "periods": [200, 100]},
+        "network": {"n_rec": 20},
+        "seed": 0,
+        "training": {"n_trials": 40, "lr": 1e6, "optimizer": "adam", "eval_every": 5},
+    }
+    assert (
+        main(["run", "--config", _toml(tmp_path, config), "--out", str(tmp_path / "run"), "--no-progress"])
+        == 1
+    )
     summary = io.read_json(tmp_path / "run" / "summary.json")
     assert summary["status"] == "failed" and summary["value"] is None
     assert "last finite checkpoint" in summary["message"]
@@ -219,8 +254,7 @@ def test_a_nan_written_in_place_is_caught_before_the_next_update():
 
 
 def test_a_huge_network_says_how_large_it_is(capsys):
-    assert main(["run", "--task", "evidence", "--set", "network.n_rec=300000",
-                 "--no-progress"]) == 2
+    assert main(["run", "--task", "evidence", "--set", "network.n_rec=300000", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "GiB for its weights" in err
 
@@ -228,6 +262,7 @@ def test_a_huge_network_says_how_large_it_is(capsys):
 def test_a_missing_extra_is_named(capsys):
     try:
         import ale_py  # noqa: F401
+
         pytest.skip("ale-py is installed")
     except ModuleNotFoundError:
         pass
@@ -264,27 +299,52 @@ def test_play_refuses_nan_weights_supervised_runs_and_no_episodes(tmp_path, caps
 
 
 # ----------------------------------------------------------------------------- sweeps, report
-SMALL = {"task": {"n_cues": 1, "seq_len": 360}, "network": {"n_rec": 10, "n_adaptive": 5},
-         "training": {"n_trials": 3, "eval_every": 3, "validation_trials": 2, "test_trials": 4}}
+SMALL = {
+    "task": {"n_cues": 1, "seq_len": 360},
+    "network": {"n_rec": 10, "n_adaptive": 5},
+    "training": {"n_trials": 3, "eval_every": 3, "validation_trials": 2, "test_trials": 4},
+}
 
 
 def test_a_sweep_cell_of_another_configuration_is_moved_aside_and_rerun(tmp_path):
     cells = sweep.cells([("eprop", "random")], ["evidence"], [0], SMALL)
     first = sweep.run_sweep(cells, tmp_path, workers=1)
     longer = {**SMALL, "training": {**SMALL["training"], "n_trials": 6, "eval_every": 3}}
-    again = sweep.run_sweep(sweep.cells([("eprop", "random")], ["evidence"], [0], longer),
-                            tmp_path, workers=1)
+    again = sweep.run_sweep(
+        sweep.cells([("eprop", "random")], ["evidence"], [0], longer), tmp_path, workers=1
+    )
     assert not again[0]["reused"] and again[0]["steps"] == 2 * first[0]["steps"]
     stale = list((tmp_path / "stale").iterdir())
     assert len(stale) == 1 and io.read_json(stale[0] / "summary.json")["trials"] == 3
 
 
 def test_sweep_workers_exit_within_10_s_of_their_drivers_kill_9(tmp_path):
-    command = [sys.executable, "-m", "locallearn", "compare", "--rules", "eprop:random",
-               "--tasks", "evidence", "--seeds", "0-1", "--workers", "2", "--out",
-               str(tmp_path / "s"), "--set", "training.n_trials=100000",
-               "--set", "network.n_rec=10", "--set", "network.n_adaptive=5",
-               "--set", "task.seq_len=360", "--set", "task.n_cues=1"]
+    command = [
+        sys.executable,
+        "-m",
+        "locallearn",
+        "compare",
+        "--rules",
+        "eprop:random",
+        "--tasks",
+        "evidence",
+        "--seeds",
+        "0-1",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "s"),
+        "--set",
+        "training.n_trials=100000",
+        "--set",
+        "network.n_rec=10",
+        "--set",
+        "network.n_adaptive=5",
+        "--set",
+        "task.seq_len=360",
+        "--set",
+        "task.n_cues=1",
+    ]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while len(list((tmp_path / "s").glob("*/metrics.jsonl"))) < 2 and time.time() < deadline:
@@ -331,8 +391,7 @@ def test_the_readmes_tables_are_what_report_prints_from_the_committed_results():
 
 
 # ----------------------------------------------------------------------------- console
-def test_first_run_notice_appears_once_and_only_when_the_kernel_cache_is_empty(monkeypatch,
-                                                                                tmp_path):
+def test_first_run_notice_appears_once_and_only_when_the_kernel_cache_is_empty(monkeypatch, tmp_path):
     import io as text_io
 
     from locallearn.runs import console
@@ -359,8 +418,9 @@ def test_progress_off_a_terminal_is_a_few_plain_lines():
     from locallearn.runs import console
 
     stream = text_io.StringIO()
-    progress = console.Progress(1000, "trial", "evidence / eprop:random", stream=stream,
-                                interval_seconds=3600)
+    progress = console.Progress(
+        1000, "trial", "evidence / eprop:random", stream=stream, interval_seconds=3600
+    )
     for _ in range(1000):
         progress.update(1, accuracy="0.90")
     progress.close()

@@ -22,8 +22,9 @@ def _run_update(low_spikes, up_spikes, decay=0.9, lr=0.1, backend="numba"):
 
 
 @settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 2**31), n_low=st.integers(1, 6), n_up=st.integers(1, 6),
-       density=st.floats(0.05, 0.6))
+@given(
+    seed=st.integers(0, 2**31), n_low=st.integers(1, 6), n_up=st.integers(1, 6), density=st.floats(0.05, 0.6)
+)
 def test_sal_update_is_antisymmetric_in_swapping_pre_and_post_trains(seed, n_low, n_up, density):
     rng = np.random.default_rng(seed)
     low = (rng.random((40, n_low)) < density).astype(float)
@@ -39,7 +40,7 @@ def test_coincident_spikes_cancel_and_timing_sets_the_sign():
     assert _run_update(one, one)[0, 0] == 0.0
     low_then_up = _run_update(np.array([[1.0], [0.0]]), np.array([[0.0], [1.0]]))
     up_then_low = _run_update(np.array([[0.0], [1.0]]), np.array([[1.0], [0.0]]))
-    assert low_then_up[0, 0] == pytest.approx(0.1 * 0.9)   # lower before upper: potentiation
+    assert low_then_up[0, 0] == pytest.approx(0.1 * 0.9)  # lower before upper: potentiation
     assert up_then_low[0, 0] == pytest.approx(-0.1 * 0.9)  # upper before lower: depression
 
 

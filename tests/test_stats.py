@@ -12,16 +12,16 @@ def test_summary_uses_the_sample_std_and_the_t_interval_scipy_gives():
     s = stats.summarize(values)
     assert s.n == 5
     assert s.std == pytest.approx(np.std(values, ddof=1), rel=1e-12)
-    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(values),
-                                       scale=scipy_stats.sem(values))
+    low, high = scipy_stats.t.interval(0.95, 4, loc=np.mean(values), scale=scipy_stats.sem(values))
     assert (s.low, s.high) == pytest.approx((low, high), rel=1e-12)
     assert "(n=5)" in s.text()
 
 
 def test_t_interval_covers_the_true_mean_95_percent_of_the_time():
     rng = np.random.default_rng(3)
-    hits = sum(s.low <= 1.0 <= s.high for s in
-               (stats.summarize(rng.normal(1.0, 2.0, 5)) for _ in range(4000)))
+    hits = sum(
+        s.low <= 1.0 <= s.high for s in (stats.summarize(rng.normal(1.0, 2.0, 5)) for _ in range(4000))
+    )
     assert 0.935 < hits / 4000 < 0.965
 
 

@@ -9,23 +9,26 @@ from locallearn import io, sweep
 from locallearn.cli import main
 from locallearn.config import ConfigError
 
-SMALL = {"task": {"n_cues": 1, "seq_len": 360},
-         "network": {"n_rec": 12, "n_adaptive": 6},
-         "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 4, "test_trials": 4,
-                      "target": None}}
+SMALL = {
+    "task": {"n_cues": 1, "seq_len": 360},
+    "network": {"n_rec": 12, "n_adaptive": 6},
+    "training": {"n_trials": 6, "eval_every": 3, "validation_trials": 4, "test_trials": 4, "target": None},
+}
 
 
 def test_parse_rules_and_seeds():
     assert sweep.parse_rules("eprop:random, eprop:symmetric,rstdp") == [
-        ("eprop", "random"), ("eprop", "symmetric"), ("rstdp", None)]
+        ("eprop", "random"),
+        ("eprop", "symmetric"),
+        ("rstdp", None),
+    ]
     assert sweep.parse_seeds("0-2,5") == [0, 1, 2, 5]
     with pytest.raises(ConfigError):
         sweep.parse_seeds("-1")
 
 
 def test_small_sweep_writes_results_and_reuses_finished_cells(tmp_path):
-    cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [0, 1],
-                        SMALL)
+    cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [0, 1], SMALL)
     rows = sweep.run_sweep(cells, tmp_path, workers=2)
     assert [r["status"] for r in rows] == ["completed"] * 4
     with open(tmp_path / "results.csv") as handle:
@@ -37,8 +40,7 @@ def test_small_sweep_writes_results_and_reuses_finished_cells(tmp_path):
     weights = np.load(tmp_path / cells[0].name / "weights.npz")["w_in"].copy()
     again = sweep.run_sweep(cells, tmp_path, workers=1)  # a restart skips what completed
     assert all(r["reused"] for r in again)
-    np.testing.assert_array_equal(np.load(tmp_path / cells[0].name / "weights.npz")["w_in"],
-                                  weights)
+    np.testing.assert_array_equal(np.load(tmp_path / cells[0].name / "weights.npz")["w_in"], weights)
     assert [r["value"] for r in again] == [r["value"] for r in rows]
 
 
@@ -54,20 +56,24 @@ def test_an_unfinished_cell_is_redone(tmp_path):
 
 def test_a_diverging_cell_fails_alone(tmp_path):
     diverging = {**SMALL, "training": {**SMALL["training"], "lr": 1e38, "optimizer": "sgd"}}
-    cells = (sweep.cells([("eprop", "random")], ["evidence"], [0], diverging)
-             + sweep.cells([("eprop", "random")], ["evidence"], [1], SMALL))
+    cells = sweep.cells([("eprop", "random")], ["evidence"], [0], diverging) + sweep.cells(
+        [("eprop", "random")], ["evidence"], [1], SMALL
+    )
     rows = sweep.run_sweep(cells, tmp_path, workers=1)
     assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["message"]
     assert rows[1]["status"] == "completed"
     assert "1 failed" in (tmp_path / "results.md").read_text()
 
 
-@pytest.mark.parametrize("rules, tasks, fragment", [
-    ("eprop:randm", "evidence", "unknown feedback mode 'randm'"),
-    ("bptt", "evidence", "unknown rule 'bptt'"),
-    ("eprop", "evidnce", "unknown task 'evidnce'"),
-    ("eprop", "catch", "not a reinforcement-learning rule"),
-])
+@pytest.mark.parametrize(
+    "rules, tasks, fragment",
+    [
+        ("eprop:randm", "evidence", "unknown feedback mode 'randm'"),
+        ("bptt", "evidence", "unknown rule 'bptt'"),
+        ("eprop", "evidnce", "unknown task 'evidnce'"),
+        ("eprop", "catch", "not a reinforcement-learning rule"),
+    ],
+)
 def test_bad_sweeps_fail_before_anything_runs(rules, tasks, fragment, tmp_path):
     overrides = {} if tasks == "catch" else SMALL
     cells = sweep.cells(sweep.parse_rules(rules), tasks.split(","), [0], overrides)
@@ -83,7 +89,7 @@ rules = ["eprop:random"]
 tasks = ["evidence"]
 seeds = [0]
 workers = 1
-out = "{tmp_path / 'out'}"
+out = "{tmp_path / "out"}"
 [config.task]
 n_cues = 1
 seq_len = 360
@@ -107,9 +113,12 @@ def test_a_dask_local_cluster_gives_the_process_pool_results_bit_for_bit(tmp_pat
     distributed = pytest.importorskip("distributed")
     cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [3], SMALL)
     pool_rows = sweep.run_sweep(cells, tmp_path / "pool", workers=2)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         dask_rows = sweep.run_sweep(cells, tmp_path / "dask", executor=client.get_executor())
     for a, b in zip(pool_rows, dask_rows):
         assert a["value"] == b["value"] and a["steps"] == b["steps"]
@@ -125,16 +134,41 @@ def test_a_killed_sweep_restarted_gives_the_results_of_an_uninterrupted_one(tmp_
     import time
 
     def command(out):
-        return [sys.executable, "-m", "locallearn", "compare", "--rules", "eprop:random",
-                "--tasks", "evidence", "--seeds", "0-3", "--workers", "1", "--out", str(out),
-                "--set", "task.n_cues=1", "--set", "task.seq_len=360",
-                "--set", "network.n_rec=12", "--set", "network.n_adaptive=6",
-                "--set", "training.n_trials=6", "--set", "training.eval_every=3",
-                "--set", "training.validation_trials=4", "--set", "training.test_trials=4"]
+        return [
+            sys.executable,
+            "-m",
+            "locallearn",
+            "compare",
+            "--rules",
+            "eprop:random",
+            "--tasks",
+            "evidence",
+            "--seeds",
+            "0-3",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--set",
+            "task.n_cues=1",
+            "--set",
+            "task.seq_len=360",
+            "--set",
+            "network.n_rec=12",
+            "--set",
+            "network.n_adaptive=6",
+            "--set",
+            "training.n_trials=6",
+            "--set",
+            "training.eval_every=3",
+            "--set",
+            "training.validation_trials=4",
+            "--set",
+            "training.test_trials=4",
+        ]
 
     subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
-    process = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(command(tmp_path / "killed"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while not list((tmp_path / "killed").glob("*/summary.json")) and time.time() < deadline:
         time.sleep(0.05)
@@ -145,7 +179,9 @@ def test_a_killed_sweep_restarted_gives_the_results_of_an_uninterrupted_one(tmp_
 
     def table(out):
         with open(out / "results.csv") as handle:
-            return [{k: v for k, v in row.items() if k not in ("wall_seconds", "run_dir")}
-                    for row in csv.DictReader(handle)]
+            return [
+                {k: v for k, v in row.items() if k not in ("wall_seconds", "run_dir")}
+                for row in csv.DictReader(handle)
+            ]
 
     assert table(tmp_path / "whole") == table(tmp_path / "killed")

@@ -16,20 +16,46 @@ from .lifetime import Agent, AgentConfig, LifetimeConfig, load_agent, play
 from .supervised import TrainingConfig
 
 
-def run_supervised(user_config, out=None, progress: bool = True, callbacks: tuple = (),
-                   resume: bool = False, force: bool = False) -> dict:
+def run_supervised(
+    user_config,
+    out=None,
+    progress: bool = True,
+    callbacks: tuple = (),
+    resume: bool = False,
+    force: bool = False,
+) -> dict:
     """Train on a supervised task (see :mod:`locallearn.runs.supervised`)."""
-    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks,
-                   force=force)
+    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks, force=force)
 
 
-def run_lifetime(user_config, out=None, progress: bool = True, callbacks: tuple = (),
-                 resume: bool = False, force: bool = False) -> dict:
+def run_lifetime(
+    user_config,
+    out=None,
+    progress: bool = True,
+    callbacks: tuple = (),
+    resume: bool = False,
+    force: bool = False,
+) -> dict:
     """Live one lifetime in an environment (see :mod:`locallearn.runs.lifetime`)."""
-    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks,
-                   force=force)
+    return execute(user_config, out, resume=resume, progress=progress, callbacks=callbacks, force=force)
 
 
-__all__ = ["Agent", "AgentConfig", "CheckpointError", "Divergence", "LifetimeConfig",
-           "RunDirectoryError", "TrainingConfig", "build_task", "execute", "fingerprint", "is_environment",
-           "load_agent", "play", "resolve", "rule_label", "run_lifetime", "run_supervised"]
+__all__ = [
+    "Agent",
+    "AgentConfig",
+    "CheckpointError",
+    "Divergence",
+    "LifetimeConfig",
+    "RunDirectoryError",
+    "TrainingConfig",
+    "build_task",
+    "execute",
+    "fingerprint",
+    "is_environment",
+    "load_agent",
+    "play",
+    "resolve",
+    "rule_label",
+    "run_lifetime",
+    "run_supervised",
+]

@@ -65,8 +65,15 @@ def _is_simple(value) -> bool:
 
 
 def _skipped(value) -> bool:
-    if isinstance(value, types.ModuleType | type | types.FunctionType | types.BuiltinFunctionType
-                  | types.MethodType | functools.partial):
+    if isinstance(
+        value,
+        types.ModuleType
+        | type
+        | types.FunctionType
+        | types.BuiltinFunctionType
+        | types.MethodType
+        | functools.partial,
+    ):
         return True
     if isinstance(value, np.dtype):  # rebuilt from the configuration
         return True
@@ -130,8 +137,10 @@ class _Recorder:
             for name, item in sorted(_attributes(value).items()):
                 self.walk(item, f"{path}/{name}")
         else:
-            raise CheckpointError(f"cannot record {path} (a {type(value).__module__}."
-                                  f"{type(value).__name__}); this run cannot be checkpointed")
+            raise CheckpointError(
+                f"cannot record {path} (a {type(value).__module__}."
+                f"{type(value).__name__}); this run cannot be checkpointed"
+            )
 
 
 def capture(objects: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -154,8 +163,9 @@ class _Restorer:
             self.used.add(path)
             return self.arrays[path]
         if path not in self.values:
-            raise CheckpointError(f"the checkpoint has no entry {path!r} (written by another "
-                                  "version or configuration)")
+            raise CheckpointError(
+                f"the checkpoint has no entry {path!r} (written by another version or configuration)"
+            )
         self.used.add(path)
         value = self.values[path]
         if isinstance(value, dict) and _GENERATOR in value:
@@ -168,8 +178,9 @@ class _Restorer:
         if isinstance(value, dict) and "__dict__" in value:
             return {k: self._leaf(f"{path}/{k}") for k in value["__dict__"]}
         if isinstance(value, dict) and "__object__" in value:
-            raise CheckpointError(f"the checkpoint holds an object at {path!r} that this "
-                                  "configuration does not create")
+            raise CheckpointError(
+                f"the checkpoint holds an object at {path!r} that this configuration does not create"
+            )
         return value
 
     def restored(self, current, path: str):
@@ -180,8 +191,11 @@ class _Restorer:
                 return current
             self.seen.add(id(current))
             saved = self._leaf(path)
-            if isinstance(saved, np.ndarray) and saved.shape == current.shape \
-                    and saved.dtype == current.dtype:
+            if (
+                isinstance(saved, np.ndarray)
+                and saved.shape == current.shape
+                and saved.dtype == current.dtype
+            ):
                 current[...] = saved
                 return current
             return np.array(saved) if isinstance(saved, np.ndarray) else saved
@@ -191,8 +205,7 @@ class _Restorer:
                 current.bit_generator.state = saved.bit_generator.state
                 return current
             return saved
-        if type(current) is dict and all(type(k) is str for k in current) \
-                and not _is_simple(current):
+        if type(current) is dict and all(type(k) is str for k in current) and not _is_simple(current):
             record = self.values.get(path)
             if not (isinstance(record, dict) and "__dict__" in record):
                 return self._leaf(path)
@@ -213,23 +226,31 @@ class _Restorer:
                 current[:] = items
                 return current
             return tuple(items)
-        if current is not None and not _is_simple(current) and not isinstance(
-                current, np.generic | list | tuple | dict) and not _skipped(current):
+        if (
+            current is not None
+            and not _is_simple(current)
+            and not isinstance(current, np.generic | list | tuple | dict)
+            and not _skipped(current)
+        ):
             if not (_ours(current) or _has_own_state(current)):
                 raise CheckpointError(f"cannot restore {path} (a {type(current).__name__})")
             if id(current) in self.seen:
                 return current
             self.seen.add(id(current))
             if path not in self.values:
-                raise CheckpointError(f"the checkpoint has no entry {path!r} (written by "
-                                      "another version or configuration)")
+                raise CheckpointError(
+                    f"the checkpoint has no entry {path!r} (written by another version or configuration)"
+                )
             self.used.add(path)
             if _has_own_state(current):
                 state = self.restored(dict(current.checkpoint_state()), f"{path}/__state__")
                 current.restore_checkpoint_state(state)
                 return current
-            names = {p[len(path) + 1:].split("/", 1)[0] for p in (*self.arrays, *self.values)
-                     if p.startswith(path + "/")}
+            names = {
+                p[len(path) + 1 :].split("/", 1)[0]
+                for p in (*self.arrays, *self.values)
+                if p.startswith(path + "/")
+            }
             for name in sorted(set(vars(current)) | names):
                 item = getattr(current, name, None)
                 if _skipped(item) and name not in names:
@@ -247,8 +268,12 @@ class _Restorer:
             return current
         if isinstance(saved, np.ndarray) and saved.ndim == 0 and isinstance(current, np.generic):
             return saved[()]
-        if isinstance(saved, np.ndarray) and saved.ndim == 0 and path in self.arrays \
-                and not isinstance(current, np.ndarray):
+        if (
+            isinstance(saved, np.ndarray)
+            and saved.ndim == 0
+            and path in self.arrays
+            and not isinstance(current, np.ndarray)
+        ):
             return saved[()]
         return saved
 
@@ -261,8 +286,9 @@ def restore(objects: dict[str, Any], arrays: dict, values: dict) -> None:
             raise CheckpointError(f"{name!r} cannot be restored in place")
     unused = sorted((set(arrays) | set(values)) - restorer.used)
     if unused:
-        raise CheckpointError(f"the checkpoint holds {unused[0]!r}, which this configuration "
-                              "does not create (another version?)")
+        raise CheckpointError(
+            f"the checkpoint holds {unused[0]!r}, which this configuration does not create (another version?)"
+        )
 
 
 def _digest(path: Path) -> str:
@@ -274,8 +300,14 @@ def save(directory: str | Path, objects: dict[str, Any], counters: dict) -> None
     directory = Path(directory)
     arrays, values = capture(objects)
     io.write_npz(directory / ARRAYS, {k: np.asarray(v) for k, v in arrays.items()})
-    manifest = {"format": FORMAT, "version": VERSION, "sha256": _digest(directory / ARRAYS),
-                "arrays": len(arrays), "counters": counters, "values": values}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "sha256": _digest(directory / ARRAYS),
+        "arrays": len(arrays),
+        "counters": counters,
+        "values": values,
+    }
     text = json.dumps(manifest, allow_nan=True, default=io.json_default)
     io.write_text(directory / MANIFEST, text + "\n")
 
@@ -298,8 +330,10 @@ def load(directory: str | Path, objects: dict[str, Any]) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path} is not a locallearn checkpoint manifest")
     if manifest.get("version") != VERSION:
-        raise CheckpointError(f"{manifest_path} has checkpoint version {manifest.get('version')}; "
-                              f"this locallearn reads version {VERSION}")
+        raise CheckpointError(
+            f"{manifest_path} has checkpoint version {manifest.get('version')}; "
+            f"this locallearn reads version {VERSION}"
+        )
     if not arrays_path.exists():
         raise CheckpointError(f"{arrays_path} is missing")
     if _digest(arrays_path) != manifest.get("sha256"):

@@ -36,8 +36,16 @@ def compile_notice(stream=None) -> None:
 class Progress:
     """Progress of ``total`` units (trials or steps), with a few figures of the moment."""
 
-    def __init__(self, total: int, unit: str, description: str, enabled: bool = True,
-                 stream=None, interval_seconds: float = 60.0, initial: int = 0):
+    def __init__(
+        self,
+        total: int,
+        unit: str,
+        description: str,
+        enabled: bool = True,
+        stream=None,
+        interval_seconds: float = 60.0,
+        initial: int = 0,
+    ):
         self.total, self.unit, self.description = total, unit, description
         self.enabled = enabled
         self.stream = stream or sys.stderr
@@ -51,8 +59,15 @@ class Progress:
         if enabled and getattr(self.stream, "isatty", lambda: False)():
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, desc=description, initial=initial,
-                             dynamic_ncols=True, mininterval=0.5, file=self.stream)
+            self._bar = tqdm(
+                total=total,
+                unit=unit,
+                desc=description,
+                initial=initial,
+                dynamic_ncols=True,
+                mininterval=0.5,
+                file=self.stream,
+            )
         elif enabled:
             self._line()
 
@@ -73,8 +88,12 @@ class Progress:
         rate = (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
         figures = "".join(f", {k} {v}" for k, v in self.status.items())
         percent = 100 * self.done / self.total if self.total else 100.0
-        print(f"{self.description}: {self.done:,}/{self.total:,} {self.unit}s ({percent:.0f} %), "
-              f"{rate:,.0f} {self.unit}s/s{figures}", file=self.stream, flush=True)
+        print(
+            f"{self.description}: {self.done:,}/{self.total:,} {self.unit}s ({percent:.0f} %), "
+            f"{rate:,.0f} {self.unit}s/s{figures}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self._bar is not None:

@@ -28,8 +28,17 @@ from ..config import ConfigError
 
 LOCK = "run.lock"
 # every file a run may write; with --force a folder holding any of them is still refused
-OWN_FILES = ("config.json", "metrics.jsonl", "summary.json", "weights.npz", "checkpoint.npz",
-             "checkpoint.json", "learning_curve.png", "output_vs_target.png", LOCK)
+OWN_FILES = (
+    "config.json",
+    "metrics.jsonl",
+    "summary.json",
+    "weights.npz",
+    "checkpoint.npz",
+    "checkpoint.json",
+    "learning_curve.png",
+    "output_vs_target.png",
+    LOCK,
+)
 
 
 class RunDirectoryError(ConfigError):
@@ -86,7 +95,8 @@ class RunDirectory:
         if (path / "checkpoint.pkl").exists():
             raise RunDirectoryError(
                 f"{path} was written by an older locallearn (checkpoint.pkl, a pickle of live "
-                "objects, which is never loaded: it could run code); start a new run")
+                "objects, which is never loaded: it could run code); start a new run"
+            )
         if not (path / "config.json").exists():
             raise RunDirectoryError(f"{path} is not a run directory (no config.json) to resume")
         directory = cls(path)
@@ -98,16 +108,22 @@ class RunDirectory:
         if not present:
             return
         if (self.path / "config.json").exists():
-            raise RunDirectoryError(f"{self.path} already holds a run; resume it with "
-                                    f"--resume {self.path} or choose another --out")
+            raise RunDirectoryError(
+                f"{self.path} already holds a run; resume it with "
+                f"--resume {self.path} or choose another --out"
+            )
         if not force:
             shown = ", ".join(present[:3]) + (", …" if len(present) > 3 else "")
-            raise RunDirectoryError(f"{self.path} is not empty ({shown}) and is not a run; choose "
-                                    "another --out, or --force to write beside those files")
+            raise RunDirectoryError(
+                f"{self.path} is not empty ({shown}) and is not a run; choose "
+                "another --out, or --force to write beside those files"
+            )
         clashes = [name for name in OWN_FILES if name in present]
         if clashes:
-            raise RunDirectoryError(f"{self.path} holds {', '.join(clashes)}, which a run would "
-                                    "replace; --force never replaces files: choose another --out")
+            raise RunDirectoryError(
+                f"{self.path} holds {', '.join(clashes)}, which a run would "
+                "replace; --force never replaces files: choose another --out"
+            )
 
     # ------------------------------------------------------------------ the lock
     def _lock(self) -> None:
@@ -123,8 +139,9 @@ class RunDirectory:
             holder = handle.read().strip() or "another process"
             handle.close()
             if error.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise RunDirectoryError(f"{self.path} is being written by {holder}; wait for it "
-                                        "to finish or choose another --out") from None
+                raise RunDirectoryError(
+                    f"{self.path} is being written by {holder}; wait for it to finish or choose another --out"
+                ) from None
             raise
         handle.seek(0)
         handle.truncate()

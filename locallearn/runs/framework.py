@@ -97,8 +97,7 @@ def checked_section(cls, section: str, values: dict) -> dict:
 
     unknown = sorted(set(values) - set(cls.__dataclass_fields__))
     if unknown:
-        raise ConfigError(unknown_name_message(f"{section} key", unknown[0],
-                                               cls.__dataclass_fields__))
+        raise ConfigError(unknown_name_message(f"{section} key", unknown[0], cls.__dataclass_fields__))
     return asdict(cls(**values))
 
 
@@ -115,8 +114,11 @@ def rule_config(defaults: dict, user: dict, kind: str, default_name: str, task_n
     from .. import rules
 
     section = rule_section(defaults.get("rule", {"name": default_name}), user.get("rule", {}))
-    made = construct(f"rule {section['name']!r}", rules.get(section["name"]),
-                     {k: v for k, v in section.items() if k != "name"})
+    made = construct(
+        f"rule {section['name']!r}",
+        rules.get(section["name"]),
+        {k: v for k, v in section.items() if k != "name"},
+    )
     if getattr(made, "kind", None) != kind:  # validates user input: a registered class of any kind
         what = "a supervised" if kind == "supervised" else "a reinforcement-learning"
         raise ConfigError(f"rule {section['name']!r} is not {what} rule; {task_name!r} needs one")
@@ -125,8 +127,7 @@ def rule_config(defaults: dict, user: dict, kind: str, default_name: str, task_n
 
 def training_config(cls, defaults: dict, user: dict) -> dict:
     """The resolved ``training`` section: the task's defaults, the user's values, validated."""
-    return checked_section(cls, "training", {**defaults.get("training", {}),
-                                             **user.get("training", {})})
+    return checked_section(cls, "training", {**defaults.get("training", {}), **user.get("training", {})})
 
 
 def split_task(user: dict, sections: tuple[str, ...]) -> tuple[int, str, dict]:
@@ -230,8 +231,9 @@ class _Interrupt:
         return False
 
 
-def open_directory(user_config: dict | None, out: str | Path | None, resume: bool,
-                   force: bool = False) -> tuple[dict, RunDirectory]:
+def open_directory(
+    user_config: dict | None, out: str | Path | None, resume: bool, force: bool = False
+) -> tuple[dict, RunDirectory]:
     """(resolved config, locked run directory) for a new run or for resuming one."""
     if resume:
         if out is None:
@@ -243,7 +245,8 @@ def open_directory(user_config: dict | None, out: str | Path | None, resume: boo
             if changes:
                 raise RunDirectoryError(
                     f"--resume continues {out} with its stored configuration; these options "
-                    f"differ from it: {'; '.join(changes)} (start a new run to change them)")
+                    f"differ from it: {'; '.join(changes)} (start a new run to change them)"
+                )
         except BaseException:
             directory.release()
             raise
@@ -254,9 +257,15 @@ def open_directory(user_config: dict | None, out: str | Path | None, resume: boo
     return config, RunDirectory.create(out, config, force=force)
 
 
-def execute(user_config: dict | None, out: str | Path | None = None, resume: bool = False,
-            progress: bool = True, callbacks: tuple = (), force: bool = False,
-            stream=None) -> dict:
+def execute(
+    user_config: dict | None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callbacks: tuple = (),
+    force: bool = False,
+    stream=None,
+) -> dict:
     """Run (or resume) the run ``user_config`` describes in ``out``; return its summary.
 
     ``callbacks`` are called with each metrics row as it is written (a notebook's live curve).
@@ -280,18 +289,24 @@ def execute(user_config: dict | None, out: str | Path | None = None, resume: boo
             directory.keep_rows(0)
         started = time.perf_counter() - (schedule.elapsed if resume else 0.0)
         schedule.clock = started
-        bar = console.Progress(schedule.total, schedule.unit,
-                               f"{config['task']['name']} / {rule_label(config)} / seed "
-                               f"{config['seed']}", enabled=progress, stream=stream,
-                               initial=schedule.position)
+        bar = console.Progress(
+            schedule.total,
+            schedule.unit,
+            f"{config['task']['name']} / {rule_label(config)} / seed {config['seed']}",
+            enabled=progress,
+            stream=stream,
+            initial=schedule.position,
+        )
         status, message = "completed", None
 
         def save() -> None:
             nonlocal last_checkpoint
             schedule.elapsed = time.perf_counter() - started
-            checkpoint.save(directory.path, objects,
-                            {**schedule.counters(), "rows": schedule.rows_written,
-                             "position": schedule.position})
+            checkpoint.save(
+                directory.path,
+                objects,
+                {**schedule.counters(), "rows": schedule.rows_written, "position": schedule.position},
+            )
             directory.sync_rows()
             last_checkpoint = schedule.position
 
@@ -312,18 +327,28 @@ def execute(user_config: dict | None, out: str | Path | None = None, resume: boo
                 status = "interrupted"
             except Divergence as error:
                 status = "failed"
-                where = (f"{schedule.unit} {last_checkpoint:,}, {directory.path / checkpoint.MANIFEST}"
-                         if last_checkpoint is not None else "none")
+                where = (
+                    f"{schedule.unit} {last_checkpoint:,}, {directory.path / checkpoint.MANIFEST}"
+                    if last_checkpoint is not None
+                    else "none"
+                )
                 message = f"{error}; last finite checkpoint: {where}"
             finally:
                 bar.close()
                 directory.sync_rows()
         schedule.elapsed = time.perf_counter() - started
-        summary = {"schema": SUMMARY_SCHEMA, "kind": schedule.kind, "task": config["task"]["name"],
-                   "rule": config["rule"]["name"],
-                   "feedback": config["rule"].get("feedback")
-                   if isinstance(config["rule"].get("feedback"), str) else None,
-                   "rule_label": rule_label(config), "seed": config["seed"], "status": status}
+        summary = {
+            "schema": SUMMARY_SCHEMA,
+            "kind": schedule.kind,
+            "task": config["task"]["name"],
+            "rule": config["rule"]["name"],
+            "feedback": config["rule"].get("feedback")
+            if isinstance(config["rule"].get("feedback"), str)
+            else None,
+            "rule_label": rule_label(config),
+            "seed": config["seed"],
+            "status": status,
+        }
         if message:
             summary["message"] = message
             print(f"run failed: {message}", file=stream, flush=True)

@@ -135,8 +135,9 @@ class Agent:
             inputs = np.empty((self.micro_steps, x.shape[0]), self.net.dtype)
             inputs[:] = x
             return inputs
-        return np.stack([self.encoder.step(u, self.rng) for _ in range(self.micro_steps)]
-                        ).astype(self.net.dtype)
+        return np.stack([self.encoder.step(u, self.rng) for _ in range(self.micro_steps)]).astype(
+            self.net.dtype
+        )
 
     def act(self, observation, greedy: bool = False) -> int:
         """Present ``observation``; the rule learns from the last transition and picks an action."""
@@ -151,8 +152,7 @@ class Agent:
         pi = np.asarray(self.rule.policy(self.net)[0], np.float64)
         if greedy:
             return int(np.argmax(pi))
-        return int(min(np.searchsorted(np.cumsum(pi), rng.random() * pi.sum(), side="right"),
-                       len(pi) - 1))
+        return int(min(np.searchsorted(np.cumsum(pi), rng.random() * pi.sum(), side="right"), len(pi) - 1))
 
     def observe(self, reward: float, terminated: bool, truncated: bool, next_observation) -> None:
         self.rule.observe(reward, terminated, truncated)
@@ -161,9 +161,17 @@ class Agent:
             self.rule.bootstrap(self.net)
 
 
-def play_episodes(agent: Agent, env, seeds: list[int], greedy: bool, rng: np.random.Generator,
-                  max_steps: int, strip: list | None = None, strip_every: int = 4,
-                  strip_frames: int = 24) -> dict:
+def play_episodes(
+    agent: Agent,
+    env,
+    seeds: list[int],
+    greedy: bool,
+    rng: np.random.Generator,
+    max_steps: int,
+    strip: list | None = None,
+    strip_every: int = 4,
+    strip_frames: int = 24,
+) -> dict:
     """Frozen-weight episodes, one per seed: per-episode returns, metrics and truncations."""
     returns, metrics, truncations = [], [], 0
     for index, seed in enumerate(seeds):
@@ -172,11 +180,11 @@ def play_episodes(agent: Agent, env, seeds: list[int], greedy: bool, rng: np.ran
         agent.net.reset_state()
         total, steps, info, done = 0.0, 0, {}, False
         while not done:
-            if strip is not None and index == 0 and steps % strip_every == 0 \
-                    and len(strip) < strip_frames:
+            if strip is not None and index == 0 and steps % strip_every == 0 and len(strip) < strip_frames:
                 strip.append(env.render())
             observation, reward, terminated, truncated, info = env.step(
-                agent.act_frozen(observation, rng, greedy))
+                agent.act_frozen(observation, rng, greedy)
+            )
             total += float(reward)
             steps += 1
             if steps >= max_steps and not (terminated or truncated):
@@ -191,9 +199,17 @@ def play_episodes(agent: Agent, env, seeds: list[int], greedy: bool, rng: np.ran
 def _figures(result: dict) -> dict:
     metric = stats.summarize(result["metrics"])
     returns = stats.summarize(result["returns"])
-    return {"metric": metric.mean, "std": metric.std, "low": metric.low, "high": metric.high,
-            "interval": metric.method, "n": metric.n, "mean_return": returns.mean,
-            "truncated": result["truncated"], "values": result["metrics"]}
+    return {
+        "metric": metric.mean,
+        "std": metric.std,
+        "low": metric.low,
+        "high": metric.high,
+        "interval": metric.method,
+        "n": metric.n,
+        "mean_return": returns.mean,
+        "truncated": result["truncated"],
+        "values": result["metrics"],
+    }
 
 
 class LifetimeSchedule:
@@ -208,8 +224,10 @@ class LifetimeSchedule:
 
         seed, name, task_options = split_task(user, SECTIONS)
         if seed >= streams.EVALUATION_SEED_LOW:
-            raise ConfigError(f"seed must be below {streams.EVALUATION_SEED_LOW} (larger ones are "
-                              "evaluation seeds), got {seed}")
+            raise ConfigError(
+                f"seed must be below {streams.EVALUATION_SEED_LOW} (larger ones are "
+                "evaluation seeds), got {seed}"
+            )
         env_class = tasks.get(name)
         if getattr(env_class, "kind", None) != "environment":
             raise ConfigError(f"{name!r} is a supervised task, not an environment")
@@ -226,14 +244,21 @@ class LifetimeSchedule:
         encoder = make_encoder(agent["encoder"], **agent["encoder_options"])
         n_obs = int(np.prod(env.observation_space.shape))
         network = {**defaults.get("network", {}), **user.get("network", {})}
-        network.update(n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1,
-                       seed=network.get("seed", seed))
+        network.update(
+            n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1, seed=network.get("seed", seed)
+        )
         NetworkConfig.from_dict(network)
         rule = rule_config(defaults, user, "reinforcement", "reward-eprop", name)
         training = training_config(LifetimeConfig, defaults, user)
         env.close()
-        return {"seed": seed, "task": {"name": name, **task_options}, "network": network,
-                "rule": rule, "agent": agent, "training": training}
+        return {
+            "seed": seed,
+            "task": {"name": name, **task_options},
+            "network": network,
+            "rule": rule,
+            "agent": agent,
+            "training": training,
+        }
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
         self.config, self.directory, self.callbacks = config, directory, callbacks
@@ -242,8 +267,14 @@ class LifetimeSchedule:
         self.agent = Agent(config, self.env)
         observation, _ = self.env.reset(seed=config["seed"])
         self.agent.begin_episode()
-        self.life = {"episodes": 0, "returns": [], "metrics": [], "episode_return": 0.0,
-                     "episode_steps": 0, "observation": observation}
+        self.life = {
+            "episodes": 0,
+            "returns": [],
+            "metrics": [],
+            "episode_return": 0.0,
+            "episode_steps": 0,
+            "observation": observation,
+        }
         self.metric = self.env.metric
         self.total, self.position, self.stop_reason = self.training.steps, 0, None
         self.rows_written, self.elapsed, self.clock = 0, 0.0, time.perf_counter()
@@ -259,8 +290,10 @@ class LifetimeSchedule:
         self.rows_written = len(rows)
 
     def status(self) -> dict:
-        shown = {"episodes": self.life["episodes"],
-                 "steps/s": f"{self.position / max(time.perf_counter() - self.clock, 1e-9):,.0f}"}
+        shown = {
+            "episodes": self.life["episodes"],
+            "steps/s": f"{self.position / max(time.perf_counter() - self.clock, 1e-9):,.0f}",
+        }
         if self.life["metrics"]:
             shown[f"{self.metric} (window)"] = f"{np.mean(self.life['metrics']):.2f}"
         return shown
@@ -307,9 +340,14 @@ class LifetimeSchedule:
         # only the last `window` episodes are kept: memory stays flat over a lifetime
         life["returns"] = (life["returns"] + [float(life["episode_return"])])[-window:]
         life["metrics"] = (life["metrics"] + [value])[-window:]
-        row = {"episode": life["episodes"], "steps": self.position,
-               "return": float(life["episode_return"]), "length": life["episode_steps"],
-               self.metric: value, "wall_seconds": round(time.perf_counter() - self.clock, 3)}
+        row = {
+            "episode": life["episodes"],
+            "steps": self.position,
+            "return": float(life["episode_return"]),
+            "length": life["episode_steps"],
+            self.metric: value,
+            "wall_seconds": round(time.perf_counter() - self.clock, 3),
+        }
         # flushed per episode, forced to disk with each checkpoint and at the end: an fsync per
         # episode cost 5 ms each, ~5 % of a Flappy lifetime
         self.directory.append_row(row, sync=False)
@@ -330,11 +368,13 @@ class LifetimeSchedule:
         agent = copy.deepcopy(self.agent)
         env = build_task(self.config["task"])
         rng = streams.generator(self.config["seed"], "evaluation_agent")
-        result = {"episodes": n, "max_steps": self.training.eval_max_steps,
-                  "seeds": "streams.evaluation_seeds(seed, episodes)"}
+        result = {
+            "episodes": n,
+            "max_steps": self.training.eval_max_steps,
+            "seeds": "streams.evaluation_seeds(seed, episodes)",
+        }
         for mode in ("greedy", "sampled"):
-            played = play_episodes(agent, env, seeds, mode == "greedy", rng,
-                                   self.training.eval_max_steps)
+            played = play_episodes(agent, env, seeds, mode == "greedy", rng, self.training.eval_max_steps)
             result[mode] = _figures(played)
         env.close()
         return result
@@ -343,21 +383,36 @@ class LifetimeSchedule:
         config, life, out = self.config, self.life, self.directory.path
         io.write_npz(out / "weights.npz", dict(self.agent.net.params))
         window = stats.summarize(life["metrics"]) if life["metrics"] else None
-        summary = {"metric": self.metric, "higher_is_better": True, "steps": self.position,
-                   "episodes": life["episodes"],
-                   "value": window.mean if window else None,
-                   "training_window": None if window is None else
-                   {"metric": window.mean, "std": window.std, "n": window.n,
-                    "low": window.low, "high": window.high, "interval": window.method},
-                   "mean_return": float(np.mean(life["returns"])) if life["returns"] else None,
-                   "window": min(self.training.window, life["episodes"]),
-                   "steps_per_second": round(self.position / max(self.elapsed, 1e-9), 1),
-                   "update": "step"}
+        summary = {
+            "metric": self.metric,
+            "higher_is_better": True,
+            "steps": self.position,
+            "episodes": life["episodes"],
+            "value": window.mean if window else None,
+            "training_window": None
+            if window is None
+            else {
+                "metric": window.mean,
+                "std": window.std,
+                "n": window.n,
+                "low": window.low,
+                "high": window.high,
+                "interval": window.method,
+            },
+            "mean_return": float(np.mean(life["returns"])) if life["returns"] else None,
+            "window": min(self.training.window, life["episodes"]),
+            "steps_per_second": round(self.position / max(self.elapsed, 1e-9), 1),
+            "update": "step",
+        }
         summary["evaluation"] = self.evaluate() if status == "completed" else None
-        analysis.plot_episode_curve(self.directory.rows(), self.metric, out / "learning_curve.png",
-                                    self.training.window,
-                                    title=f"{self.env.name} — {rule_label(config)}, seed "
-                                          f"{config['seed']}", status=status)
+        analysis.plot_episode_curve(
+            self.directory.rows(),
+            self.metric,
+            out / "learning_curve.png",
+            self.training.window,
+            title=f"{self.env.name} — {rule_label(config)}, seed {config['seed']}",
+            status=status,
+        )
         self.env.close()
         return summary
 
@@ -378,15 +433,22 @@ def load_agent(run_dir: str | Path, env, config: dict | None = None) -> Agent:
         for name in agent.net.params:
             value = weights[name]
             if not np.all(np.isfinite(value)):
-                raise ConfigError(f"{path}: {name} holds NaN or inf; a diverged agent is not "
-                                   "played")
+                raise ConfigError(f"{path}: {name} holds NaN or inf; a diverged agent is not played")
             agent.net.params[name][...] = value
     return agent
 
 
-def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: bool = True,
-         task: str | None = None, strip: str | Path | None = None, strip_every: int = 4,
-         strip_frames: int = 24, max_steps: int = 27_000) -> dict:
+def play(
+    run_dir: str | Path,
+    episodes: int = 10,
+    seed: int = 12345,
+    greedy: bool = True,
+    task: str | None = None,
+    strip: str | Path | None = None,
+    strip_every: int = 4,
+    strip_frames: int = 24,
+    max_steps: int = 27_000,
+) -> dict:
     """Evaluate a saved agent for ``episodes`` episodes, weights frozen; mean and sample std of
     the return and of the task's metric. Episode k uses environment seed ``seed + k``.
     ``task`` plays another environment with the same observations and actions instead (e.g.
@@ -403,32 +465,52 @@ def play(run_dir: str | Path, episodes: int = 10, seed: int = 12345, greedy: boo
         raise ConfigError(f"{run_dir} is not a run directory (no config.json)")
     config = io.read_json(run_dir / "config.json")
     if "agent" not in config:
-        raise ConfigError(f"{run_dir} is a supervised run ({config['task']['name']}), not an "
-                          "agent; play needs a lifetime's run directory")
+        raise ConfigError(
+            f"{run_dir} is a supervised run ({config['task']['name']}), not an "
+            "agent; play needs a lifetime's run directory"
+        )
     section = dict(config["task"])
     name = task or section["name"]
     if getattr(tasks.get(name), "kind", None) != "environment":
         raise ConfigError(f"{name!r} is not an environment")
     if strip is not None:
         if "rgb_array" not in getattr(tasks.get(name), "metadata", {}).get("render_modes", []):
-            raise ConfigError(f"{name!r} has no rgb_array render mode; a strip needs one "
-                              "(pong, flappy, catch)")
+            raise ConfigError(
+                f"{name!r} has no rgb_array render mode; a strip needs one (pong, flappy, catch)"
+            )
         section["render_mode"] = "rgb_array"
     env = build_task(section, name=task)
     trained_space = build_task(config["task"]).observation_space
     n_actions = config["network"]["n_out"] - 1
     if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
-        raise ConfigError(f"{task!r} does not share {config['task']['name']!r}'s observation and "
-                          "action spaces")
+        raise ConfigError(
+            f"{task!r} does not share {config['task']['name']!r}'s observation and action spaces"
+        )
     agent = load_agent(run_dir, env, config)
     frames: list | None = [] if strip is not None else None
-    result = play_episodes(agent, env, [seed + k for k in range(episodes)], greedy,
-                           streams.generator(seed, "evaluation_agent"), max_steps, frames,
-                           strip_every, strip_frames)
+    result = play_episodes(
+        agent,
+        env,
+        [seed + k for k in range(episodes)],
+        greedy,
+        streams.generator(seed, "evaluation_agent"),
+        max_steps,
+        frames,
+        strip_every,
+        strip_frames,
+    )
     env.close()
     if strip is not None:
         save_png(lay_out(frames), strip)
     returns, metrics = stats.summarize(result["returns"]), stats.summarize(result["metrics"])
-    return {"episodes": episodes, "mean_return": returns.mean, "std_return": returns.std,
-            "metric": env.metric, "mean_metric": metrics.mean, "std_metric": metrics.std,
-            "low": metrics.low, "high": metrics.high, "truncated": result["truncated"]}
+    return {
+        "episodes": episodes,
+        "mean_return": returns.mean,
+        "std_return": returns.std,
+        "metric": env.metric,
+        "mean_metric": metrics.mean,
+        "std_metric": metrics.std,
+        "low": metrics.low,
+        "high": metrics.high,
+        "truncated": result["truncated"],
+    }

@@ -65,8 +65,14 @@ class TrainingConfig:
 
     def __post_init__(self):
         owner = "training"
-        for name in ("n_trials", "batch_size", "eval_every", "validation_trials", "test_trials",
-                     "lr_decay_every"):
+        for name in (
+            "n_trials",
+            "batch_size",
+            "eval_every",
+            "validation_trials",
+            "test_trials",
+            "lr_decay_every",
+        ):
             check_int(owner, name, getattr(self, name), minimum=1)
         check_choice(owner, "update", self.update, UPDATE_MODES)
         check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
@@ -74,13 +80,13 @@ class TrainingConfig:
         check_positive(owner, "divergence_factor", self.divergence_factor)
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"training.lr_decay must lie in (0, 1], got {self.lr_decay}")
-        if self.target is not None and (isinstance(self.target, bool)
-                                        or not isinstance(self.target, int | float)):
+        if self.target is not None and (
+            isinstance(self.target, bool) or not isinstance(self.target, int | float)
+        ):
             raise ConfigError(f"training.target must be a number or absent, got {self.target!r}")
         for name in ("early_stopping", "gradient_check"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"training.{name} must be true or false, "
-                                  f"got {getattr(self, name)!r}")
+                raise ConfigError(f"training.{name} must be true or false, got {getattr(self, name)!r}")
 
 
 SECTIONS = ("seed", "task", "network", "rule", "training")
@@ -99,8 +105,13 @@ def evaluate(task, learner: OnlineLearner, trials: list) -> dict:
         steps += trial.inputs.shape[0]
         last = (trial, result)
     net = learner.net
-    return {"scores": scores, "metric": float(np.mean(scores)), "loss": float(np.mean(losses)),
-            "rate_hz": float(spikes / (steps * net.n_rec) * 1000 / net.config.dt), "last": last}
+    return {
+        "scores": scores,
+        "metric": float(np.mean(scores)),
+        "loss": float(np.mean(losses)),
+        "rate_hz": float(spikes / (steps * net.n_rec) * 1000 / net.config.dt),
+        "last": last,
+    }
 
 
 def draw_trials(task, seed: int, stream: str, n: int) -> list:
@@ -127,14 +138,21 @@ class SupervisedSchedule:
         network = {**defaults.get("network", {}), **user.get("network", {})}
         for key in ("n_in", "n_out"):
             if key in network and network[key] != getattr(task, key):
-                raise ConfigError(f"network.{key} = {network[key]} contradicts task {task_name!r} "
-                                  f"({key} = {getattr(task, key)})")
+                raise ConfigError(
+                    f"network.{key} = {network[key]} contradicts task {task_name!r} "
+                    f"({key} = {getattr(task, key)})"
+                )
         network.update(n_in=task.n_in, n_out=task.n_out, seed=network.get("seed", seed))
         NetworkConfig.from_dict(network)
         rule = rule_config(defaults, user, "supervised", "eprop", task_name)
         training = training_config(TrainingConfig, defaults, user)
-        return {"seed": seed, "task": {"name": task_name, **task_options}, "network": network,
-                "rule": rule, "training": training}
+        return {
+            "seed": seed,
+            "task": {"name": task_name, **task_options},
+            "network": network,
+            "rule": rule,
+            "training": training,
+        }
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
         self.config, self.directory, self.callbacks = config, directory, callbacks
@@ -142,14 +160,18 @@ class SupervisedSchedule:
         self.task = build_task(config["task"])
         net = Network(NetworkConfig.from_dict(config["network"]))
         t = self.training
-        self.learner = OnlineLearner(net, build_rule(config["rule"]),
-                                     make_optimizer(t.optimizer, lr=t.lr), loss=self.task.loss,
-                                     update=t.update, batch_size=t.batch_size)
+        self.learner = OnlineLearner(
+            net,
+            build_rule(config["rule"]),
+            make_optimizer(t.optimizer, lr=t.lr),
+            loss=self.task.loss,
+            update=t.update,
+            batch_size=t.batch_size,
+        )
         seed = config["seed"]
         self.train_rng = streams.generator(seed, "train")
         self.validation = draw_trials(self.task, seed, "validation", t.validation_trials)
-        self.check_trial = (draw_trials(self.task, seed, "gradient_check", 1)[0]
-                            if t.gradient_check else None)
+        self.check_trial = draw_trials(self.task, seed, "gradient_check", 1)[0] if t.gradient_check else None
         self.total, self.position, self.stop_reason = t.n_trials, 0, None
         self.rows_written, self.elapsed, self.clock = 0, 0.0, time.perf_counter()
         self.running_loss: list[float] = []
@@ -161,9 +183,13 @@ class SupervisedSchedule:
         return {"learner": self.learner, "train_rng": self.train_rng}
 
     def counters(self) -> dict:
-        return {"position": self.position, "elapsed": self.elapsed,
-                "initial_loss": self.initial_loss, "last_validation": self.last_validation,
-                "running_loss": self.running_loss}
+        return {
+            "position": self.position,
+            "elapsed": self.elapsed,
+            "initial_loss": self.initial_loss,
+            "last_validation": self.last_validation,
+            "running_loss": self.running_loss,
+        }
 
     def restore_counters(self, counters: dict, rows: list[dict]) -> None:
         self.position, self.elapsed = counters["position"], counters["elapsed"]
@@ -182,16 +208,20 @@ class SupervisedSchedule:
     # ------------------------------------------------------------------ the schedule
     def _row(self, kind: str, evaluation: dict, trial: int) -> dict:
         learner = self.learner
-        row = {"trial": trial, "steps": learner.steps, "kind": kind,
-               "wall_seconds": round(time.perf_counter() - self.clock, 3),
-               self.task.metric: evaluation["metric"], "loss": evaluation["loss"],
-               "train_loss": float(np.mean(self.running_loss)) if self.running_loss else None,
-               "rate_hz": evaluation["rate_hz"]}
+        row = {
+            "trial": trial,
+            "steps": learner.steps,
+            "kind": kind,
+            "wall_seconds": round(time.perf_counter() - self.clock, 3),
+            self.task.metric: evaluation["metric"],
+            "loss": evaluation["loss"],
+            "train_loss": float(np.mean(self.running_loss)) if self.running_loss else None,
+            "rate_hz": evaluation["rate_hz"],
+        }
         row.update(feedback_alignment(learner.rule))
         if self.training.gradient_check and kind == "validation":
             row["grad_cosine"] = round(gradient_check(learner, self.check_trial), 6)
-            row.update(learning_signal_angles(learner.net, learner.rule, self.check_trial,
-                                              learner.loss))
+            row.update(learning_signal_angles(learner.net, learner.rule, self.check_trial, learner.loss))
         self.directory.append_row(row)
         self.rows_written += 1
         for callback in self.callbacks:
@@ -201,26 +231,34 @@ class SupervisedSchedule:
     def _validate(self) -> None:
         evaluation = evaluate(self.task, self.learner, self.validation)
         if not math.isfinite(evaluation["loss"]):
-            raise Divergence(f"the validation loss became {evaluation['loss']} at trial "
-                             f"{self.position}")
+            raise Divergence(f"the validation loss became {evaluation['loss']} at trial {self.position}")
         if self.initial_loss is None:
             self.initial_loss = evaluation["loss"]
         elif evaluation["loss"] > self.training.divergence_factor * max(self.initial_loss, 1e-12):
-            raise Divergence(f"the validation loss grew to {evaluation['loss']:.4g}, more than "
-                             f"{self.training.divergence_factor:g} x its initial "
-                             f"{self.initial_loss:.4g}, by trial {self.position}")
+            raise Divergence(
+                f"the validation loss grew to {evaluation['loss']:.4g}, more than "
+                f"{self.training.divergence_factor:g} x its initial "
+                f"{self.initial_loss:.4g}, by trial {self.position}"
+            )
         summary = stats.per_trial(evaluation["scores"])
-        self.last_validation = {"trial": self.position, "metric": evaluation["metric"],
-                                "loss": evaluation["loss"], "n": summary.n, "low": summary.low,
-                                "high": summary.high, "interval": summary.method}
+        self.last_validation = {
+            "trial": self.position,
+            "metric": evaluation["metric"],
+            "loss": evaluation["loss"],
+            "n": summary.n,
+            "low": summary.low,
+            "high": summary.high,
+            "interval": summary.method,
+        }
         self._row("validation", evaluation, self.position)
         self.running_loss.clear()
         target = self.training.target
         if target is not None and self.training.early_stopping:
             better = self.task.higher_is_better
             if (evaluation["metric"] >= target) if better else (evaluation["metric"] <= target):
-                self.stop_reason = (f"validation {self.task.metric} {evaluation['metric']:.4g} "
-                                    f"reached the target {target:g}")
+                self.stop_reason = (
+                    f"validation {self.task.metric} {evaluation['metric']:.4g} reached the target {target:g}"
+                )
 
     def begin(self) -> None:
         self._validate()
@@ -232,8 +270,7 @@ class SupervisedSchedule:
             result = learner.run_sequence(trial.inputs, trial.targets, trial.mask)
             learner.net.check_finite()
         except FloatingPointError as error:
-            raise Divergence(f"{error} at trial {self.position + 1} "
-                             f"(step {learner.steps:,})") from None
+            raise Divergence(f"{error} at trial {self.position + 1} (step {learner.steps:,})") from None
         self.position += 1
         self.running_loss.append(result.loss)
         if not math.isfinite(result.loss):
@@ -254,10 +291,16 @@ class SupervisedSchedule:
         config, task, learner = self.config, self.task, self.learner
         t = self.training
         out = self.directory.path
-        summary: dict = {"metric": task.metric, "higher_is_better": task.higher_is_better,
-                         "loss": task.loss, "steps": learner.steps, "trials": learner.trials,
-                         "update": t.update, "batch_size": t.batch_size,
-                         "stopped_early": self.stop_reason is not None}
+        summary: dict = {
+            "metric": task.metric,
+            "higher_is_better": task.higher_is_better,
+            "loss": task.loss,
+            "steps": learner.steps,
+            "trials": learner.trials,
+            "update": t.update,
+            "batch_size": t.batch_size,
+            "stopped_early": self.stop_reason is not None,
+        }
         if self.stop_reason:
             summary["stop_reason"] = self.stop_reason
         summary["validation"] = self.last_validation
@@ -267,20 +310,35 @@ class SupervisedSchedule:
             trials = draw_trials(task, config["seed"], "test", t.test_trials)
             evaluation = evaluate(task, learner, trials)
             interval = stats.per_trial(evaluation["scores"])
-            test = {"metric": interval.mean, "n": interval.n, "low": interval.low,
-                    "high": interval.high, "interval": interval.method, "confidence": 0.95,
-                    "loss": evaluation["loss"], "rate_hz": evaluation["rate_hz"]}
+            test = {
+                "metric": interval.mean,
+                "n": interval.n,
+                "low": interval.low,
+                "high": interval.high,
+                "interval": interval.method,
+                "confidence": 0.95,
+                "loss": evaluation["loss"],
+                "rate_hz": evaluation["rate_hz"],
+            }
             self._row("test", evaluation, learner.trials)
             if task.loss == "mse":
                 trial, result = evaluation["last"]
-                analysis.plot_outputs(result.outputs, trial.targets, out / "output_vs_target.png",
-                                      title=f"{task.name}: readout vs target, a test trial")
+                analysis.plot_outputs(
+                    result.outputs,
+                    trial.targets,
+                    out / "output_vs_target.png",
+                    title=f"{task.name}: readout vs target, a test trial",
+                )
         summary["test"] = test
         summary["value"] = test["metric"] if test else None
         io.write_npz(out / "weights.npz", {k: np.asarray(v) for k, v in learner.net.params.items()})
-        analysis.plot_learning_curve(self.directory.rows(), task.metric, out / "learning_curve.png",
-                                     title=f"{task.name} — {rule_label(config)}, seed "
-                                           f"{config['seed']}", loss=task.loss, status=status)
+        analysis.plot_learning_curve(
+            self.directory.rows(),
+            task.metric,
+            out / "learning_curve.png",
+            title=f"{task.name} — {rule_label(config)}, seed {config['seed']}",
+            loss=task.loss,
+            status=status,
+        )
         summary["steps_per_second"] = round(learner.steps / max(self.elapsed, 1e-9), 1)
         return summary
-

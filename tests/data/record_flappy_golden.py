@@ -38,8 +38,11 @@ def main() -> None:
         for _ in range(MAX_STEPS):
             action = controller(env, rng, 0.01 if seed % 2 else 0.0)
             obs, reward, term, trunc, _ = env.step(action)
-            acts.append(action); obss.append(obs); rews.append(reward)  # noqa: E702
-            terms.append(term); truns.append(trunc)  # noqa: E702
+            acts.append(action)
+            obss.append(obs)
+            rews.append(reward)  # noqa: E702
+            terms.append(term)
+            truns.append(trunc)  # noqa: E702
             if term or trunc:
                 break
         records["lengths"].append(len(acts))
@@ -49,11 +52,16 @@ def main() -> None:
         rewards.append(np.pad(rews, (0, pad)))
         terminated.append(np.pad(terms, (0, pad)))
         truncated.append(np.pad(truns, (0, pad)))
-    np.savez_compressed(Path(__file__).with_name("flappy_golden.npz"),
-                        seeds=records["seeds"], lengths=np.array(records["lengths"]),
-                        actions=np.array(actions, np.int8), observations=np.array(observations),
-                        rewards=np.array(rewards), terminated=np.array(terminated),
-                        truncated=np.array(truncated))
+    np.savez_compressed(
+        Path(__file__).with_name("flappy_golden.npz"),
+        seeds=records["seeds"],
+        lengths=np.array(records["lengths"]),
+        actions=np.array(actions, np.int8),
+        observations=np.array(observations),
+        rewards=np.array(rewards),
+        terminated=np.array(terminated),
+        truncated=np.array(truncated),
+    )
     print("lengths", records["lengths"])
 
 
