@@ -13,7 +13,7 @@ seeds per method. Methods differ only in how the hidden layers receive their lea
                    warm-up per pathway, then 100 SAL steps after every update)
     trace-BP       trace-based backprop, B_l = W^T
 
-Prints final held-out accuracy (1,000 trials) mean ± std over seeds, the final angle between each
+Prints final held-out accuracy (1,000 trials) mean ± sd [95 % CI] over seeds, the final angle between each
 B_l and W_{l+1}^T (w_in_1: between the hidden layers; w_out: into the top layer), the angle
 between the learning signal layer 0 receives and the backpropagated one (DFA's D_0 err against
 W_1^T (L_1 * psi_1)), the cosine of the hidden-weight estimate with exact BPTT (both on one fixed
@@ -35,6 +35,7 @@ import numpy as np
 from locallearn import io
 from locallearn.analysis import plt
 from locallearn.runs import run_supervised
+from locallearn.stats import summarize
 
 METHODS = {
     "readout only": {"name": "eprop", "feedback": "none"},
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
         futures = {cell: pool.submit(run_cell, *cell, args.trials, out) for cell in cells}
         results = {cell: future.result() for cell, future in futures.items()}
     lines = [
-        "| method | accuracy (mean ± std) | per seed | angle B_0 vs W_1^T (deg) | "
+        "| method | accuracy (mean ± sample std [95 % CI] (n)) | per seed | angle B_0 vs W_1^T (deg) | "
         "angle B_1 vs W_out^T (deg) | layer-0 signal vs backprop (deg) | "
         "cosine with BPTT | wall s (max) |",
         "|---|---|---|---|---|---|---|---|",
@@ -102,21 +103,21 @@ def main(argv=None) -> int:
         angles = {}
         for key in ("angle/w_in_1", "angle/w_out"):
             values = [r["angles"][key] for r in rows if key in r["angles"]]
-            angles[key] = f"{np.mean(values):.1f} ± {np.std(values):.1f}" if values else "—"
+            angles[key] = summarize(values).text(1) if values else "—"
         wall = max(r["wall_seconds"] for r in rows)
         per_seed = " ".join(f"{a:.3f}" for a in acc)
         finite = lambda v: v is not None and np.isfinite(v)  # noqa: E731 (no signal: undefined)
         signal = [r["signal_angle"] for r in rows if finite(r.get("signal_angle"))]
-        signal = f"{np.mean(signal):.1f} ± {np.std(signal):.1f}" if signal else "—"
+        signal = summarize(signal).text(1) if signal else "—"
         cos = [r["grad_cosine"] for r in rows if finite(r.get("grad_cosine"))]
-        cos = f"{np.mean(cos):.2f} ± {np.std(cos):.2f}" if cos else "—"
+        cos = summarize(cos).text(2) if cos else "—"
         print(
-            f"{method:<13} {acc.mean():>8.3f} ± {acc.std():.3f} {per_seed:>20} "
+            f"{method:<13} {summarize(acc).text():>36} {per_seed:>20} "
             f"{angles['angle/w_in_1']:>13} {angles['angle/w_out']:>12} {signal:>13} "
             f"{cos:>9} {wall:>7.0f}"
         )
         lines.append(
-            f"| {method} | {acc.mean():.3f} ± {acc.std():.3f} | {per_seed} | "
+            f"| {method} | {summarize(acc).text()} | {per_seed} | "
             f"{angles['angle/w_in_1']} | {angles['angle/w_out']} | {signal} | {cos} | "
             f"{wall:.0f} |"
         )

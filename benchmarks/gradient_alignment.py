@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 import locallearn as ll
+from locallearn.stats import summarize
 
 FEEDBACK_MODES = ("symmetric", "random", "direct", "adaptive")
 HIDDEN = ("w_in", "w_rec")
@@ -121,7 +122,9 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--out", default="runs/gradient_alignment")
     args = parser.parse_args(argv)
-    print(f"cosine with exact BPTT, mean ± std over seeds {args.seeds}, {args.trials} trials each")
+    print(
+        f"cosine with exact BPTT, mean ± sd [95 % CI] over seeds {args.seeds}, {args.trials} trials each"
+    )
     print(f"{'feedback':<10} {'hidden vs BPTT':>16} {'all vs BPTT':>14} {'hidden vs e-prop model':>24}")
     exact = {seed: exact_gradients(seed, args.trials) for seed in args.seeds}
     for feedback in FEEDBACK_MODES:
@@ -129,7 +132,7 @@ def main(argv=None) -> None:
         cells = []
         for key in ("hidden_vs_bptt", "all_vs_bptt", "hidden_vs_eprop_model"):
             values = np.array([r[key] for r in rows])
-            cells.append(f"{values.mean():+.3f} ± {values.std():.3f}")
+            cells.append(summarize(values).text())
         print(f"{feedback:<10} {cells[0]:>16} {cells[1]:>14} {cells[2]:>24}")
     if not args.train:
         return

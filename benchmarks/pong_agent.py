@@ -157,7 +157,7 @@ def scripted_scores(policy: str, eps: float, games: int) -> tuple[float, float, 
             done = terminated or truncated
             steps += 1
         scores.append(info["score"])
-    return float(np.mean(scores)), float(np.std(scores)), steps / games
+    return float(np.mean(scores)), float(np.std(scores, ddof=1)), steps / games
 
 
 def main(argv=None) -> None:

@@ -1,9 +1,9 @@
-"""Single-lifetime RL results: each rule on each environment for several seeds (mean ± std).
+"""Single-lifetime RL results: each rule on each environment for several seeds.
 
 Every cell is an ordinary lifetime run directory (``locallearn.runs.run_lifetime``) under
 --out; two run at a time on the 2-core machine. Prints the task metric over the last episodes of
-each lifetime (catch: catch rate over the last 100 episodes), mean ± std over seeds, wall time per
-lifetime, and each target.
+each lifetime (catch: catch rate over the last 100 episodes), mean ± sample std [95 % t-interval]
+over seeds (``locallearn.stats``), wall time per lifetime, and each target.
 
     python benchmarks/rl.py [--tasks catch] [--rules reward-eprop rstdp] [--seeds 0 1 2]
                             [--steps N] [--out runs/rl]
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from locallearn.runs import run_lifetime
+from locallearn.stats import summarize
 
 # metric, target, wall-time budget in s (issue 4)
 TARGETS = {
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
         futures = {cell: pool.submit(run_cell, *cell, args.steps, out) for cell in cells}
         results = {cell: future.result() for cell, future in futures.items()}
     print(
-        f"{'task':<8} {'rule':<14} {'metric':<11} {'mean ± std over seeds':>22} {'per seed':>24} "
+        f"{'task':<8} {'rule':<14} {'metric':<11} {'mean ± sd [95 % CI] over seeds':>22} {'per seed':>24} "
         f"{'wall s (max)':>13}  target"
     )
     for task in args.tasks:
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
                 ok = values.mean() >= target and wall <= budget
                 verdict = f">= {target} in <= {budget:.0f} s: {'PASS' if ok else 'FAIL'}"
             print(
-                f"{task:<8} {rule:<14} {metric:<11} {values.mean():>12.3f} ± {values.std():.3f} "
+                f"{task:<8} {rule:<14} {metric:<11} {summarize(values).text():>36} "
                 f"{per_seed:>24} {wall:>13.0f}  {verdict}"
             )
     out.mkdir(parents=True, exist_ok=True)
