@@ -122,9 +122,7 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--out", default="runs/gradient_alignment")
     args = parser.parse_args(argv)
-    print(
-        f"cosine with exact BPTT, mean ± sd [95 % CI] over seeds {args.seeds}, {args.trials} trials each"
-    )
+    print(f"cosine with exact BPTT, mean ± sd [95 % CI] over seeds {args.seeds}, {args.trials} trials each")
     print(f"{'feedback':<10} {'hidden vs BPTT':>16} {'all vs BPTT':>14} {'hidden vs e-prop model':>24}")
     exact = {seed: exact_gradients(seed, args.trials) for seed in args.seeds}
     for feedback in FEEDBACK_MODES:
