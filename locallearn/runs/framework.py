@@ -21,6 +21,9 @@ The schedule protocol (:class:`Schedule`) is small: ``total`` and ``position`` i
 ``begin()``, ``advance(limit)`` (at most ``limit`` units, returns how many), ``stop_reason``
 (early stopping), ``checkpoint_objects()``, ``counters()`` / ``restore_counters()``,
 ``status()`` (console figures) and ``finish(status)`` (final evaluation, figures, summary keys).
+:class:`ScheduleBase` holds what every schedule keeps for the framework (configuration,
+directory, callbacks, ``position``, ``rows_written``, ``elapsed``, ``clock``, ``chunk``) and
+writes metrics rows.
 """
 
 from __future__ import annotations
@@ -77,6 +80,30 @@ class Schedule(Protocol):
 
     def finish(self, status: str) -> dict:
         """End the run: final evaluation (when completed), figures; the summary's own keys."""
+
+
+class ScheduleBase:
+    """What every schedule keeps for the framework: its configuration, run directory, callbacks
+    and the counters of :class:`Schedule`."""
+
+    chunk = 1  # units per ``advance`` call between the framework's checks
+
+    def __init__(self, config: dict, directory, callbacks: tuple = ()):
+        self.config, self.directory, self.callbacks = config, directory, callbacks
+        self.position, self.stop_reason = 0, None
+        self.rows_written, self.elapsed, self.clock = 0, 0.0, time.perf_counter()
+
+    def write_row(self, row: dict, sync: bool = True) -> None:
+        """Append ``row`` to ``metrics.jsonl`` and hand it to the callbacks."""
+        self.directory.append_row(row, sync=sync)
+        self.rows_written += 1
+        for callback in self.callbacks:
+            callback(row)
+
+
+def config_record(seed: int, task: str, task_options: dict, **sections) -> dict:
+    """A resolved configuration: seed, task table, then the schedule's sections in order."""
+    return {"seed": seed, "task": {"name": task, **task_options}, **sections}
 
 
 # ----------------------------------------------------------------------------- configuration

@@ -38,9 +38,11 @@ from ..encoders import ENCODERS, Scaler, make_encoder
 from ..network import Network, NetworkConfig
 from .framework import (
     Divergence,
+    ScheduleBase,
     build_rule,
     build_task,
     checked_section,
+    config_record,
     construct,
     rule_config,
     rule_label,
@@ -212,7 +214,7 @@ def _figures(result: dict) -> dict:
     }
 
 
-class LifetimeSchedule:
+class LifetimeSchedule(ScheduleBase):
     """One lifetime of environment steps, for :func:`framework.execute`."""
 
     kind, unit, chunk = "lifetime", "step", 1000
@@ -251,17 +253,12 @@ class LifetimeSchedule:
         rule = rule_config(defaults, user, "reinforcement", "reward-eprop", name)
         training = training_config(LifetimeConfig, defaults, user)
         env.close()
-        return {
-            "seed": seed,
-            "task": {"name": name, **task_options},
-            "network": network,
-            "rule": rule,
-            "agent": agent,
-            "training": training,
-        }
+        return config_record(
+            seed, name, task_options, network=network, rule=rule, agent=agent, training=training
+        )
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
-        self.config, self.directory, self.callbacks = config, directory, callbacks
+        super().__init__(config, directory, callbacks)
         self.training = LifetimeConfig(**config["training"])
         self.env = build_task(config["task"])
         self.agent = Agent(config, self.env)
@@ -276,8 +273,7 @@ class LifetimeSchedule:
             "observation": observation,
         }
         self.metric = self.env.metric
-        self.total, self.position, self.stop_reason = self.training.steps, 0, None
-        self.rows_written, self.elapsed, self.clock = 0, 0.0, time.perf_counter()
+        self.total = self.training.steps
 
     def checkpoint_objects(self) -> dict:
         return {"agent": self.agent, "env": self.env, "life": self.life}
@@ -350,10 +346,7 @@ class LifetimeSchedule:
         }
         # flushed per episode, forced to disk with each checkpoint and at the end: an fsync per
         # episode cost 5 ms each, ~5 % of a Flappy lifetime
-        self.directory.append_row(row, sync=False)
-        self.rows_written += 1
-        for callback in self.callbacks:
-            callback(row)
+        self.write_row(row, sync=False)
         observation, _ = self.env.reset()
         self.agent.begin_episode()
         life["episode_return"], life["episode_steps"] = 0.0, 0

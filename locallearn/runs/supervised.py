@@ -34,8 +34,10 @@ from ..optim import OPTIMIZERS, make_optimizer
 from ..runner import UPDATE_MODES, OnlineLearner, feedback_alignment, gradient_check, learning_signal_angles
 from .framework import (
     Divergence,
+    ScheduleBase,
     build_rule,
     build_task,
+    config_record,
     construct,
     rule_config,
     rule_label,
@@ -119,10 +121,10 @@ def draw_trials(task, seed: int, stream: str, n: int) -> list:
     return [task.trial(rng) for _ in range(n)]
 
 
-class SupervisedSchedule:
+class SupervisedSchedule(ScheduleBase):
     """Training trials with validation and a final test, for :func:`framework.execute`."""
 
-    kind, unit, chunk = "supervised", "trial", 1
+    kind, unit = "supervised", "trial"
 
     @staticmethod
     def resolve(user: dict[str, Any]) -> dict[str, Any]:
@@ -146,16 +148,10 @@ class SupervisedSchedule:
         NetworkConfig.from_dict(network)
         rule = rule_config(defaults, user, "supervised", "eprop", task_name)
         training = training_config(TrainingConfig, defaults, user)
-        return {
-            "seed": seed,
-            "task": {"name": task_name, **task_options},
-            "network": network,
-            "rule": rule,
-            "training": training,
-        }
+        return config_record(seed, task_name, task_options, network=network, rule=rule, training=training)
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
-        self.config, self.directory, self.callbacks = config, directory, callbacks
+        super().__init__(config, directory, callbacks)
         self.training = TrainingConfig(**config["training"])
         self.task = build_task(config["task"])
         net = Network(NetworkConfig.from_dict(config["network"]))
@@ -172,8 +168,7 @@ class SupervisedSchedule:
         self.train_rng = streams.generator(seed, "train")
         self.validation = draw_trials(self.task, seed, "validation", t.validation_trials)
         self.check_trial = draw_trials(self.task, seed, "gradient_check", 1)[0] if t.gradient_check else None
-        self.total, self.position, self.stop_reason = t.n_trials, 0, None
-        self.rows_written, self.elapsed, self.clock = 0, 0.0, time.perf_counter()
+        self.total = t.n_trials
         self.running_loss: list[float] = []
         self.initial_loss = None
         self.last_validation = None
@@ -222,10 +217,7 @@ class SupervisedSchedule:
         if self.training.gradient_check and kind == "validation":
             row["grad_cosine"] = round(gradient_check(learner, self.check_trial), 6)
             row.update(learning_signal_angles(learner.net, learner.rule, self.check_trial, learner.loss))
-        self.directory.append_row(row)
-        self.rows_written += 1
-        for callback in self.callbacks:
-            callback(row)
+        self.write_row(row)
         return row
 
     def _validate(self) -> None:
