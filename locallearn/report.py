@@ -112,7 +112,7 @@ def supervised_table(summaries: list[dict], digits: int = 3) -> str:
         lines.append(
             f"| {task} | {label} | {metric} {summarize(tests).text(digits)} "
             f"| {_per_seed(tests, digits)} (seeds {_seeds(done)}; {'/'.join(map(str, n_test))} "
-            f"test trials each) | {_per_seed(validations, digits)} "
+            f"test trial{'s' if n_test != [1] else ''} each) | {_per_seed(validations, digits)} "
             f"| {', '.join(str(r['trials']) for r in done)} | {_failed(runs) or '—'} |"
         )
     return "\n".join(lines) + "\n"
