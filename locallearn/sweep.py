@@ -135,13 +135,14 @@ def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
     from . import runs
 
     run_dir = Path(sweep_dir) / cell.name
-    wanted = runs.fingerprint(runs.resolve(cell.config()))
+    resolved = runs.resolve(cell.config())
+    wanted = runs.fingerprint(resolved)
     summary_path = run_dir / "summary.json"
     if summary_path.exists() and (run_dir / "config.json").exists():
         summary = io.read_json(summary_path)
         same = runs.fingerprint(io.read_json(run_dir / "config.json")) == wanted
         if summary.get("status") == "completed" and same:
-            return _row(cell, run_dir, summary, reused=True)
+            return _row(cell, resolved, run_dir, summary, reused=True)
     if run_dir.exists():
         _move_aside(run_dir)
     try:
@@ -157,15 +158,20 @@ def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
         }
         run_dir.mkdir(parents=True, exist_ok=True)
         io.write_json(run_dir / "failure.json", summary)
-    return _row(cell, run_dir, summary, reused=False)
+    return _row(cell, resolved, run_dir, summary, reused=False)
 
 
-def _row(cell: Cell, run_dir: Path, summary: dict, reused: bool) -> dict:
+def _row(cell: Cell, resolved: dict, run_dir: Path, summary: dict, reused: bool) -> dict:
+    """One results row; the label names the feedback pathway the run used, also when the cell
+    left it to the task's default (``reward-eprop:symmetric``)."""
+    from . import runs
+
+    feedback = resolved["rule"].get("feedback")
     return {
         "task": cell.task,
         "rule": cell.rule,
-        "feedback": cell.feedback or "",
-        "label": cell.label,
+        "feedback": feedback if isinstance(feedback, str) else "",
+        "label": runs.rule_label(resolved),
         "seed": cell.seed,
         "metric": summary.get("metric"),
         "value": summary.get("value"),
@@ -279,9 +285,18 @@ def plot_curves(rows: list[dict], path: Path) -> None:
                 half = student.ppf(0.975, len(curves) - 1) * values.std(axis=0, ddof=1) / np.sqrt(len(curves))
                 ax.fill_between(grid, mean - half, mean + half, color=f"C{k}", alpha=0.2)
         metric = next((r["metric"] for r in rows if r["task"] == task and r["metric"]), "")
-        ax.set_title(f"{task}: mean over seeds, band = 95 % CI of the mean")
-        ax.set_xlabel("training trials (supervised) or environment steps")
-        ax.set_ylabel(f"{metric} (validation, or last-100-episode mean)")
+        from matplotlib.ticker import EngFormatter
+
+        from .runs import is_environment
+
+        ax.set_title(f"{task}: mean over seeds, band = 95 % CI of the mean", fontsize=10)
+        if is_environment(task):
+            ax.set_xlabel("environment steps (up to the shortest lifetime)")
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+            ax.set_ylabel(f"{metric} (mean of the last 100 training episodes)")
+        else:
+            ax.set_xlabel("training trials (up to the shortest run: early stopping ends some)")
+            ax.set_ylabel(f"{metric} (validation)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     io.save_figure(figure, path)
