@@ -36,19 +36,8 @@ from .. import analysis, io, stats, streams
 from ..config import ConfigError, check_int, unknown_name_message
 from ..encoders import ENCODERS, Scaler, make_encoder
 from ..network import Network, NetworkConfig
-from .framework import (
-    Divergence,
-    ScheduleBase,
-    build_rule,
-    build_task,
-    checked_section,
-    config_record,
-    construct,
-    rule_config,
-    rule_label,
-    split_task,
-    training_config,
-)
+from . import framework
+from .framework import Divergence, ScheduleBase
 
 
 @dataclass(frozen=True)
@@ -102,7 +91,7 @@ class Agent:
         agent = config["agent"]
         self.encoder = make_encoder(agent["encoder"], **agent["encoder_options"])
         self.net = Network(NetworkConfig.from_dict(config["network"]))
-        self.rule = build_rule(config["rule"])
+        self.rule = framework.build_rule(config["rule"])
         self.rule.bind(self.net)
         self.micro_steps = agent["micro_steps"]
         self.reset_state = agent["reset_state"]
@@ -224,7 +213,7 @@ class LifetimeSchedule(ScheduleBase):
         """Fill a partial lifetime configuration with the environment's defaults; validate it."""
         from .. import tasks
 
-        seed, name, task_options = split_task(user, SECTIONS)
+        seed, name, task_options = framework.split_task(user, SECTIONS)
         if seed >= streams.EVALUATION_SEED_LOW:
             raise ConfigError(
                 f"seed must be below {streams.EVALUATION_SEED_LOW} (larger ones are "
@@ -237,12 +226,12 @@ class LifetimeSchedule(ScheduleBase):
         # a task may ask for options of its own in lifetime runs (pong: reward shaping), which
         # the user's task section overrides; ``tasks.make`` still gives the plain game
         task_options = {**defaults.get("task", {}), **task_options}
-        env = construct(f"task {name!r}", env_class, task_options)
+        env = framework.construct(f"task {name!r}", env_class, task_options)
         agent_defaults = dict(defaults.get("agent", {}))
         user_agent = user.get("agent", {})
         if "encoder" in user_agent and user_agent["encoder"] != agent_defaults.get("encoder"):
             agent_defaults.pop("encoder_options", None)  # another encoder's options do not apply
-        agent = checked_section(AgentConfig, "agent", {**agent_defaults, **user_agent})
+        agent = framework.checked_section(AgentConfig, "agent", {**agent_defaults, **user_agent})
         encoder = make_encoder(agent["encoder"], **agent["encoder_options"])
         n_obs = int(np.prod(env.observation_space.shape))
         network = {**defaults.get("network", {}), **user.get("network", {})}
@@ -250,17 +239,17 @@ class LifetimeSchedule(ScheduleBase):
             n_in=encoder.n_outputs(n_obs), n_out=env.action_space.n + 1, seed=network.get("seed", seed)
         )
         NetworkConfig.from_dict(network)
-        rule = rule_config(defaults, user, "reinforcement", "reward-eprop", name)
-        training = training_config(LifetimeConfig, defaults, user)
+        rule = framework.rule_config(defaults, user, "reinforcement", "reward-eprop", name)
+        training = framework.training_config(LifetimeConfig, defaults, user)
         env.close()
-        return config_record(
+        return framework.config_record(
             seed, name, task_options, network=network, rule=rule, agent=agent, training=training
         )
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
         super().__init__(config, directory, callbacks)
         self.training = LifetimeConfig(**config["training"])
-        self.env = build_task(config["task"])
+        self.env = framework.build_task(config["task"])
         self.agent = Agent(config, self.env)
         observation, _ = self.env.reset(seed=config["seed"])
         self.agent.begin_episode()
@@ -359,7 +348,7 @@ class LifetimeSchedule(ScheduleBase):
             return None
         seeds = streams.evaluation_seeds(self.config["seed"], n)
         agent = copy.deepcopy(self.agent)
-        env = build_task(self.config["task"])
+        env = framework.build_task(self.config["task"])
         rng = streams.generator(self.config["seed"], "evaluation_agent")
         result = {
             "episodes": n,
@@ -403,7 +392,7 @@ class LifetimeSchedule(ScheduleBase):
             self.metric,
             out / "learning_curve.png",
             self.training.window,
-            title=f"{self.env.name} — {rule_label(config)}, seed {config['seed']}",
+            title=f"{self.env.name} — {framework.rule_label(config)}, seed {config['seed']}",
             status=status,
         )
         self.env.close()
@@ -472,8 +461,8 @@ def play(
                 f"{name!r} has no rgb_array render mode; a strip needs one (pong, flappy, catch)"
             )
         section["render_mode"] = "rgb_array"
-    env = build_task(section, name=task)
-    trained_space = build_task(config["task"]).observation_space
+    env = framework.build_task(section, name=task)
+    trained_space = framework.build_task(config["task"]).observation_space
     n_actions = config["network"]["n_out"] - 1
     if env.observation_space.shape != trained_space.shape or env.action_space.n != n_actions:
         raise ConfigError(
