@@ -17,10 +17,25 @@ import numpy as np
 
 from locallearn.config import check_choice
 from locallearn.envs import Environment
+from locallearn.runs.checkpoint import CheckpointError
 from locallearn.spaces import Box, Discrete
 
 from . import register
 from .flappy import FlappyBird
+
+
+class _ForeignGame(Environment):
+    """A real game behind an adapter: its emulator's state is not data this package can record
+    yet, so a lifetime on it must run without checkpoints (``training.checkpoint_every = 0``)."""
+
+    def checkpoint_state(self) -> dict:
+        raise CheckpointError(
+            f"{self.name} cannot be checkpointed yet (the real game's state is "
+            "not recorded); set training.checkpoint_every = 0"
+        )
+
+    def restore_checkpoint_state(self, state: dict) -> None:
+        self.checkpoint_state()
 
 
 def _require(module: str, package: str):
@@ -31,7 +46,7 @@ def _require(module: str, package: str):
 
 
 @register("flappy_gym")
-class FlappyGym(Environment):
+class FlappyGym(_ForeignGame):
     name = "flappy_gym"
     metric = "pipes"
     defaults = FlappyBird.defaults
@@ -74,7 +89,7 @@ class FlappyGym(Environment):
 
 
 @register("ale_pong")
-class ALEPong(Environment):
+class ALEPong(_ForeignGame):
     name = "ale_pong"
     metric = "score"
     ACTIONS = (0, 2, 3)

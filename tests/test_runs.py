@@ -428,3 +428,15 @@ def test_progress_off_a_terminal_is_a_few_plain_lines():
     assert len(lines) == 2 and "\r" not in stream.getvalue()
     assert lines[-1].startswith("evidence / eprop:random: 1,000/1,000 trials (100 %)")
     assert "accuracy 0.90" in lines[-1]
+
+
+def test_a_real_game_adapter_says_it_cannot_be_checkpointed_yet():
+    from locallearn.tasks.adapters import _ForeignGame
+
+    class Game(_ForeignGame):
+        name = "some_real_game"
+
+    with pytest.raises(
+        CheckpointError, match="some_real_game cannot be checkpointed yet.*checkpoint_every = 0"
+    ):
+        checkpoint.capture({"env": Game()})

@@ -87,6 +87,7 @@ class ScheduleBase:
     and the counters of :class:`Schedule`."""
 
     chunk = 1  # units per ``advance`` call between the framework's checks
+    checkpoints = True  # False: the run writes no checkpoint at all (it cannot be resumed)
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
         self.config, self.directory, self.callbacks = config, directory, callbacks
@@ -341,7 +342,8 @@ def execute(
             try:
                 if last_checkpoint is None:
                     schedule.begin()
-                    save()
+                    if schedule.checkpoints:
+                        save()
                 while schedule.position < schedule.total and schedule.stop_reason is None:
                     if interrupt.requested:
                         status = "interrupted"

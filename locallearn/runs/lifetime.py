@@ -263,6 +263,7 @@ class LifetimeSchedule(ScheduleBase):
         }
         self.metric = self.env.metric
         self.total = self.training.steps
+        self.checkpoints = self.training.checkpoint_every > 0
 
     def checkpoint_objects(self) -> dict:
         return {"agent": self.agent, "env": self.env, "life": self.life}
