@@ -16,7 +16,7 @@ available = registry.available
 get = registry.get
 
 # built-in tasks register themselves on import
-from . import adapters, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang  # noqa: E402,F401
+from . import adapters, ale, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang  # noqa: E402,F401
 
 
 def register_with_gymnasium() -> list[str]:

@@ -1,14 +1,10 @@
-"""Adapters to the real games (optional extra ``[games]``): the same observations and actions as
-our ``flappy`` and ``pong``, so that an agent trained on ours plays the real thing.
+"""Adapter to the real Flappy Bird (optional extra ``[games]``): the same observations and actions
+as our ``flappy``, so that an agent trained on ours plays the real thing.
 
-* ``flappy_gym`` — flappy-bird-gymnasium's ``FlappyBird-v0`` (``use_lidar=False``), observation
-  ``"compact"`` (our 4 features, computed from the package's game state) or ``"features"``
-  (the package's own 12).
-* ``ale_pong`` — ``ALE/Pong-v5`` (ale-py) read through its RAM: observation RAM[49], RAM[54],
-  RAM[51], RAM[50], RAM[13], RAM[14] / 255 (our pong's ``"ram"`` mode); actions 0 / 1 / 2 map to
-  ALE's 0 (NOOP) / 2 (up) / 3 (down).
-
-Both import their game only when built, and say which extra to install when it is missing.
+``flappy_gym`` — flappy-bird-gymnasium's ``FlappyBird-v0`` (``use_lidar=False``), observation
+``"compact"`` (our 4 features, computed from the package's game state) or ``"features"`` (the
+package's own 12). It imports the game only when built and names the extra when it is missing.
+(Real Pong is ``ale_pong``, in ``tasks/ale.py``: the emulator driven directly.)
 """
 
 from __future__ import annotations
@@ -83,45 +79,6 @@ class FlappyGym(_ForeignGame):
         return self._convert(features), float(reward), terminated, truncated, info
 
     episode_metric = staticmethod(FlappyBird.episode_metric)
-
-    def close(self):
-        self.env.close()
-
-
-@register("ale_pong")
-class ALEPong(_ForeignGame):
-    name = "ale_pong"
-    metric = "score"
-    ACTIONS = (0, 2, 3)
-
-    def __init__(self, sticky: float = 0.25):
-        ale_py = _require("ale_py", "ale-py")
-        gymnasium = _require("gymnasium", "gymnasium")
-        gymnasium.register_envs(ale_py)
-        self.env = gymnasium.make("ALE/Pong-v5", obs_type="ram", repeat_action_probability=sticky)
-        self.observation_space = Box(0.0, 1.0, shape=(6,), dtype=np.float32)
-        self.action_space = Discrete(3)
-
-    @staticmethod
-    def _convert(ram) -> np.ndarray:
-        return (np.asarray(ram)[[49, 54, 51, 50, 13, 14]].astype(np.float32) / 255).astype(np.float32)
-
-    def reset(self, seed=None, options=None):
-        ram, info = self.env.reset(seed=seed)
-        self.points = [0, 0]
-        return self._convert(ram), info
-
-    def step(self, action):
-        ram, reward, terminated, truncated, info = self.env.step(self.ACTIONS[int(action)])
-        if reward:
-            self.points[reward < 0] += 1
-        if terminated or truncated:
-            info = {**info, "score": self.points[0] - self.points[1]}
-        return self._convert(ram), float(reward), terminated, truncated, info
-
-    @staticmethod
-    def episode_metric(episode_return: float, info: dict) -> float:
-        return float(info.get("score", episode_return))
 
     def close(self):
         self.env.close()

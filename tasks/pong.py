@@ -67,6 +67,56 @@ RELATIVE_SCALE = 20.0  # px, for the "relative" observation
 RELATIVE_SPEED_SCALE = 16.0  # px/step, for the "relative_motion" observation
 
 
+OBSERVATIONS = {"state": 7, "relative": 8, "relative_motion": 9, "positions": 4, "ram": 6}
+
+
+def features(
+    observation: str,
+    present: bool,
+    ball_x: int,
+    ball_y: int,
+    dx: int,
+    dy: int,
+    agent_y: int,
+    cpu_y: int,
+    agent_v: int,
+) -> np.ndarray:
+    """The feature observations (every mode but "ram") from the game's state in RAM units —
+    one function for this clone and the real game (``ale_pong`` computes velocities from
+    consecutive RAM reads), so an encoder and an agent move between them unchanged."""
+    ball_x_n = (ball_x - X_MIN) / (X_MAX - X_MIN) if present else 0.0
+    ball_y_n = (ball_y - Y_MIN) / (Y_MAX - Y_MIN) if present else 0.0
+    agent = (agent_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN)
+    cpu = min(max((cpu_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN), 0.0), 1.0)
+    if observation == "positions":
+        values = [ball_x_n, ball_y_n, agent, cpu]
+    else:
+        # the paddle's own velocity is part of the state: with inertia, where the paddle
+        # will be depends on it, and without it the observation is not Markov
+        values = [
+            ball_x_n,
+            ball_y_n,
+            (dx / DX + 1) / 2,
+            (dy / 8 + 1) / 2,
+            agent,
+            cpu,
+            (agent_v / V_MAX + 1) / 2,
+        ]
+    if observation in ("relative", "relative_motion"):
+        # where the ball is relative to the paddle's hit window, squashed so that the
+        # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a
+        # steep and a flat return get neurons of their own
+        offset = ball_y - agent_y - (HIT_LOW + HIT_HIGH) / 2 if present else 0.0
+        values.append(0.5 + 0.5 * math.tanh(offset / RELATIVE_SCALE))
+    if observation == "relative_motion":
+        # and how fast that offset changes: with the paddle's inertia, when to stop pressing
+        # depends on offset and closing speed together, which a population code of ball dy and
+        # paddle velocity apart does not give a linear readout
+        closing = dy - agent_v if present else 0
+        values.append(0.5 + 0.5 * math.tanh(closing / RELATIVE_SPEED_SCALE))
+    return np.clip(np.array(values, np.float32), 0, 1)
+
+
 def _clip(value: int, low: int, high: int) -> int:
     return low if value < low else high if value > high else value  # scalars: no numpy overhead
 
@@ -129,16 +179,14 @@ class Pong(Environment):
         max_steps: int = 27_000,
         render_mode: str | None = None,
     ):
-        check_choice(
-            "Pong", "observation", observation, ("state", "relative", "relative_motion", "positions", "ram")
-        )
+        check_choice("Pong", "observation", observation, tuple(OBSERVATIONS))
         check_int("Pong", "cpu_speed", cpu_speed, minimum=2)
         check_positive("Pong", "shaping", shaping, allow_zero=True)
         check_int("Pong", "max_steps", max_steps, minimum=1)
         self._set_render_mode(render_mode)
         self.observation, self.cpu_speed, self.shaping = observation, cpu_speed, shaping
         self.continuing, self.max_steps = continuing, max_steps
-        size = {"state": 7, "relative": 8, "relative_motion": 9, "positions": 4, "ram": 6}[observation]
+        size = OBSERVATIONS[observation]
         self.observation_space = Box(0.0, 1.0, shape=(size,), dtype=np.float32)
         self.action_space = Discrete(3)
         self._seed(None)
@@ -161,38 +209,17 @@ class Pong(Environment):
         if self.observation == "ram":
             values = [self.ball_x, self.ball_y, self.agent_y, self.cpu_y, self.cpu_score, self.agent_score]
             return (np.array(values, np.float32) / 255).astype(np.float32)
-        present = self.ball_x != 0
-        ball_x = (self.ball_x - X_MIN) / (X_MAX - X_MIN) if present else 0.0
-        ball_y = (self.ball_y - Y_MIN) / (Y_MAX - Y_MIN) if present else 0.0
-        agent = (self.agent_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN)
-        cpu = min(max((self.cpu_y - PADDLE_MIN) / (PADDLE_MAX - PADDLE_MIN), 0.0), 1.0)
-        if self.observation == "positions":
-            values = [ball_x, ball_y, agent, cpu]
-        else:
-            # the paddle's own velocity is part of the state: with inertia, where the paddle
-            # will be depends on it, and without it the observation is not Markov
-            values = [
-                ball_x,
-                ball_y,
-                (self.dx / DX + 1) / 2,
-                (self.dy / 8 + 1) / 2,
-                agent,
-                cpu,
-                (self.agent_v / V_MAX + 1) / 2,
-            ]
-        if self.observation in ("relative", "relative_motion"):
-            # where the ball is relative to the paddle's hit window, squashed so that the
-            # window (offsets -5..17) spans most of [0, 1]: the few pixels that decide between a
-            # steep and a flat return get neurons of their own
-            offset = self.ball_y - self.agent_y - (HIT_LOW + HIT_HIGH) / 2 if present else 0.0
-            values.append(0.5 + 0.5 * math.tanh(offset / RELATIVE_SCALE))
-        if self.observation == "relative_motion":
-            # and how fast that offset changes: with the paddle's inertia, when to stop pressing
-            # depends on offset and closing speed together, which a population code of ball dy and
-            # paddle velocity apart does not give a linear readout
-            closing = self.dy - self.agent_v if present else 0
-            values.append(0.5 + 0.5 * math.tanh(closing / RELATIVE_SPEED_SCALE))
-        return np.clip(np.array(values, np.float32), 0, 1)
+        return features(
+            self.observation,
+            self.ball_x != 0,
+            self.ball_x,
+            self.ball_y,
+            self.dx,
+            self.dy,
+            self.agent_y,
+            self.cpu_y,
+            self.agent_v,
+        )
 
     def reset(self, seed=None, options=None):
         self._seed(seed)

@@ -78,7 +78,7 @@ def test_pong_passes_gymnasiums_env_checker():
 
 def test_ale_pong_adapter_reads_the_ram_features_and_maps_actions():
     pytest.importorskip("ale_py")
-    env = ll.tasks.make("ale_pong", sticky=0.0)
+    env = ll.tasks.make("ale_pong", sticky=0.0, observation="ram")
     obs, _ = env.reset(seed=0)
     assert obs.shape == (6,) and obs.dtype == np.float32
     ys = []
