@@ -16,7 +16,19 @@ available = registry.available
 get = registry.get
 
 # built-in tasks register themselves on import
-from . import adapters, ale, catch, delayed_match, evidence, flappy, pattern, pong, store_recall, yinyang  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    adapters,
+    ale,
+    catch,
+    delayed_match,
+    evidence,
+    flappy,
+    minatar,
+    pattern,
+    pong,
+    store_recall,
+    yinyang,
+)
 
 
 def register_with_gymnasium() -> list[str]:
