@@ -6,8 +6,10 @@ whatever the kind of task). The sweep writes ``results.csv`` (one row per cell),
 (learning curves: mean and 95 % t-band over seeds, per rule).
 
 Restarting the same sweep reuses a cell only when its run completed *and* its configuration
-fingerprint (SHA-256 of the resolved config) equals the one asked for now; any other cell
-directory is moved aside to ``stale/<cell>-<time>/`` (nothing is deleted) and run again. A cell
+fingerprint (SHA-256 of the resolved config) equals the one asked for now; an unfinished cell of
+the same fingerprint resumes from its checkpoint (bit-identical to an uninterrupted run); any
+other cell directory is moved aside to ``stale/<cell>-<time>/`` (nothing is deleted) and run
+again. A cell
 that fails (bad numbers, an exception) is recorded as failed; the others go on. Every cell's
 configuration is resolved before anything runs, so an unknown rule, task, feedback mode or option
 stops the sweep at once, naming it. Pool workers watch their driver: when it dies (kill -9
@@ -133,20 +135,27 @@ def _move_aside(run_dir: Path) -> Path:
 
 def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
     from . import runs
+    from .runs import checkpoint
 
     run_dir = Path(sweep_dir) / cell.name
     resolved = runs.resolve(cell.config())
     wanted = runs.fingerprint(resolved)
-    summary_path = run_dir / "summary.json"
-    if summary_path.exists() and (run_dir / "config.json").exists():
-        summary = io.read_json(summary_path)
-        same = runs.fingerprint(io.read_json(run_dir / "config.json")) == wanted
-        if summary.get("status") == "completed" and same:
-            return _row(cell, resolved, run_dir, summary, reused=True)
-    if run_dir.exists():
+    same = (run_dir / "config.json").exists() and runs.fingerprint(
+        io.read_json(run_dir / "config.json")
+    ) == wanted
+    summary = io.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
+    if same and summary.get("status") == "completed":
+        return _row(cell, resolved, run_dir, summary, reused=True)
+    # an unfinished cell of the same configuration continues from its checkpoint (a sweep killed
+    # at the end of a session goes on in the next); any other folder is moved aside, kept
+    resume = same and checkpoint.exists(run_dir)
+    if run_dir.exists() and not resume:
         _move_aside(run_dir)
     try:
-        summary = runs.execute(cell.config(), run_dir, progress=False)
+        if resume:
+            summary = runs.execute(None, run_dir, resume=True, progress=False)
+        else:
+            summary = runs.execute(cell.config(), run_dir, progress=False)
     except Exception as error:  # a cell's failure must not stop the sweep
         summary = {
             "status": "failed",

@@ -440,3 +440,18 @@ def test_a_real_game_adapter_says_it_cannot_be_checkpointed_yet():
         CheckpointError, match="some_real_game cannot be checkpointed yet.*checkpoint_every = 0"
     ):
         checkpoint.capture({"env": Game()})
+
+
+def test_the_training_window_counts_finished_games_only_and_excludes_shaping(tmp_path):
+    config = {
+        "task": {"name": "pong", "max_steps": 1300, "shaping": 0.5},
+        "seed": 0,
+        "training": {"steps": 24000, "eval_episodes": 0, "window": 5},
+    }
+    summary = execute(config, tmp_path / "run", progress=False)
+    rows = io.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    cut = [r for r in rows if r.get("unfinished")]
+    finished = [r for r in rows if not r.get("unfinished")]
+    assert cut and finished and summary["unfinished_episodes"] == len(cut)
+    assert summary["value"] == np.mean([r["score"] for r in finished[-5:]])
+    assert summary["training_window"]["n"] == min(5, len(finished))

@@ -9,8 +9,11 @@ boundaries when ``agent.reset_state`` is true.
 
 Two figures per lifetime, both in ``summary.json``:
 
-* the **training window**: the task's metric over the last ``training.window`` episodes of the
-  lifetime (``value``; episodes that ended, by termination or by ``max_episode_steps``);
+* the **training window**: the task's metric over the last ``training.window`` *finished*
+  episodes of the lifetime (``value``): episodes cut by a step limit (the game's own or
+  ``max_episode_steps``) are logged with ``"unfinished": true`` and counted in the summary's
+  ``unfinished_episodes``, but a partial game's score never enters the figure. The return
+  (``mean_return``, rows' ``return``) includes any shaping reward; the metric does not;
 * the **frozen evaluation**: after the last step, the final weights play
   ``training.eval_episodes`` episodes greedily and as many with sampled actions, without
   learning, on environment seeds drawn from the "evaluation_env" stream — never a training seed
@@ -257,6 +260,7 @@ class LifetimeSchedule(ScheduleBase):
             "episodes": 0,
             "returns": [],
             "metrics": [],
+            "unfinished": 0,
             "episode_return": 0.0,
             "episode_steps": 0,
             "observation": observation,
@@ -312,20 +316,25 @@ class LifetimeSchedule(ScheduleBase):
             if not math.isfinite(rule.last_delta):
                 raise Divergence(f"the TD error became {rule.last_delta} at step {self.position:,}")
             if terminated or truncated:
-                observation = self._end_episode(info)
+                observation = self._end_episode(info, finished=terminated)
             if every and self.position % every == 0:
                 life["observation"] = observation
                 return done
         life["observation"] = observation
         return limit
 
-    def _end_episode(self, info: dict):
+    def _end_episode(self, info: dict, finished: bool):
+        """Log the episode that just ended (``finished``: it terminated; otherwise it was cut by
+        a step limit, and it stays out of the training-window figure: a partial game's score is
+        not a game's score)."""
         life, window = self.life, self.training.window
         life["episodes"] += 1
         value = float(self.env.episode_metric(life["episode_return"], info))
-        # only the last `window` episodes are kept: memory stays flat over a lifetime
-        life["returns"] = (life["returns"] + [float(life["episode_return"])])[-window:]
-        life["metrics"] = (life["metrics"] + [value])[-window:]
+        if finished:  # only the last `window` finished episodes are kept: memory stays flat
+            life["returns"] = (life["returns"] + [float(life["episode_return"])])[-window:]
+            life["metrics"] = (life["metrics"] + [value])[-window:]
+        else:
+            life["unfinished"] += 1
         row = {
             "episode": life["episodes"],
             "steps": self.position,
@@ -334,6 +343,8 @@ class LifetimeSchedule(ScheduleBase):
             self.metric: value,
             "wall_seconds": round(time.perf_counter() - self.clock, 3),
         }
+        if not finished:
+            row["unfinished"] = True
         # flushed per episode, forced to disk with each checkpoint and at the end: an fsync per
         # episode cost 5 ms each, ~5 % of a Flappy lifetime
         self.write_row(row, sync=False)
@@ -383,6 +394,7 @@ class LifetimeSchedule(ScheduleBase):
                 "interval": window.method,
             },
             "mean_return": float(np.mean(life["returns"])) if life["returns"] else None,
+            "unfinished_episodes": life["unfinished"],
             "window": min(self.training.window, life["episodes"]),
             "steps_per_second": round(self.position / max(self.elapsed, 1e-9), 1),
             "update": "step",
