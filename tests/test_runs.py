@@ -259,15 +259,18 @@ def test_a_huge_network_says_how_large_it_is(capsys):
     assert err.count("\n") == 1 and "GiB for its weights" in err
 
 
-def test_a_missing_extra_is_named(capsys):
-    try:
-        import ale_py  # noqa: F401
+@pytest.mark.parametrize(
+    "task, module, extra", [("ale_pong", "ale_py", "games"), ("minatar_breakout", "minatar", "minatar")]
+)
+def test_a_missing_extra_is_named_and_the_task_still_listed(task, module, extra, capsys):
+    import importlib.util
 
-        pytest.skip("ale-py is installed")
-    except ModuleNotFoundError:
-        pass
-    assert main(["run", "--task", "ale_pong", "--steps", "10", "--no-progress"]) == 2
-    assert "pip install 'locallearn[games]'" in capsys.readouterr().err
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"{module} is installed")
+    assert task in ll.tasks.available()
+    assert main(["run", "--task", task, "--steps", "10", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"pip install 'locallearn[{extra}]'" in err
 
 
 # ----------------------------------------------------------------------------- lifetimes, play
