@@ -118,7 +118,9 @@ def features(
         # paddle velocity apart does not give a linear readout
         closing = dy - agent_v if present else 0
         values.append(0.5 + 0.5 * math.tanh(closing / RELATIVE_SPEED_SCALE))
-    return np.clip(np.array(values, np.float32), 0, 1)
+    # clipped in Python (float64, then cast): the same numbers as np.clip on the float32 array,
+    # at a fraction of its call overhead on 4-9 values
+    return np.array([0.0 if v < 0.0 else 1.0 if v > 1.0 else v for v in values], np.float32)
 
 
 def _clip(value: int, low: int, high: int) -> int:
