@@ -190,8 +190,14 @@ class ReinforcementRule:
         if decide_last:
             net.step(inputs[-1])
 
+    def present_frozen(self, net, inputs: np.ndarray) -> None:
+        """Present one observation's micro-steps for a frozen-weight evaluation: the network
+        moves, nothing that learns does (no trace, no statistic)."""
+        for x in inputs:
+            net.step(x)
+
     def policy(self, net) -> tuple[np.ndarray, float]:
-        """(action probabilities, value estimate) at the current network state; learns nothing."""
+        """(action probabilities, value estimate) at the current state; learns nothing."""
         raise NotImplementedError
 
     def decide(self, net, rng: np.random.Generator, greedy: bool = False) -> int:

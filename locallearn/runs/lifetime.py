@@ -141,8 +141,7 @@ class Agent:
     def act_frozen(self, observation, rng: np.random.Generator, greedy: bool) -> int:
         """Present ``observation`` and pick an action from the rule's policy, learning nothing
         (no trace, no weight is touched)."""
-        for x in self._inputs(observation):
-            self.net.step(x)
+        self.rule.present_frozen(self.net, self._inputs(observation))
         pi = np.asarray(self.rule.policy(self.net)[0], np.float64)
         if greedy:
             return int(np.argmax(pi))
