@@ -7,6 +7,7 @@
     locallearn play runs/catch --episodes 100
     locallearn plot runs/x
     locallearn report results/evidence            # markdown tables over seeds, from the files
+    locallearn tune sweeps/tune/catch-reward-eprop.toml --workers 2   # Optuna search (extra [tune])
 
 Exit status: 0 on success, 2 for a bad name, value or file (the message lists what is allowed),
 130 when a run was interrupted (its directory is still complete and says so).
@@ -241,6 +242,32 @@ def _cmd_compare(args) -> int:
     return 1 if failed else 0
 
 
+def _cmd_tune(args) -> int:
+    from . import tune
+
+    if args.dask:
+        try:
+            import distributed
+        except ModuleNotFoundError:
+            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
+        with distributed.Client(args.dask) as client:
+            result = tune.tune(
+                args.space, out=args.out, workers=args.workers or 1, executor=client.get_executor()
+            )
+    else:
+        result = tune.tune(args.space, out=args.out, workers=args.workers or 1)
+    if result["best"] is None:
+        print(f"{result['trials']} trials, none completed")
+        return 1
+    best = result["best"]
+    print(
+        f"{result['trials']} trials; best: trial {best['number']}, value {best['value']:.6g}, "
+        f"{best['params']}"
+    )
+    print(f"wrote {result['best_config']}")
+    return 0
+
+
 def _cmd_report(args) -> int:
     from . import report
 
@@ -353,6 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--strip", metavar="PNG", help="save a strip of frames of the first episode (pong, flappy, catch)"
     )
     play.set_defaults(func=_cmd_play)
+
+    tune = sub.add_parser("tune", help="hyper-parameter search with Optuna (extra [tune])")
+    tune.add_argument("space", help="search file: [study] task, rule, trials, seeds; [config]; [space]")
+    tune.add_argument("--workers", type=int, help="processes optimising together (default 1)")
+    tune.add_argument("--out", help="trial run directories and the study (default sweeps/tune/<name>)")
+    tune.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="run the workers on a Dask cluster")
+    tune.set_defaults(func=_cmd_tune)
 
     report = sub.add_parser("report", help="markdown tables of run and sweep directories")
     report.add_argument("dirs", nargs="*", help="run directories and sweep directories")
