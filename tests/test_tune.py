@@ -54,3 +54,43 @@ def test_the_learning_curve_fed_to_the_pruner_is_a_moving_mean_of_finished_episo
     assert curve.add({"episode": 2, "steps": 18, "catch_rate": 0.0}) == (0.5, 28)
     assert curve.add({"episode": 3, "steps": 27, "catch_rate": 0.0, "unfinished": True}) is None
     assert curve.add({"episode": 4, "steps": 36, "catch_rate": 0.0}) == (0.0, 46)
+
+
+def test_a_killed_tuner_restarted_loses_no_completed_trial_and_repeats_none(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import optuna
+
+    space = tmp_path / "catch.toml"
+    space.write_text(SPACE.format(trials=4).replace("steps = 300", "steps = 1500"))
+    out = tmp_path / "study"
+    command = [sys.executable, "-m", "locallearn", "tune", str(space), "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+
+    def completed():
+        try:
+            study = optuna.load_study(study_name="catch", storage=storage)
+        except Exception:
+            return []
+        return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
+
+    deadline = time.time() + 120
+    while len(completed()) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    process.kill()
+    process.wait()
+    before = {t.number: (t.value, t.params) for t in completed()}
+    assert 2 <= len(before) < 4
+    assert main(["tune", str(space), "--out", str(out)]) == 0
+    study = optuna.load_study(study_name="catch", storage=storage)
+    trials = study.get_trials(deepcopy=False)
+    complete = {t.number: (t.value, t.params) for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert all(complete[n] == before[n] for n in before)  # nothing completed was lost or redone
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    # the budget holds: 4 trials in all; the one in flight at the kill is marked failed (lost,
+    # counted), never run again under its number
+    assert len(trials) == 4 and len(failed) <= 1 and len(complete) == 4 - len(failed)
+    assert len({t.number for t in trials}) == 4
