@@ -279,6 +279,8 @@ def _cmd_report(args) -> int:
         raise ConfigError("report needs run or sweep directories (or --readme README.md)")
     try:
         text = report.report(args.dirs, digits=args.digits)
+        if args.aggregate:
+            text += "\n" + report.rl_aggregates(report.load(args.dirs), digits=args.digits)
     except FileNotFoundError as error:
         raise ConfigError(str(error)) from None
     if args.out:
@@ -392,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dirs", nargs="*", help="run directories and sweep directories")
     report.add_argument("--digits", type=int, default=3, help="decimals shown (default 3)")
     report.add_argument("--out", help="write the tables to this file instead of printing them")
+    report.add_argument(
+        "--aggregate",
+        action="store_true",
+        help="add rliable's aggregates for lifetimes: IQM with stratified-bootstrap "
+        "CIs, probability of improvement over rstdp and none",
+    )
     report.add_argument(
         "--readme",
         metavar="README",

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from . import io
-from .stats import summarize
+from .stats import improvement_interval, stratified_bootstrap, summarize
 
 README_BLOCK = re.compile(
     r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)", re.DOTALL
@@ -144,6 +144,57 @@ def lifetime_table(summaries: list[dict], digits: int = 3) -> str:
             f"({'/'.join(map(str, episodes)) or '0'} unseen-seed episodes each) "
             f"| {'/'.join(f'{s:,}' for s in steps)} | {_failed(runs) or '—'} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def rl_aggregates(
+    summaries: list[dict], baselines=("rstdp", "none"), digits: int = 3, reps: int = 10_000
+) -> str:
+    """Per environment, for each rule: the interquartile mean over seeds of the training-window
+    figure and of the frozen greedy evaluation, with stratified-bootstrap 95 % intervals, and the
+    probability that the rule improves on each baseline present (``baselines`` are rule names,
+    matched without their feedback pathway) — rliable's aggregates (:mod:`locallearn.stats`)."""
+    by_task: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for (task, label), runs in _groups(summaries, "lifetime").items():
+        done = [r for r in runs if r.get("status") == "completed" and r.get("value") is not None]
+        greedy = [(r.get("evaluation") or {}).get("greedy", {}).get("metric") for r in done]
+        by_task.setdefault(task, {})[label] = {
+            "window": [r["value"] for r in done],
+            "greedy": [g for g in greedy if g is not None],
+        }
+    if not by_task:
+        return ""
+    f = f"{{:.{digits}f}}"
+
+    def interval(estimate, low, high) -> str:
+        return f"{f.format(estimate)} [{f.format(low)}, {f.format(high)}]"
+
+    lines = [
+        "| environment | rule | n | IQM, training window [95 % CI] | IQM, frozen greedy [95 % CI] | "
+        "P(improves on baseline) [95 % CI] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, rules in by_task.items():
+        for label, scores in rules.items():
+            cells = [
+                interval(*stratified_bootstrap(values, reps=reps))
+                if len(values) > 1
+                else (f.format(values[0]) if values else "—")
+                for values in (scores["window"], scores["greedy"])
+            ]
+            improvements = [
+                f"over {other}: "
+                + interval(*improvement_interval(scores["window"], theirs["window"], reps=reps))
+                for other, theirs in rules.items()
+                if other != label
+                and other.split(":")[0] in baselines
+                and len(scores["window"]) > 1
+                and len(theirs["window"]) > 1
+            ]
+            lines.append(
+                f"| {task} | {label} | {len(scores['window'])} | {cells[0]} | {cells[1]} | "
+                f"{'; '.join(improvements) or '—'} |"
+            )
     return "\n".join(lines) + "\n"
 
 
