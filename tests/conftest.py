@@ -116,6 +116,16 @@ def kill_then_resume(settings, tmp_path, killed_when):
     return killed
 
 
+def past_the_first_checkpoint(run_dir) -> bool:
+    """Whether a run directory's checkpoint is past position 0 (a run to kill mid-way)."""
+    import json
+
+    try:
+        return json.loads((Path(run_dir) / "checkpoint.json").read_text())["counters"]["position"] > 0
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+
+
 def load_benchmark(name: str):
     """A script of benchmarks/ loaded as a module (benchmarks/ is not a package)."""
     path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"

@@ -95,9 +95,7 @@ def test_a_clone_agent_plays_the_real_game(tmp_path):
 
 
 def test_kill_9_then_resume_a_real_pong_lifetime_gives_the_uninterrupted_weights(tmp_path):
-    import json
-
-    from conftest import kill_then_resume
+    from conftest import kill_then_resume, past_the_first_checkpoint
 
     settings = [
         "--task",
@@ -114,11 +112,5 @@ def test_kill_9_then_resume_a_real_pong_lifetime_gives_the_uninterrupted_weights
         "training.eval_max_steps=300",
         "--no-progress",
     ]
-
-    def past_the_first_checkpoint(run_dir):
-        try:
-            return json.loads((run_dir / "checkpoint.json").read_text())["counters"]["position"] > 0
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
 
     kill_then_resume(settings, tmp_path, past_the_first_checkpoint)

@@ -1,10 +1,8 @@
 """Reward-based rules and the lifetime runner: signs, TD bookkeeping, smoke runs, gymnasium."""
 
-import json
-
 import numpy as np
 import pytest
-from conftest import kill_then_resume
+from conftest import kill_then_resume, past_the_first_checkpoint
 from locallearn.rules import _kernels as rule_kernels
 
 import locallearn as ll
@@ -453,12 +451,6 @@ def test_kill_9_then_resume_a_lifetime_gives_the_uninterrupted_weights(task, ste
         "training.eval_episodes=2",
         "--no-progress",
     ]
-
-    def past_the_first_checkpoint(run_dir):
-        try:
-            return json.loads((run_dir / "checkpoint.json").read_text())["counters"]["position"] > 0
-        except (FileNotFoundError, json.JSONDecodeError):
-            return False
 
     kill_then_resume(settings, tmp_path, past_the_first_checkpoint)
 
