@@ -7,7 +7,7 @@
     locallearn play runs/catch --episodes 100
     locallearn plot runs/x
     locallearn report results/evidence            # markdown tables over seeds, from the files
-    locallearn tune sweeps/tune/catch-reward-eprop.toml --workers 2   # Optuna search (extra [tune])
+    locallearn tune sweeps/tune/catch-reward-eprop-random.toml --workers 2   # Optuna search (extra [tune])
 
 Exit status: 0 on success, 2 for a bad name, value or file (the message lists what is allowed),
 130 when a run was interrupted (its directory is still complete and says so).
