@@ -91,25 +91,19 @@ def summarize(values, confidence: float = 0.95, method: str = "t", seed: int = 0
 
 
 def _bootstrap(values: np.ndarray, statistic, confidence: float, seed: int) -> tuple[float, float]:
-    result = _scipy.bootstrap(
-        (values,),
-        statistic,
-        confidence_level=confidence,
-        n_resamples=10_000,
-        method="BCa",
-        random_state=np.random.default_rng(seed),
-    )
-    low, high = result.confidence_interval
-    if not (math.isfinite(low) and math.isfinite(high)):  # BCa degenerates on tiny samples
+    """BCa interval; the percentile one where BCa degenerates (tiny samples)."""
+    for method in ("BCa", "percentile"):
         result = _scipy.bootstrap(
             (values,),
             statistic,
             confidence_level=confidence,
             n_resamples=10_000,
-            method="percentile",
+            method=method,
             random_state=np.random.default_rng(seed),
         )
         low, high = result.confidence_interval
+        if math.isfinite(low) and math.isfinite(high):
+            break
     return float(low), float(high)
 
 
