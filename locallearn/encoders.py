@@ -23,6 +23,7 @@ import numba
 import numpy as np
 
 from .config import UnknownNameError, check_int, check_positive, unknown_name_message
+from .kernels import libm_exp
 
 # ----------------------------------------------------------------------------- scaling
 _jit = numba.njit(cache=True, nogil=True)
@@ -33,7 +34,7 @@ def population_activation_numpy(u, centres, width, out):
     """Gaussian receptive fields: out[i * C + c] = exp(-0.5 ((clip(u_i, 0, 1) - centre_c) /
     width)^2) for C = ``centres.shape[0]`` fields per dimension, in place."""
     clipped = np.minimum(np.maximum(u, 0.0), 1.0)
-    out[:] = np.exp(-0.5 * ((clipped[:, None] - centres[None, :]) / width) ** 2).ravel()
+    out[:] = libm_exp(-0.5 * ((clipped[:, None] - centres[None, :]) / width) ** 2).ravel()
 
 
 @_jit

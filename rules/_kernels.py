@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from locallearn.kernels import BACKENDS
+from locallearn.kernels import BACKENDS, libm_exp
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -84,7 +84,7 @@ def policy_decision_numpy(y, beta, u, greedy, c_value, pi, err):
     dtype. Returns the action."""
     n_actions = pi.shape[0]
     logits = beta * y[:n_actions].astype(np.float64)
-    shifted = np.exp(logits - np.max(logits))
+    shifted = libm_exp(logits - np.max(logits))
     pi[:] = shifted / np.sum(shifted)
     if greedy:
         action = int(np.argmax(pi))
@@ -101,7 +101,7 @@ def policy_decision_numpy(y, beta, u, greedy, c_value, pi, err):
 @_jit
 def policy_decision(y, beta, u, greedy, c_value, pi, err):
     """Compiled twin of :func:`policy_decision_numpy`, rounding alike: the sums run left to
-    right as numpy's do for so few terms, and exp is the same libm function here."""
+    right as numpy's do for so few terms, and exp is the C library's in both."""
     n_actions = pi.shape[0]
     top = beta * np.float64(y[0])
     for k in range(1, n_actions):

@@ -330,6 +330,20 @@ def test_whole_sequence_kernels_twins_agree(n, n_adaptive, steps, seed, dtype):
     _assert_same(filtered[0], filtered[1], tol)
 
 
+def test_libm_exp_rounds_like_compiled_exp():
+    # the exact twins take exp from the C library because compiled kernels do; numpy's own exp
+    # may differ by an ulp on wide-SIMD CPUs, so it is not the reference here
+    import numba
+
+    compiled_exp = numba.njit(lambda x: np.exp(x))
+    x = np.random.default_rng(3).uniform(-40.0, 40.0, 20_000)
+    got = kernels.libm_exp(x)
+    assert got.shape == x.shape
+    assert all(got[i] == compiled_exp(x[i]) for i in range(0, x.size, 7))
+    np.testing.assert_allclose(got, np.exp(x), rtol=1e-15)
+    assert kernels.libm_exp(np.zeros((2, 3))).shape == (2, 3)
+
+
 @common
 @given(
     n_actions=st.integers(2, 6),

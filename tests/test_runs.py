@@ -175,6 +175,56 @@ def test_checkpoints_hold_no_pickle_and_restore_a_learner_exactly(tmp_path):
         np.testing.assert_array_equal(a.net.params[name], b.net.params[name])
 
 
+def _killed_save(monkeypatch, tmp_path, learner, at):
+    """Save ``learner`` as a process killed just before step ``at`` of the save would leave it."""
+    real_write_text, real_replace = io.write_text, os.replace
+
+    class Killed(BaseException):
+        pass
+
+    def write_text(path, text):
+        if at == "manifest" and str(path).endswith("checkpoint.json"):
+            raise Killed
+        real_write_text(path, text)
+
+    def replace(src, dst):
+        if at == "rename" and str(src).endswith("checkpoint.pending.npz"):
+            raise Killed
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io, "write_text", write_text)
+    monkeypatch.setattr(checkpoint.os, "replace", replace)
+    with pytest.raises(Killed):
+        checkpoint.save(tmp_path, {"learner": learner}, {"position": 2})
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("killed_at, position", [("manifest", 1), ("rename", 2)])
+def test_a_save_killed_between_its_writes_leaves_a_loadable_checkpoint(
+    killed_at, position, tmp_path, monkeypatch
+):
+    # killed before the manifest: the old state; killed before the rename: the new one
+    def build():
+        net = small_network(seed=1)
+        return ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.Adam(lr=1e-2))
+
+    inputs = (np.random.default_rng(0).random((20, 4)) < 0.3).astype(float)
+    targets = np.random.default_rng(1).standard_normal((20, 3))
+    a = build()
+    checkpoint.save(tmp_path, {"learner": a}, {"position": 1})
+    before = {k: v.copy() for k, v in a.net.params.items()}
+    a.run_sequence(inputs, targets)
+    _killed_save(monkeypatch, tmp_path, a, killed_at)
+    b = build()
+    assert checkpoint.load(tmp_path, {"learner": b}) == {"position": position}
+    expected = before if position == 1 else a.net.params
+    for name in expected:
+        np.testing.assert_array_equal(b.net.params[name], expected[name])
+    checkpoint.save(tmp_path, {"learner": a}, {"position": 3})  # the next save tidies up
+    assert not (tmp_path / "checkpoint.pending.npz").exists()
+    assert checkpoint.load(tmp_path, {"learner": build()}) == {"position": 3}
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [

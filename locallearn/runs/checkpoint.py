@@ -23,8 +23,12 @@ What is recorded is found by walking the objects' attributes in sorted order:
   silently differ from an uninterrupted one.
 
 Files: ``checkpoint.npz`` (the arrays) and ``checkpoint.json`` (format, version, the npz's
-SHA-256, the JSON values and the run's counters). Both are written atomically, the manifest last:
-a manifest always describes a complete array file, and a mismatch between them is detected.
+SHA-256, the JSON values and the run's counters), each written atomically. A process can be killed
+between any two writes, so a save goes in three steps: the arrays to ``checkpoint.pending.npz``,
+then the manifest (naming the pending file's digest), then the pending file renamed over
+``checkpoint.npz``. Killed before the manifest, the old pair is intact and the pending file is
+ignored (its digest is not the manifest's); killed before the rename, the pending file is the one
+the manifest describes and is loaded. Any other mismatch is damage and is reported.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import types
 import zipfile
 from pathlib import Path
@@ -44,7 +49,7 @@ from .. import io
 
 FORMAT = "locallearn-checkpoint"
 VERSION = 2
-ARRAYS, MANIFEST = "checkpoint.npz", "checkpoint.json"
+ARRAYS, MANIFEST, PENDING = "checkpoint.npz", "checkpoint.json", "checkpoint.pending.npz"
 _LIST, _TUPLE, _GENERATOR = "__list__", "__tuple__", "__generator__"
 
 
@@ -299,17 +304,18 @@ def save(directory: str | Path, objects: dict[str, Any], counters: dict) -> None
     """Record ``objects`` and the run's ``counters`` in ``directory``."""
     directory = Path(directory)
     arrays, values = capture(objects)
-    io.write_npz(directory / ARRAYS, {k: np.asarray(v) for k, v in arrays.items()})
+    io.write_npz(directory / PENDING, {k: np.asarray(v) for k, v in arrays.items()})
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "sha256": _digest(directory / ARRAYS),
+        "sha256": _digest(directory / PENDING),
         "arrays": len(arrays),
         "counters": counters,
         "values": values,
     }
     text = json.dumps(manifest, allow_nan=True, default=io.json_default)
     io.write_text(directory / MANIFEST, text + "\n")
+    os.replace(directory / PENDING, directory / ARRAYS)
 
 
 def exists(directory: str | Path) -> bool:
@@ -334,9 +340,12 @@ def load(directory: str | Path, objects: dict[str, Any]) -> dict:
             f"{manifest_path} has checkpoint version {manifest.get('version')}; "
             f"this locallearn reads version {VERSION}"
         )
-    if not arrays_path.exists():
+    pending = directory / PENDING
+    if pending.exists() and _digest(pending) == manifest.get("sha256"):
+        arrays_path = pending  # the save was killed between its manifest and its rename
+    elif not arrays_path.exists():
         raise CheckpointError(f"{arrays_path} is missing")
-    if _digest(arrays_path) != manifest.get("sha256"):
+    elif _digest(arrays_path) != manifest.get("sha256"):
         raise CheckpointError(f"{arrays_path} does not match its manifest (truncated or replaced)")
     try:
         with np.load(arrays_path, allow_pickle=False) as data:

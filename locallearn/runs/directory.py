@@ -34,6 +34,7 @@ OWN_FILES = (
     "summary.json",
     "weights.npz",
     "checkpoint.npz",
+    "checkpoint.pending.npz",
     "checkpoint.json",
     "learning_curve.png",
     "output_vs_target.png",
