@@ -295,12 +295,31 @@ def _cmd_report(args) -> int:
 
 def _cmd_plot(args) -> int:
     from .analysis import replot_run
+    from .io import jsonl_exists
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "metrics.jsonl").exists():
+    if not jsonl_exists(run_dir / "metrics.jsonl"):
         raise ConfigError(f"{run_dir} is not a run directory (no metrics.jsonl)")
     for path in replot_run(run_dir):
         print(f"wrote {path}")
+    return 0
+
+
+def _cmd_pack(args) -> int:
+    from .runs.directory import pack
+
+    for root in map(Path, args.dirs):
+        if not root.is_dir():
+            raise ConfigError(f"{root} is not a folder")
+        before = after = count = 0
+        for rows in sorted(root.rglob("metrics.jsonl")):
+            size = rows.stat().st_size
+            packed = pack(rows.parent)
+            if packed is not None:
+                before, after, count = before + size, after + packed, count + 1
+        print(
+            f"{root}: packed the rows of {count} ended run(s), {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB"
+        )
     return 0
 
 
@@ -406,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the README's <!-- report DIR... --> blocks from their files",
     )
     report.set_defaults(func=_cmd_report)
+
+    pack = sub.add_parser(
+        "pack",
+        help="gzip the metrics.jsonl of every ended run under the folders (all readers take "
+        "either form; resuming unpacks)",
+    )
+    pack.add_argument("dirs", nargs="+", help="run or sweep directories")
+    pack.set_defaults(func=_cmd_pack)
 
     plot = sub.add_parser("plot", help="redraw a run directory's figures")
     plot.add_argument("run_dir")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
@@ -86,12 +87,52 @@ def sync_file(path) -> None:
         os.close(fd)
 
 
+PACKED = ".gz"
+
+
+def packed(path) -> Path:
+    """Where ``path`` lives once packed (gzip)."""
+    return Path(str(path) + PACKED)
+
+
+def jsonl_exists(path) -> bool:
+    return Path(path).exists() or packed(path).exists()
+
+
 def read_jsonl(path) -> list[dict]:
+    """The rows of a JSON-lines file, plain or packed (``path`` + ``.gz``); when both exist (a
+    pack or unpack killed between its two steps) they hold the same rows and the plain one is
+    read."""
+    path = Path(path)
+    if path.exists() or not packed(path).exists():
+        text = path.read_text()
+    else:
+        text = gzip.decompress(packed(path).read_bytes()).decode()
     rows = []
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         if line.strip():
             rows.append(json.loads(line))
     return rows
+
+
+def pack_jsonl(path) -> int:
+    """Replace the plain file ``path`` by ``path.gz`` (no timestamp or name inside, so equal rows
+    give equal bytes); returns the packed size. The packed file is complete before the plain one
+    is removed."""
+    path = Path(path)
+    data = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+    write_bytes(packed(path), data)
+    path.unlink()
+    return len(data)
+
+
+def unpack_jsonl(path) -> None:
+    """The reverse of :func:`pack_jsonl`, for a run that goes on writing rows."""
+    path = Path(path)
+    if packed(path).exists():
+        if not path.exists():
+            write_bytes(path, gzip.decompress(packed(path).read_bytes()))
+        packed(path).unlink()
 
 
 def save_figure(figure, path) -> None:

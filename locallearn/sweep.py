@@ -255,7 +255,7 @@ def results_table(rows: list[dict]) -> str:
 
 def _curve(run_dir: Path, metric: str):
     path = run_dir / "metrics.jsonl"
-    if not path.exists() or not metric:
+    if not io.jsonl_exists(path) or not metric:
         return None
     rows = io.read_jsonl(path)
     if rows and "episode" in rows[0]:

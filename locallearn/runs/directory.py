@@ -31,6 +31,7 @@ LOCK = "run.lock"
 OWN_FILES = (
     "config.json",
     "metrics.jsonl",
+    "metrics.jsonl.gz",
     "summary.json",
     "weights.npz",
     "checkpoint.npz",
@@ -173,13 +174,15 @@ class RunDirectory:
 
     def rows(self) -> list[dict]:
         path = self.path / "metrics.jsonl"
-        return io.read_jsonl(path) if path.exists() else []
+        return io.read_jsonl(path) if io.jsonl_exists(path) else []
 
     def keep_rows(self, n: int) -> list[dict]:
         """Truncate ``metrics.jsonl`` to its first ``n`` rows (those a checkpoint accounts for;
-        later ones will be written again by the resumed run)."""
+        later ones will be written again by the resumed run). A packed run is unpacked: rows
+        are appended to the plain file only."""
         rows = self.rows()[:n]
         io.write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+        io.packed(self.path / "metrics.jsonl").unlink(missing_ok=True)
         return rows
 
     def append_row(self, row: dict, sync: bool = True) -> None:
@@ -191,6 +194,20 @@ class RunDirectory:
 
     def write_summary(self, summary: dict) -> None:
         io.write_json(self.path / "summary.json", summary)
+
+
+def pack(path: str | Path) -> int | None:
+    """gzip the rows of the ended run in ``path`` (``summary.json`` present) into
+    ``metrics.jsonl.gz``; every reader of the project reads either form, and resuming unpacks.
+    Returns the packed size, or None when there is nothing to pack (no plain rows, or a run not
+    ended). A run being written is refused naming its writer."""
+    path = Path(path)
+    rows = path / "metrics.jsonl"
+    if not rows.exists() or not (path / "summary.json").exists():
+        return None
+    with RunDirectory(path) as directory:
+        directory._lock()
+        return io.pack_jsonl(rows)
 
 
 def changed_options(stored: dict, requested: dict, prefix: str = "") -> list[str]:
