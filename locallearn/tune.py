@@ -21,7 +21,7 @@ validation metric of a supervised run, the training-window metric of a lifetime)
 median pruner can stop a poor trial early. Its value is the mean over seeds of the validation
 metric at the stop (supervised) or of the training-window metric (lifetimes) — never a test
 figure: the test and the evaluation seeds stay held out. Sampler: TPE (seeded); pruner: median
-(5 startup trials, and never before a seed's first third).
+(5 startup trials, and never before a seed's first third: the check is skipped until then).
 
 Trials run in ``workers`` processes (the same process pool as ``compare``; or ``--dask`` workers),
 each optimising against the shared study storage, so the study is resumable: running the
@@ -152,20 +152,24 @@ def _objective(spec: dict, out: Path):
         params = _suggest(trial, spec["space"])
         values = []
         for index, seed in enumerate(seeds):
-            curve = LearningCurve(metric, offset=index * 10**9)
+            config = trial_config(spec, params, seed)
+            training = runs.resolve(config)["training"]
+            budget = training["steps"] if "steps" in training else training["n_trials"]
+            offset = index * 10**9
+            # a lifetime reports on a grid of 1/50 of its budget: every episode would be a
+            # storage round trip (thousands per trial on Catch), and a grid lines trials up
+            curve = LearningCurve(metric, offset=offset, every=max(1, budget // 50))
 
-            def report(row, curve=curve):
+            def report(row, curve=curve, offset=offset, budget=budget):
                 point = curve.add(row)
                 if point is None:
                     return
                 trial.report(*point)
-                if trial.should_prune():
+                if point[1] - offset >= budget / 3 and trial.should_prune():
                     raise optuna.TrialPruned()
 
             run_dir = out / f"trial-{trial.number}" / f"seed-{seed}"
-            summary = runs.execute(
-                trial_config(spec, params, seed), run_dir, progress=False, callbacks=(report,)
-            )
+            summary = runs.execute(config, run_dir, progress=False, callbacks=(report,))
             if summary["status"] != "completed":
                 return float("nan")  # a failed (diverged) trial: Optuna records it as failed
             values.append(_tuning_value(summary))
@@ -176,20 +180,28 @@ def _objective(spec: dict, out: Path):
 
 class LearningCurve:
     """Turns metrics rows into (value, step) points for the pruner: a supervised run's validation
-    metric at its trial count; a lifetime's mean metric over its last 100 finished episodes at its
-    step count (single episodes are too noisy to compare). ``offset`` separates the seeds of a
-    trial, which run one after the other."""
+    metric at its trial count; a lifetime's mean metric over its last ``window`` finished
+    episodes (single episodes are too noisy to compare), reported once per ``every`` steps at
+    the grid point k * every that the last finished episode reached (so that trials whose
+    episodes end at different steps are compared at the same steps). ``offset`` separates the
+    seeds of a trial, which run one after the other."""
 
-    def __init__(self, metric: str, offset: int = 0, window: int = 100):
-        self.metric, self.offset, self.window = metric, offset, window
+    def __init__(self, metric: str, offset: int = 0, window: int = 100, every: int = 1):
+        self.metric, self.offset, self.window, self.every = metric, offset, window, every
         self.recent: list[float] = []
+        self.next_report = every
 
     def add(self, row: dict) -> tuple[float, int] | None:
         if row.get("kind") == "validation":
             return float(row[self.metric]), self.offset + int(row["trial"])
         if "episode" in row and not row.get("unfinished"):
             self.recent = (self.recent + [float(row[self.metric])])[-self.window :]
-            return sum(self.recent) / len(self.recent), self.offset + int(row["steps"])
+            steps = int(row["steps"])
+            if steps < self.next_report:
+                return None
+            point = steps // self.every * self.every
+            self.next_report = point + self.every
+            return sum(self.recent) / len(self.recent), self.offset + point
         return None
 
 

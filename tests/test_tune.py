@@ -56,6 +56,42 @@ def test_the_learning_curve_fed_to_the_pruner_is_a_moving_mean_of_finished_episo
     assert curve.add({"episode": 4, "steps": 36, "catch_rate": 0.0}) == (0.0, 46)
 
 
+def test_a_lifetime_curve_is_reported_on_a_step_grid():
+    curve = tune.LearningCurve("catch_rate", window=100, every=20)
+    points = [curve.add({"episode": e, "steps": 9 * e, "catch_rate": float(e % 2)}) for e in range(1, 10)]
+    reported = [p for p in points if p is not None]
+    assert [step for _, step in reported] == [20, 40, 60, 80]  # episodes ending at 27, 45, 63, 81
+    assert reported[0] == (sum(e % 2 for e in range(1, 4)) / 3, 20)
+
+
+def test_a_trial_is_never_pruned_before_a_third_of_its_budget(tmp_path):
+    import optuna
+
+    class EagerToPrune:  # a trial whose pruner would stop it at every report
+        number, params, reports = 0, {}, []
+
+        def suggest_float(self, name, low, high, log=False):
+            return low
+
+        def suggest_categorical(self, name, choices):
+            return choices[0]
+
+        def report(self, value, step):
+            self.reports.append(step)
+
+        def should_prune(self):
+            return True
+
+    space = tmp_path / "catch.toml"
+    space.write_text(SPACE.format(trials=1).replace("steps = 300", "steps = 600"))
+    objective = tune._objective(tune.read_space(space), tmp_path / "study")
+    trial = EagerToPrune()
+    with pytest.raises(optuna.TrialPruned):
+        objective(trial)
+    assert trial.reports[-1] >= 200 and all(step < 200 for step in trial.reports[:-1])
+    assert all(step % 12 == 0 for step in trial.reports)  # the grid: 600 // 50
+
+
 def test_a_killed_tuner_restarted_loses_no_completed_trial_and_repeats_none(tmp_path):
     import subprocess
     import sys
