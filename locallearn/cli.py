@@ -202,17 +202,18 @@ def _cmd_compare(args) -> int:
     overrides: dict = {}
     if args.sweep:
         spec = _read_toml(args.sweep, "sweep")
-        unknown = sorted(set(spec) - {"rules", "tasks", "seeds", "workers", "out", "config"})
+        keys = ("rules", "tasks", "seeds", "workers", "out", "tuned", "config")
+        unknown = sorted(set(spec) - set(keys))
         if unknown:
-            raise ConfigError(
-                f"unknown sweep file key {unknown[0]!r} (allowed: rules, tasks, seeds, workers, out, config)"
-            )
+            raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: {', '.join(keys)})")
         args.rules = args.rules or ",".join(spec.get("rules", []))
         args.tasks = args.tasks or ",".join(spec.get("tasks", []))
         args.seeds = args.seeds or ",".join(str(s) for s in spec.get("seeds", [])) or None
         args.workers = args.workers or spec.get("workers")
         args.out = args.out or spec.get("out")
         overrides = spec.get("config", {})
+        if "tuned" in spec:
+            overrides = _tuned_config(spec["tuned"], args.rules, args.tasks, overrides)
     for assignment in args.set or ():
         _apply_set(overrides, assignment)
     if not args.rules or not args.tasks:
@@ -240,6 +241,31 @@ def _cmd_compare(args) -> int:
         print(f"failed: {row['run_dir']}: {row['message']}")
     print(f"wrote {out}/: results.csv results.md curves.png and one run directory per cell")
     return 1 if failed else 0
+
+
+def _tuned_config(path: str, rules: str, tasks: str, config: dict) -> dict:
+    """A sweep's ``tuned`` file (the ``.best.toml`` that ``locallearn tune`` wrote) as the base
+    of every cell: its network, rule and agent sections, with the sweep's ``[config]`` on top.
+    Its training section is left out — it holds the search's per-trial budget, not the
+    evaluation's. The sweep must run that one rule on that one task."""
+    from .sweep import parse_rules
+
+    tuned = _read_toml(path, "tuned configuration")
+    rule = tuned.get("rule", {})
+    task = tuned.get("task", {})
+    task_name = task.get("name") if isinstance(task, dict) else task
+    if parse_rules(rules) != [(rule.get("name"), rule.get("feedback"))]:
+        label = rule.get("name", "?") + (f":{rule['feedback']}" if rule.get("feedback") else "")
+        raise ConfigError(f"tuned file {path} is for rule {label}; the sweep must run that rule alone")
+    if [t.strip() for t in tasks.split(",") if t.strip()] != [task_name]:
+        raise ConfigError(f"tuned file {path} is for task {task_name}; the sweep must run that task alone")
+    base = {section: dict(tuned[section]) for section in ("network", "rule", "agent") if section in tuned}
+    for section, values in config.items():
+        if isinstance(values, dict) and isinstance(base.get(section), dict):
+            base[section] = {**base[section], **values}
+        else:
+            base[section] = values
+    return base
 
 
 def _cmd_tune(args) -> int:

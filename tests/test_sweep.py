@@ -109,6 +109,31 @@ test_trials = 2
     assert "unknown sweep file key 'foo'" in capsys.readouterr().err
 
 
+def test_a_sweep_starts_from_a_tuned_file_but_not_from_its_search_budget(tmp_path, capsys):
+    best = tmp_path / "catch-x.best.toml"
+    best.write_text(
+        '[task]\nname = "catch"\n[network]\nn_rec = 12\n'
+        '[rule]\nname = "reward-eprop"\nfeedback = "random"\nlr = 0.0042\n'
+        "[training]\nsteps = 40000\neval_episodes = 0\n"
+    )
+    spec = tmp_path / "sweep.toml"
+    body = (
+        f'tuned = "{best}"\ntasks = ["catch"]\nseeds = [0]\nworkers = 1\nout = "{tmp_path / "out"}"\n'
+        "[config]\nrule = {{ gamma = 0.9 }}\ntraining = {{ steps = 300, eval_episodes = 1 }}\n"
+    )
+    spec.write_text('rules = ["reward-eprop:random"]\n' + body.format())
+    assert main(["compare", "--sweep", str(spec)]) == 0
+    config = io.read_json(tmp_path / "out" / "catch-reward-eprop-random-seed0" / "config.json")
+    assert config["rule"]["lr"] == 0.0042 and config["rule"]["gamma"] == 0.9
+    assert config["network"]["n_rec"] == 12
+    assert config["training"]["steps"] == 300 and config["training"]["eval_episodes"] == 1
+    capsys.readouterr()
+    spec.write_text('rules = ["reward-eprop:symmetric"]\n' + body.format())
+    assert main(["compare", "--sweep", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is for rule reward-eprop:random" in err
+
+
 def test_a_dask_local_cluster_gives_the_process_pool_results_bit_for_bit(tmp_path):
     distributed = pytest.importorskip("distributed")
     cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [3], SMALL)
