@@ -309,6 +309,12 @@ def _cmd_report(args) -> int:
             text += "\n" + report.rl_aggregates(report.load(args.dirs), digits=args.digits)
     except FileNotFoundError as error:
         raise ConfigError(str(error)) from None
+    if args.figures:
+        summaries = report.load(args.dirs)
+        folder = Path(args.figures)
+        for name, draw in (("iqm.png", report.iqm_figure), ("curves.png", report.curves_figure)):
+            if draw(summaries, folder / name):
+                print(f"wrote {folder / name}", file=sys.stderr)
     if args.out:
         from .io import write_text
 
@@ -444,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="add rliable's aggregates for lifetimes: IQM with stratified-bootstrap "
         "CIs, probability of improvement over rstdp and none",
+    )
+    report.add_argument(
+        "--figures",
+        metavar="FOLDER",
+        help="also draw iqm.png (IQM per rule with 95 %% CIs, per environment) and curves.png "
+        "(learning curves with 95 %% bands) of the lifetimes into FOLDER",
     )
     report.add_argument(
         "--readme",

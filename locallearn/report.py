@@ -14,8 +14,14 @@ sample std (ddof 1), 95 % t-interval, n — next to every seed's own figure.
 Runs that failed or were interrupted are counted apart and never enter a mean.
 
 README sections between ``<!-- report DIR [DIR ...] -->`` and ``<!-- end report -->`` are these
-tables: ``locallearn report --readme README.md`` rewrites them, and a test checks that they equal
-what the committed result files give.
+tables (``<!-- report --aggregate DIR ... -->`` adds rliable's aggregates below them):
+``locallearn report --readme README.md`` rewrites them, and a test checks that they equal what the
+committed result files give.
+
+``--figures FOLDER`` also draws, for lifetimes, ``iqm.png`` (per environment, each rule's
+interquartile mean over seeds with its stratified-bootstrap 95 % interval, training window and
+frozen greedy side by side) and ``curves.png`` (learning curves, mean over seeds with the 95 %
+t-band of the mean).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from .stats import improvement_interval, stratified_bootstrap, summarize
 README_BLOCK = re.compile(
     r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)", re.DOTALL
 )
+AGGREGATE = "--aggregate"
 
 
 def _run_dirs(path: Path) -> list[Path]:
@@ -147,13 +154,8 @@ def lifetime_table(summaries: list[dict], digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rl_aggregates(
-    summaries: list[dict], baselines=("rstdp", "none"), digits: int = 3, reps: int = 10_000
-) -> str:
-    """Per environment, for each rule: the interquartile mean over seeds of the training-window
-    figure and of the frozen greedy evaluation, with stratified-bootstrap 95 % intervals, and the
-    probability that the rule improves on each baseline present (``baselines`` are rule names,
-    matched without their feedback pathway) — rliable's aggregates (:mod:`locallearn.stats`)."""
+def _lifetime_scores(summaries: list[dict]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """task -> rule label -> {"window": [...], "greedy": [...]} over the completed lifetimes."""
     by_task: dict[str, dict[str, dict[str, list[float]]]] = {}
     for (task, label), runs in _groups(summaries, "lifetime").items():
         done = [r for r in runs if r.get("status") == "completed" and r.get("value") is not None]
@@ -162,6 +164,17 @@ def rl_aggregates(
             "window": [r["value"] for r in done],
             "greedy": [g for g in greedy if g is not None],
         }
+    return by_task
+
+
+def rl_aggregates(
+    summaries: list[dict], baselines=("rstdp", "none"), digits: int = 3, reps: int = 10_000
+) -> str:
+    """Per environment, for each rule: the interquartile mean over seeds of the training-window
+    figure and of the frozen greedy evaluation, with stratified-bootstrap 95 % intervals, and the
+    probability that the rule improves on each baseline present (``baselines`` are rule names,
+    matched without their feedback pathway) — rliable's aggregates (:mod:`locallearn.stats`)."""
+    by_task = _lifetime_scores(summaries)
     if not by_task:
         return ""
     f = f"{{:.{digits}f}}"
@@ -207,9 +220,85 @@ def report(paths, digits: int = 3) -> str:
     return "\n".join(parts)
 
 
+def iqm_figure(summaries: list[dict], path: str | Path, reps: int = 10_000) -> bool:
+    """Per environment, each rule's IQM over seeds with its stratified-bootstrap 95 % interval,
+    for the training window and the frozen greedy evaluation; False if there is no lifetime."""
+    from .analysis import plt
+
+    by_task = _lifetime_scores(summaries)
+    if not by_task:
+        return False
+    figure, axes = plt.subplots(
+        1,
+        len(by_task),
+        figsize=(6.6 * len(by_task), 0.8 + 0.45 * max(map(len, by_task.values()))),
+        squeeze=False,
+    )
+    for ax, (task, rules) in zip(axes[0], by_task.items()):
+        labels = list(rules)
+        for offset, (kind, marker) in zip((-0.15, 0.15), (("window", "o"), ("greedy", "s"))):
+            for row, label in enumerate(labels):
+                values = rules[label][kind]
+                if not values:
+                    continue
+                estimate, low, high = (
+                    stratified_bootstrap(values, reps=reps) if len(values) > 1 else (values[0],) * 3
+                )
+                ax.errorbar(
+                    estimate,
+                    row + offset,
+                    xerr=[[estimate - low], [high - estimate]],
+                    fmt=marker,
+                    color="C0" if kind == "window" else "C1",
+                    capsize=3,
+                    label=("training window" if kind == "window" else "frozen greedy") if row == 0 else None,
+                )
+        metric = next((s.get("metric") for s in summaries if s.get("task") == task and s.get("metric")), "")
+        ax.set_yticks(range(len(labels)), [f"{label} (n={len(rules[label]['window'])})" for label in labels])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric}: interquartile mean over seeds, 95 % stratified-bootstrap CI")
+        ax.set_title(task, fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=8)
+    io.save_figure(figure, path)
+    plt.close(figure)
+    return True
+
+
+def curves_figure(summaries: list[dict], path: str | Path) -> bool:
+    """Learning curves of the lifetimes, per environment and rule (the sweep's figure, for any
+    set of runs); False if there is no lifetime."""
+    from .sweep import plot_curves
+
+    rows = [
+        {
+            "task": s["task"],
+            "label": s["rule_label"],
+            "run_dir": s["run_dir"],
+            "metric": s.get("metric"),
+            "status": s.get("status"),
+        }
+        for s in summaries
+        if s.get("kind") == "lifetime"
+    ]
+    if not rows:
+        return False
+    plot_curves(rows, Path(path))
+    return True
+
+
 def readme_blocks(text: str) -> list[tuple[list[str], str]]:
     """(directories, current body) of every report block in a README's text."""
     return [(m.group("dirs").split(), m.group("body")) for m in README_BLOCK.finditer(text)]
+
+
+def block_body(words: list[str], root: Path) -> str:
+    """What a README block ``<!-- report [--aggregate] DIR ... -->`` holds."""
+    dirs = [root / d for d in words if d != AGGREGATE]
+    body = report(dirs)
+    if AGGREGATE in words:
+        body += "\n" + rl_aggregates(load(dirs))
+    return body
 
 
 def update_readme(path: str | Path, root: str | Path | None = None) -> int:
@@ -223,8 +312,7 @@ def update_readme(path: str | Path, root: str | Path | None = None) -> int:
     def render(match) -> str:
         nonlocal count
         count += 1
-        body = report([root / d for d in match.group("dirs").split()])
-        return match.group(1) + body + match.group(4)
+        return match.group(1) + block_body(match.group("dirs").split(), root) + match.group(4)
 
     io.write_text(path, README_BLOCK.sub(render, text))
     return count

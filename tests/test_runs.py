@@ -439,8 +439,8 @@ def test_the_readmes_tables_are_what_report_prints_from_the_committed_results():
     root = Path(__file__).parents[1]
     blocks = report.readme_blocks((root / "README.md").read_text())
     assert blocks, "the README has no generated result table"
-    for directories, body in blocks:
-        assert body == report.report([root / d for d in directories]), directories
+    for words, body in blocks:
+        assert body == report.block_body(words, root), words
 
 
 # ----------------------------------------------------------------------------- console
@@ -508,3 +508,19 @@ def test_the_training_window_counts_finished_games_only_and_excludes_shaping(tmp
     assert cut and finished and summary["unfinished_episodes"] == len(cut)
     assert summary["value"] == np.mean([r["score"] for r in finished[-5:]])
     assert summary["training_window"]["n"] == min(5, len(finished))
+
+
+def test_report_draws_iqm_and_curve_figures_and_aggregate_readme_blocks(tmp_path, capsys):
+    life = {"training": {"steps": 400, "eval_episodes": 2}}
+    cells = sweep.cells([("reward-eprop", "random"), ("rstdp", None)], ["catch"], [0, 1], life)
+    sweep.run_sweep(cells, tmp_path / "s", workers=2)
+    assert main(["report", str(tmp_path / "s"), "--figures", str(tmp_path / "figs")]) == 0
+    for name in ("iqm.png", "curves.png"):
+        assert (tmp_path / "figs" / name).stat().st_size > 1000
+    body = report.block_body(["--aggregate", "s"], tmp_path)
+    assert body.startswith(report.report([tmp_path / "s"]))
+    summaries = report.load([tmp_path / "s"])
+    assert body.endswith(report.rl_aggregates(summaries)) and "over rstdp" in body
+    (tmp_path / "README.md").write_text("x\n<!-- report --aggregate s -->\nold\n<!-- end report -->\n")
+    assert report.update_readme(tmp_path / "README.md") == 1
+    assert report.readme_blocks((tmp_path / "README.md").read_text()) == [(["--aggregate", "s"], body)]
