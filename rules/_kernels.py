@@ -74,6 +74,138 @@ def antisymmetric_stdp_step(x_low, s_low, x_up, s_up, lr, feedback):
                 feedback[i, k] += lr * change
 
 
+def sal_pair_steps_numpy(
+    draws,
+    w,
+    b,
+    bias_low,
+    bias_up,
+    offset_low,
+    offset_up,
+    coupling,
+    decay,
+    t_ref,
+    t,
+    lr,
+    lr_ratio,
+    learn,
+    spikes_low,
+    spikes_up,
+    psp_low,
+    psp_up,
+    history_low,
+    history_up,
+    traces_low,
+    traces_up,
+    since_low,
+    since_up,
+):
+    """``draws.shape[0]`` steps of a two-population SAL network (lower <- B -> upper <- W),
+    state arrays updated in place; returns the learning rate after the last step. Per step,
+    with the uniform draws of row t (the lower population's first)::
+
+        u_low = bias_low + coupling B psp_up,   u_up = bias_up + W psp_low   (the old psp)
+        fire  = draw < sigmoid(u - offset)  and  since > t_ref   (since <- 1 if fire, else + 1)
+        psp  += s - s(t - t_ref);  x <- decay x + s
+        B    += lr (outer(x_low, s_up) - outer(s_low, x_up));  lr <- lr lr_ratio  (if ``learn``)
+
+    as :meth:`SALNetwork.step` does step by step (whose generator draws the same numbers)."""
+    n_low = spikes_low.shape[0]
+    for row in draws:
+        slot = t % t_ref
+        u_low = bias_low + coupling * (b @ psp_up)
+        u_up = bias_up + w @ psp_low
+        for u, offset, draw, spikes, since in (
+            (u_low, offset_low, row[:n_low], spikes_low, since_low),
+            (u_up, offset_up, row[n_low:], spikes_up, since_up),
+        ):
+            rate = 1.0 / (1.0 + libm_exp(-(u - offset)))
+            fire = (draw < rate) & (since > t_ref)
+            since[:] = np.where(fire, 1, since + 1)
+            spikes[:] = fire
+        for spikes, psp, history, traces in (
+            (spikes_low, psp_low, history_low, traces_low),
+            (spikes_up, psp_up, history_up, traces_up),
+        ):
+            psp += spikes - history[slot]
+            history[slot] = spikes
+            traces *= decay
+            traces += spikes
+        if learn:
+            antisymmetric_stdp_step_numpy(traces_low, spikes_low, traces_up, spikes_up, lr, b)
+            lr = lr * lr_ratio
+        t += 1
+    return lr
+
+
+@_jit
+def _sal_population(u_base, weights, psp_other, scale, offset, draw, t_ref, spikes, since):
+    for j in range(spikes.shape[0]):
+        drive = 0.0
+        for k in range(psp_other.shape[0]):
+            drive += weights[j, k] * psp_other[k]
+        u = u_base[j] + scale * drive
+        rate = 1.0 / (1.0 + np.exp(-(u - offset[j])))
+        fire = draw[j] < rate and since[j] > t_ref
+        since[j] = 1 if fire else since[j] + 1
+        spikes[j] = 1.0 if fire else 0.0
+
+
+@_jit
+def _sal_filter(spikes, psp, history_row, traces, decay):
+    for j in range(spikes.shape[0]):
+        psp[j] += spikes[j] - history_row[j]
+        history_row[j] = spikes[j]
+        traces[j] = traces[j] * decay + spikes[j]
+
+
+@_jit
+def sal_pair_steps(
+    draws,
+    w,
+    b,
+    bias_low,
+    bias_up,
+    offset_low,
+    offset_up,
+    coupling,
+    decay,
+    t_ref,
+    t,
+    lr,
+    lr_ratio,
+    learn,
+    spikes_low,
+    spikes_up,
+    psp_low,
+    psp_up,
+    history_low,
+    history_up,
+    traces_low,
+    traces_up,
+    since_low,
+    since_up,
+):
+    """Compiled twin of :func:`sal_pair_steps_numpy`: the same steps in one call, the drives
+    summed in presynaptic order (the twin's BLAS products may round them differently; a spike
+    flips only if a draw lies within that rounding of its rate). The upper drive reads the
+    lower population's psp before this step's spikes, as the twin does."""
+    n_low = spikes_low.shape[0]
+    for step in range(draws.shape[0]):
+        slot = t % t_ref
+        _sal_population(
+            bias_low, b, psp_up, coupling, offset_low, draws[step, :n_low], t_ref, spikes_low, since_low
+        )
+        _sal_population(bias_up, w, psp_low, 1.0, offset_up, draws[step, n_low:], t_ref, spikes_up, since_up)
+        _sal_filter(spikes_low, psp_low, history_low[slot], traces_low, decay)
+        _sal_filter(spikes_up, psp_up, history_up[slot], traces_up, decay)
+        if learn:
+            antisymmetric_stdp_step(traces_low, spikes_low, traces_up, spikes_up, lr, b)
+            lr = lr * lr_ratio
+        t += 1
+    return lr
+
+
 # --------------------------------------------------------------------------- actor-critic readout
 def policy_decision_numpy(y, beta, u, greedy, c_value, pi, err):
     """An actor-critic decision from readout ``y`` (A policy units, then the value unit).
@@ -159,6 +291,7 @@ def readout_eligibility_step(z, kappa, decay, err, bias_trace, readout_trace, f_
 KERNELS = {
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step, "numpy": antisymmetric_stdp_step_numpy},
+    "sal_pair_steps": {"numba": sal_pair_steps, "numpy": sal_pair_steps_numpy},
     "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
     "readout_eligibility_step": {"numba": readout_eligibility_step, "numpy": readout_eligibility_step_numpy},
 }

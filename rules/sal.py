@@ -83,6 +83,7 @@ class SALNetwork:
         self.offset = [np.log(t_ref) + rng.normal(0.0, threshold_std, n) for n in sizes]
         self.decay = np.exp(-1.0 / t_ref)
         self._update = kernel("antisymmetric_stdp_step", backend)
+        self._pair_steps = kernel("sal_pair_steps", backend)
         self.reset()
 
     def reset(self) -> None:
@@ -118,6 +119,48 @@ class SALNetwork:
                     self.traces[l], self.spikes[l], self.traces[l + 1], self.spikes[l + 1], self.lr, self.B[l]
                 )
         self.t += 1
+
+    def run(self, steps: int, rng: np.random.Generator, lr_ratio: float = 1.0, block: int = 10_000) -> None:
+        """``steps`` learning steps, the rate multiplied by ``lr_ratio`` after each; the same
+        as calling :meth:`step` that often (the generator gives the same draws) — for two
+        populations in one compiled call per ``block`` steps, which is what makes SAL feedback
+        affordable inside a lifetime (100 steps after every weight update)."""
+        if len(self.sizes) != 2:
+            for _ in range(steps):
+                self.step(rng)
+                self.lr *= lr_ratio
+            return
+        while steps > 0:
+            n = min(steps, block)
+            draws = rng.random((n, self.sizes[0] + self.sizes[1]))
+            self.lr = self._pair_steps(
+                draws,
+                self.W[0],
+                self.B[0],
+                self.bias[0],
+                self.bias[1],
+                self.offset[0],
+                self.offset[1],
+                float(self.coupling),
+                float(self.decay),
+                self.t_ref,
+                self.t,
+                float(self.lr),
+                float(lr_ratio),
+                True,
+                self.spikes[0],
+                self.spikes[1],
+                self.psp[0],
+                self.psp[1],
+                self.history[0],
+                self.history[1],
+                self.traces[0],
+                self.traces[1],
+                self.since[0],
+                self.since[1],
+            )
+            self.t += n
+            steps -= n
 
     def alignment(self) -> list[dict]:
         """Per feedback matrix: angle(B, W^T) in degrees, slope of B on W^T, var(B - W^T)."""
@@ -200,17 +243,14 @@ class SALFeedback(FeedbackPathway):
         # the warm-up phase anneals the rate geometrically from lr to final_lr (large steps find
         # the direction, small ones lower the fluctuation floor); B then keeps learning at final_lr
         ratio = (self.final_lr / self.lr) ** (1 / max(self.warmup_steps - 1, 1))
-        for _ in range(self.warmup_steps):
-            self.sal.step(self.rng)
-            self.sal.lr *= ratio
+        self.sal.run(self.warmup_steps, self.rng, lr_ratio=ratio)
         self.sal.lr = self.final_lr
 
     def _sync(self) -> None:
         self.sal.W[0] = self.scale * np.asarray(self.forward, np.float64)
 
     def _run(self, steps: int) -> None:
-        for _ in range(steps):
-            self.sal.step(self.rng)
+        self.sal.run(steps, self.rng)
 
     @property
     def B(self) -> np.ndarray:

@@ -69,3 +69,69 @@ def test_short_symmetrization_moves_feedback_towards_the_transpose():
     after = [a["angle"] for a in rows[-1]["alignment"]]
     assert all(a < b - 20 for a, b in zip(after, before))
     assert all(a["slope"] > 0.3 for a in rows[-1]["alignment"])
+
+
+def _pair_state(net):
+    return [
+        *(a.copy() for a in (net.spikes[0], net.spikes[1], net.psp[0], net.psp[1])),
+        *(a.copy() for a in (net.history[0], net.history[1], net.traces[0], net.traces[1])),
+        *(a.copy() for a in (net.since[0], net.since[1])),
+    ]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n_low=st.integers(1, 12),
+    n_up=st.integers(1, 6),
+    t_ref=st.integers(1, 6),
+    coupling=st.sampled_from([0.0, 1.0, 0.5]),
+    ratio=st.sampled_from([1.0, 0.999]),
+)
+def test_sal_pair_steps_twins_agree(seed, n_low, n_up, t_ref, coupling, ratio):
+    net = SALNetwork(sizes=(n_low, n_up), t_ref=t_ref, lr=0.05, seed=seed % 1000, coupling=coupling)
+    net.run(30, np.random.default_rng(seed))  # a state with spikes, traces and refractoriness
+    draws = np.random.default_rng(seed + 1).random((60, n_low + n_up))
+    results = []
+    for backend in ("numba", "numpy"):
+        state, b = _pair_state(net), net.B[0].copy()
+        lr = rule_kernels.kernel("sal_pair_steps", backend)(
+            draws,
+            net.W[0],
+            b,
+            net.bias[0],
+            net.bias[1],
+            net.offset[0],
+            net.offset[1],
+            coupling,
+            float(net.decay),
+            t_ref,
+            net.t,
+            0.05,
+            ratio,
+            True,
+            *state,
+        )
+        results.append((lr, b, state))
+    (lr_a, b_a, state_a), (lr_b, b_b, state_b) = results
+    assert lr_a == lr_b
+    for index in (0, 1, 4, 5, 8, 9):  # spikes, history and refractory counters: exactly
+        np.testing.assert_array_equal(state_a[index], state_b[index])
+    np.testing.assert_allclose(b_a, b_b, rtol=1e-12, atol=1e-12)
+    for index in (2, 3, 6, 7):  # psp and traces
+        np.testing.assert_allclose(state_a[index], state_b[index], rtol=1e-12, atol=1e-12)
+
+
+def test_a_compiled_run_is_the_same_as_stepping_with_the_same_generator():
+    stepped, compiled = (SALNetwork(sizes=(20, 4), lr=2e-2, seed=3) for _ in range(2))
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    for _ in range(700):
+        stepped.step(rng_a)
+        stepped.lr *= 0.999
+    compiled.run(700, rng_b, lr_ratio=0.999, block=256)  # blocks do not change the draws
+    assert rng_a.random() == rng_b.random() and stepped.t == compiled.t == 700
+    assert compiled.lr == pytest.approx(stepped.lr, rel=1e-12)
+    np.testing.assert_array_equal(stepped.since[0], compiled.since[0])
+    np.testing.assert_array_equal(stepped.history[1], compiled.history[1])
+    np.testing.assert_allclose(compiled.B[0], stepped.B[0], rtol=1e-10, atol=1e-12)
+    assert np.abs(stepped.B[0] - SALNetwork(sizes=(20, 4), lr=2e-2, seed=3).B[0]).max() > 1e-3  # it learned
