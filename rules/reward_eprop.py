@@ -27,9 +27,19 @@ Two options separate the critic from the layer: ``lr_layer`` is eta for the recu
 weights (default: ``lr``; the readout keeps ``lr``), and ``value_to_layer=False`` drops the value
 error from the layer's learning signal (L = B[:, :A] err[:A]): the critic is then the value
 readout alone, on features the layer learns for the policy.
+
+Stacks of layers (``network.n_rec = [64, 64]``, recurrent or not): every layer keeps its own
+traces and its own F, and receives its own learning signal through a pathway of the chosen mode,
+``L_l = B_l (L_{l+1} * psi_{l+1})`` down the stack, or ``L_l = D_l err`` for ``direct`` (DFA) —
+for one layer ``random`` and ``direct`` are the same rule, on a stack they differ. A stack steps
+its micro-steps one by one (the compiled ``present`` call drives one recurrent layer), and keeps
+its lower layers' state in attributes a single layer does not have, so that single-layer runs
+and their checkpoints are exactly what they were.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -85,7 +95,11 @@ class RewardEProp(ReinforcementRule):
         if not isinstance(value_to_layer, bool):
             raise ConfigError(f"RewardEProp.value_to_layer must be true or false, got {value_to_layer!r}")
         if isinstance(feedback, str):
-            feedback = feedback_registry.make(feedback, **(feedback_options or {}))
+            # more pathways of the same mode for the layers of a stack (a partial is not state)
+            self._feedback_factory = functools.partial(
+                feedback_registry.make, feedback, **(feedback_options or {})
+            )
+            feedback = self._feedback_factory()
         self.feedback = feedback
         self.lr, self.gamma, self.lam = lr, gamma, lam
         self.c_value, self.c_entropy, self.guard_kappa = c_value, c_entropy, guard_kappa
@@ -106,13 +120,24 @@ class RewardEProp(ReinforcementRule):
                 "reward-eprop needs a readout of n_actions + 1 units (>= 2 actions "
                 f"and a value unit), got n_out = {net.n_out}"
             )
-        if len(net.layers) != 1 or not net.config.recurrent:
-            raise NotImplementedError(
-                f"{self.name} drives single-layer recurrent networks; got layers {net.layer_sizes}"
-            )
+        if len(net.layers) == 1 and not net.config.recurrent:
+            raise NotImplementedError(f"{self.name} drives a recurrent layer or a stack of layers")
+        if len(net.layers) > 1 and self.c_entropy > 0:
+            raise NotImplementedError(f"{self.name}: c_entropy is implemented for a single layer only")
         seed = net.config.seed if self.seed is None else self.seed
-        self.feedback.bind(net, streams.generator(seed, "feedback"))
-        self.net, self.layer = net, net.layers[0]
+        if len(net.layers) == 1:
+            self.feedback.bind(net, streams.generator(seed, "feedback"))
+        else:
+            factory = getattr(self, "_feedback_factory", None)
+            pathways = feedback_registry.bind_stack(
+                [self.feedback], factory, net, np.random.default_rng, seed
+            )
+            self.lower_feedbacks = pathways[:-1]
+            self.lower_traces = [
+                EligibilityTraces(layer, filter_decay=net.kappa) for layer in net.layers[:-1]
+            ]
+            self.lower_zeros = [np.zeros(layer.n, net.dtype) for layer in net.layers[:-1]]
+        self.net, self.layer = net, net.layers[-1]
         self.n_actions = net.n_out - 1
         self._is_value = np.arange(net.n_out) == self.n_actions
         self.traces = EligibilityTraces(self.layer, filter_decay=net.kappa)
@@ -130,9 +155,18 @@ class RewardEProp(ReinforcementRule):
         self._pi = np.zeros(self.n_actions)
         self._err = np.zeros(self.net.n_out, self.net.dtype)
 
+    @property
+    def stacked(self) -> bool:
+        return len(self.net.layers) > 1
+
+    def _layer_traces(self) -> list:
+        """Every layer's traces, bottom to top."""
+        return [*self.lower_traces, self.traces] if self.stacked else [self.traces]
+
     def begin_episode(self) -> None:
         """Forget the episode's traces (the network state is reset or not by the runner)."""
-        self.traces.reset()
+        for traces in self._layer_traces():
+            traces.reset()
         for value in self.F.values():
             value.fill(0)
         self.readout_trace.fill(0)
@@ -144,6 +178,9 @@ class RewardEProp(ReinforcementRule):
     # ------------------------------------------------------------------ per step
     def advance(self, net) -> None:
         """A micro-step without a decision: the traces move on, F is untouched."""
+        if self.stacked:
+            for traces, zero in zip(self.lower_traces, self.lower_zeros):
+                traces.step(zero, zero, self.F, 1.0)
         self.traces.step(self._zero, self._zero, self.F, 1.0)
         self._advance_readout_trace(net)
 
@@ -152,6 +189,9 @@ class RewardEProp(ReinforcementRule):
         call (equal to ``net.step`` + :meth:`advance` per row of ``inputs``). With
         ``decide_last`` the last row is the decision's micro-step: only ``net.step`` for it, so
         that :meth:`decide` follows."""
+        if self.stacked:
+            super().advance_many(net, inputs, decide_last)
+            return
         traced = len(inputs) - 1 if decide_last else len(inputs)
         self.traces.present(net, inputs, self.readout_trace, self.F, traced)
         for _ in range(traced):
@@ -194,6 +234,8 @@ class RewardEProp(ReinforcementRule):
         else:  # the critic is the value readout alone; the layer learns for the policy
             policy_err = np.where(self._is_value, 0, err).astype(net.dtype)
             signal = self.feedback.learning_signal(policy_err)
+        if self.stacked:
+            self._step_lower_layers(net, err if self.value_to_layer else policy_err, layer_step)
         signal = np.ascontiguousarray(signal, net.dtype)
         self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
         self.bias_trace = net.kappa * self.bias_trace + 1
@@ -212,6 +254,15 @@ class RewardEProp(ReinforcementRule):
         self.value_prev = value
         self.decisions += 1
         return action
+
+    def _step_lower_layers(self, net, err: np.ndarray, layer_step) -> None:
+        """The decision's trace step of the layers below the top, each with its own signal."""
+        pathways = [*self.lower_feedbacks, self.feedback]
+        derivatives = [layer.state.psi for layer in net.layers]
+        signals = feedback_registry.stack_signals(pathways, err.astype(net.dtype), derivatives)
+        for traces, zero, signal in zip(self.lower_traces, self.lower_zeros, signals[:-1]):
+            signal = np.ascontiguousarray(signal, net.dtype)
+            traces.step(signal, zero, self.F, self._decay, weight_step=layer_step)
 
     def observe(self, reward: float, terminated: bool, truncated: bool) -> None:
         """The environment answered the last action. A terminal transition is learned from at
@@ -244,15 +295,17 @@ class RewardEProp(ReinforcementRule):
         layer_scale = (
             scale if self.lr_layer is None else self.net.dtype.type(-step * self.lr_layer / self.lr * delta)
         )
-        layer_names = self.layer.param_names.values()
-        if self.feedback.learns:
+        layer_names = [name for layer in self.net.layers for name in layer.param_names.values()]
+        pathways = [*self.lower_feedbacks, self.feedback] if self.stacked else [self.feedback]
+        if any(pathway.learns for pathway in pathways):
             deltas = {
                 name: (layer_scale if name in layer_names else scale) * trace
                 for name, trace in self.F.items()
             }
             for name, change in deltas.items():
                 self.net.params[name] += change
-            self.feedback.after_update(self.net, deltas)
+            for pathway in pathways:
+                pathway.after_update(self.net, deltas)
         else:
             for name, trace in self.F.items():
                 if name not in layer_names:

@@ -465,3 +465,108 @@ def test_a_diverging_lifetime_fails_with_a_message_naming_step_and_checkpoint(tm
     summary = run_lifetime(config, tmp_path / "run", progress=False)
     assert summary["status"] == "failed"
     assert "by step" in summary["message"] and "last finite checkpoint" in summary["message"]
+
+
+# ----------------------------------------------------------------------------- stacks
+def _first_decision_on_a_stack(feedback, **rule_options):
+    net = _net(seed=6, n_rec=(12, 8), recurrent=False)
+    rule = ll.rules.make("reward-eprop", feedback=feedback, **rule_options)
+    rule.bind(net)
+    rule.lr = 0.0  # frozen weights: F is what the decision left
+    _present(net, rule, X)
+    rule.decide(net, np.random.default_rng(3))
+    return net, rule
+
+
+@pytest.mark.parametrize("feedback", ["random", "direct"])
+def test_on_a_stack_each_layer_learns_from_its_own_signal(feedback):
+    # from F = 0, the first decision leaves F_l = L_l * ebar_l in every layer, with L_l handed
+    # down the stack through psi (random, FA) or straight from the output error (direct, DFA)
+    net, rule = _first_decision_on_a_stack(feedback)
+    err = rule._err.astype(net.dtype)
+    top = rule.feedback.learning_signal(err)
+    lower = rule.lower_feedbacks[0]
+    if feedback == "random":
+        expected = lower.learning_signal(top * net.layers[1].state.psi)
+    else:
+        expected = lower.learning_signal(err)
+    assert lower.matrix().shape == ((12, 8) if feedback == "random" else (12, 3))
+    for traces, signal in ((rule.lower_traces[0], expected), (rule.traces, top)):
+        name = traces.layer.param_names["w_in"]
+        filtered = traces.projections["w_in"].filtered
+        assert np.any(signal != 0) and np.any(filtered != 0)
+        np.testing.assert_allclose(rule.F[name], signal[:, None] * filtered, rtol=1e-12, atol=1e-15)
+
+
+def test_random_and_direct_feedback_coincide_on_one_layer_and_differ_on_a_stack():
+    one = [_net(seed=6), _net(seed=6)]
+    rules = [ll.rules.make("reward-eprop", feedback=mode) for mode in ("random", "direct")]
+    for net, rule in zip(one, rules):
+        rule.bind(net)
+        rule.lr = 0.0
+        _present(net, rule, X)
+        rule.decide(net, np.random.default_rng(3))
+    np.testing.assert_array_equal(rules[0].F["w_in"], rules[1].F["w_in"])
+    stacks = [_first_decision_on_a_stack(mode)[1] for mode in ("random", "direct")]
+    np.testing.assert_array_equal(stacks[0].F["w_in_1"], stacks[1].F["w_in_1"])  # the top: the same
+    assert not np.allclose(stacks[0].F["w_in"], stacks[1].F["w_in"])
+
+
+def test_on_a_stack_every_layer_moves_by_minus_eta_delta_f():
+    net = _net(seed=4, n_rec=(12, 8))
+    rule = ll.rules.make("reward-eprop", feedback="random", lr=1e-2, gamma=0.9, lam=0.8, guard_kappa=None)
+    rule.bind(net)
+    rng = np.random.default_rng(0)
+    for step in range(6):
+        _present(net, rule, X)
+        if step == 5:
+            before = {name: (net.params[name].copy(), rule.F[name].copy()) for name in net.params}
+            delta = rule.pending + rule.gamma * rule.policy(net)[1] - rule.value_prev
+        rule.decide(net, rng)
+        rule.observe(1.0 if step % 2 else -0.5, False, False)
+    assert set(before) == {"w_in", "w_rec", "w_in_1", "w_rec_1", "w_out", "b_out"}
+    for name, (weights, trace) in before.items():
+        assert np.any(trace != 0), name
+        np.testing.assert_array_equal(net.params[name], weights + net.dtype.type(-rule.lr * delta) * trace)
+
+
+def test_a_single_layer_rule_keeps_no_stack_state():
+    # single-layer lifetimes and their committed checkpoints stay exactly as they were
+    net = _net(seed=1)
+    rule = ll.rules.make("reward-eprop", feedback="random")
+    rule.bind(net)
+    assert not hasattr(rule, "lower_traces") and not hasattr(rule, "lower_feedbacks")
+    with pytest.raises(NotImplementedError, match="single layer"):
+        ll.rules.make("reward-eprop", c_entropy=0.1).bind(_net(n_rec=(8, 8)))
+
+
+def test_kill_9_then_resume_a_two_layer_lifetime_gives_the_uninterrupted_weights(tmp_path):
+    settings = ["--task", "catch", "--rule", "reward-eprop", "--feedback", "direct", "--steps", "3000"]
+    settings += ["--seed", "1", "--set", "network.n_rec=[16, 16]", "--set", "training.checkpoint_every=500"]
+    settings += ["--set", "training.eval_episodes=2", "--no-progress"]
+    killed = kill_then_resume(settings, tmp_path, past_the_first_checkpoint)
+    assert io.read_json(killed / "config.json")["network"]["n_rec"] == [16, 16]
+
+
+def test_committed_lifetime_checkpoints_restore_into_todays_objects():
+    # a committed unfinished lifetime (results/) must resume with the code of today
+    from pathlib import Path
+
+    from locallearn.runs import RunDirectoryError, checkpoint, framework
+    from locallearn.runs.directory import RunDirectory
+
+    runs = sorted(p.parent for p in (Path(__file__).parents[1] / "results").rglob("checkpoint.json"))
+    if not runs:
+        pytest.skip("no unfinished lifetime is committed")
+    for run in runs:
+        with RunDirectory(run) as directory:
+            try:
+                directory._lock()
+            except RunDirectoryError:  # being written here and now: not a committed state
+                continue
+            config = io.read_json(run / "config.json")
+            try:
+                schedule = framework.schedule_for(config["task"]["name"])(config, None, ())
+            except ModuleNotFoundError as error:  # the game's extra is not installed
+                pytest.skip(str(error))
+            assert checkpoint.load(run, schedule.checkpoint_objects())["position"] >= 0, run
