@@ -206,6 +206,44 @@ def sal_pair_steps(
     return lr
 
 
+# --------------------------------------------------------------------------- SnAp-1 / D-RTRL
+def snap1_step_numpy(pre, psi, beta, alpha, rho, v_th, kappa, ev, ea, ez, ebar, signal, grad, recurrent):
+    """One step of the SnAp-1 influence of a projection (n_post, n_pre), in place. ``ez`` holds
+    dz_j/dw_ji of the previous step on entry and of this one on return::
+
+        ea   <- rho ea + ez
+        ev   <- alpha ev - v_th ez + pre_i          (v_th ez: the reset's derivative; 0 drops it)
+        ez   <- psi_j (ev - beta_j ea)
+        ebar <- kappa ebar + ez,   grad += L_j ebar   (diagonal kept at 0 when ``recurrent``)"""
+    ea *= rho
+    ea += ez
+    ev *= alpha
+    ev -= v_th * ez
+    ev += pre[None, :]
+    ez[:] = psi[:, None] * (ev - beta[:, None] * ea)
+    ebar *= kappa
+    ebar += ez
+    change = signal[:, None] * ebar
+    if recurrent:
+        np.fill_diagonal(change, 0)
+    grad += change
+
+
+@_jit
+def snap1_step(pre, psi, beta, alpha, rho, v_th, kappa, ev, ea, ez, ebar, signal, grad, recurrent):
+    """Compiled twin of :func:`snap1_step_numpy` (one pass over the synapses)."""
+    for j in range(ev.shape[0]):
+        psi_j, beta_j, signal_j = psi[j], beta[j], signal[j]
+        for i in range(ev.shape[1]):
+            ea_ji = ea[j, i] * rho + ez[j, i]
+            ev_ji = ev[j, i] * alpha - v_th * ez[j, i] + pre[i]
+            ez_ji = psi_j * (ev_ji - beta_j * ea_ji)
+            ebar_ji = ebar[j, i] * kappa + ez_ji
+            ea[j, i], ev[j, i], ez[j, i], ebar[j, i] = ea_ji, ev_ji, ez_ji, ebar_ji
+            if not (recurrent and i == j):
+                grad[j, i] += signal_j * ebar_ji
+
+
 # --------------------------------------------------------------------------- actor-critic readout
 def policy_decision_numpy(y, beta, u, greedy, c_value, pi, err):
     """An actor-critic decision from readout ``y`` (A policy units, then the value unit).
@@ -292,6 +330,7 @@ KERNELS = {
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step, "numpy": antisymmetric_stdp_step_numpy},
     "sal_pair_steps": {"numba": sal_pair_steps, "numpy": sal_pair_steps_numpy},
+    "snap1_step": {"numba": snap1_step, "numpy": snap1_step_numpy},
     "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
     "readout_eligibility_step": {"numba": readout_eligibility_step, "numpy": readout_eligibility_step_numpy},
 }

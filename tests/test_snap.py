@@ -1,0 +1,115 @@
+"""SnAp-1 / D-RTRL and SnAp-2 against the exact references, e-prop, and their numpy twins."""
+
+import numpy as np
+import pytest
+from conftest import activity_report, random_sequence, small_network
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from locallearn.rules import _kernels as rule_kernels
+
+import locallearn as ll
+from locallearn.config import ConfigError
+from locallearn.metrics import relative_error
+
+KEYS = ("w_in", "w_rec", "w_out", "b_out")
+
+
+def _estimate(net, rule, loss, seed, T=60):
+    inputs, targets, mask = random_sequence(net, T=T, seed=seed, loss=loss)
+    return ll.gradient_estimate(net, rule, inputs, targets, loss=loss, mask=mask), (inputs, targets, mask)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_snap1_is_exact_bptt_with_recurrent_spikes_held_constant(seed, loss):
+    net = small_network(seed)
+    estimate, (inputs, targets, mask) = _estimate(net, ll.rules.make("snap", n=1), loss, seed)
+    activity = activity_report(net, inputs)
+    assert activity["spikes"] > 20 and activity["adaptation"] > 0
+    exact = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask, detach=("recurrent",))
+    for key in KEYS:
+        assert np.linalg.norm(exact[key]) > 0
+        assert relative_error(estimate[key], exact[key]) <= 1e-9, key
+    full = ll.reference.bptt_gradients(net, inputs, targets, loss=loss, mask=mask)
+    assert relative_error(estimate["w_in"], full["w_in"]) > 1e-6  # a truncation, not the gradient
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_snap1_without_recurrent_weights_is_exact_rtrl(seed):
+    net = small_network(seed, recurrent=False)
+    estimate, (inputs, targets, mask) = _estimate(net, ll.rules.make("d-rtrl"), "mse", seed)
+    exact = ll.reference.rtrl_gradients(net, inputs, targets, loss="mse", mask=mask)
+    for key in ("w_in", "w_out", "b_out"):
+        assert relative_error(estimate[key], exact[key]) <= 1e-9, key
+
+
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+def test_snap1_without_the_reset_derivative_is_eprop(feedback):
+    net = small_network(4)
+    snap, _ = _estimate(net, ll.rules.make("snap", feedback=feedback, reset=False), "mse", 4)
+    eprop, _ = _estimate(net, ll.rules.make("eprop", feedback=feedback), "mse", 4)
+    for key in KEYS:
+        assert relative_error(snap[key], eprop[key]) <= 1e-9, key
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_snap2_on_a_densely_connected_layer_is_exact_rtrl(seed):
+    net = small_network(seed)
+    assert np.count_nonzero(net.params["w_rec"]) == net.n_rec * (net.n_rec - 1)
+    estimate, (inputs, targets, mask) = _estimate(net, ll.rules.make("snap", n=2), "ce", seed, T=40)
+    exact = ll.reference.rtrl_gradients(net, inputs, targets, loss="ce", mask=mask)
+    for key in KEYS:
+        assert relative_error(estimate[key], exact[key]) <= 1e-9, key
+
+
+def test_snap2_on_a_sparse_layer_lies_between_snap1_and_rtrl():
+    net = small_network(5, n_rec=10)
+    w_rec = net.params["w_rec"]
+    w_rec[np.random.default_rng(0).random(w_rec.shape) < 0.6] = 0.0  # structural zeros
+    snap1, (inputs, targets, mask) = _estimate(net, ll.rules.make("snap", n=1), "mse", 5)
+    snap2, _ = _estimate(net, ll.rules.make("snap", n=2), "mse", 5)
+    exact = ll.reference.rtrl_gradients(net, inputs, targets, loss="mse", mask=mask)
+    errors = [relative_error(g["w_in"], exact["w_in"]) for g in (snap1, snap2)]
+    assert errors[1] < errors[0] and errors[1] > 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_post=st.integers(1, 8),
+    n_pre=st.integers(1, 8),
+    seed=st.integers(0, 2**31),
+    recurrent=st.booleans(),
+    dtype=st.sampled_from(["float32", "float64"]),
+)
+def test_snap1_step_twins_agree(n_post, n_pre, seed, recurrent, dtype):
+    t = np.dtype(dtype).type
+    rng = np.random.default_rng(seed)
+    n_pre = n_post if recurrent else n_pre
+    pre = (rng.random(n_pre) < 0.4).astype(t)
+    psi, beta, signal = (np.abs(rng.standard_normal(n_post)).astype(t) for _ in range(3))
+    start = [rng.standard_normal((n_post, n_pre)).astype(t) for _ in range(5)]
+    results = []
+    for step in (rule_kernels.snap1_step, rule_kernels.snap1_step_numpy):
+        arrays = [a.copy() for a in start]
+        step(pre, psi, beta, t(0.95), t(0.99), t(1.0), t(0.9), *arrays[:4], signal, arrays[4], recurrent)
+        results.append(arrays)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6 if dtype == "float32" else 1e-13, atol=1e-6)
+
+
+def test_snap_options_are_checked():
+    with pytest.raises(ConfigError, match="must be 1 or 2"):
+        ll.rules.make("snap", n=3)
+    with pytest.raises(ConfigError, match="max_bytes"):
+        ll.rules.make("snap", n=2, max_bytes=1000).bind(small_network(0))
+    with pytest.raises(NotImplementedError, match="single layer"):
+        ll.rules.make("snap").bind(small_network(0, n_rec=(6, 6)))
+
+
+def test_snap1_learns_online_like_eprop():
+    # the online loop drives it like any supervised rule: the loss falls on a fixed sequence
+    net = small_network(2)
+    learner = ll.OnlineLearner(net, ll.rules.make("snap"), ll.Adam(lr=3e-3), loss="mse", update="trial")
+    inputs, targets, mask = random_sequence(net, T=60, seed=2)
+    losses = [learner.run_sequence(inputs, targets, mask).loss for _ in range(30)]
+    assert losses[-1] < 0.8 * losses[0]
