@@ -18,6 +18,9 @@ tables (``<!-- report --aggregate DIR ... -->`` adds rliable's aggregates below 
 ``locallearn report --readme README.md`` rewrites them, and a test checks that they equal what the
 committed result files give.
 
+A path ending in ``.json`` is a benchmark's result file (:func:`write_benchmark`): its title,
+the command that made it and its table are rendered as they are.
+
 ``--figures FOLDER`` also draws, for lifetimes, ``iqm.png`` (per environment, each rule's
 interquartile mean over seeds with its stratified-bootstrap 95 % interval, training window and
 frozen greedy side by side) and ``curves.png`` (learning curves, mean over seeds with the 95 %
@@ -211,10 +214,35 @@ def rl_aggregates(
     return "\n".join(lines) + "\n"
 
 
+def write_benchmark(
+    path: str | Path, title: str, command: str, columns: list[str], rows: list[list], **extra
+):
+    """A benchmark's result file: what it measured, the command that measured it, its table
+    (cells already formatted as text) and any raw figures (``extra``) for later analysis."""
+    if any(len(row) != len(columns) for row in rows):
+        raise ValueError("every row needs one cell per column")
+    io.write_json(path, {"title": title, "command": command, "columns": columns, "rows": rows, **extra})
+
+
+def benchmark_table(path: str | Path) -> str:
+    """The markdown of a :func:`write_benchmark` file."""
+    data = io.read_json(path)
+    lines = [f"{data['title']} (`{data['command']}`)", ""]
+    lines.append("| " + " | ".join(data["columns"]) + " |")
+    lines.append("|" + "---|" * len(data["columns"]))
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in data["rows"]]
+    return "\n".join(lines) + "\n"
+
+
 def report(paths, digits: int = 3) -> str:
-    """The markdown tables (supervised, then lifetimes) of the runs under ``paths``."""
+    """The markdown tables (supervised, then lifetimes) of the runs under ``paths``; benchmark
+    result files (``.json``) as their own tables, after them."""
+    files = [p for p in map(Path, paths) if p.suffix == ".json"]
+    paths = [p for p in map(Path, paths) if p.suffix != ".json"]
+    benchmarks = [benchmark_table(p) for p in files]
     summaries = load(paths)
     parts = [t for t in (supervised_table(summaries, digits), lifetime_table(summaries, digits)) if t]
+    parts += benchmarks
     if not parts:
         raise FileNotFoundError("no run found under " + ", ".join(map(str, paths)))
     return "\n".join(parts)

@@ -113,3 +113,20 @@ def test_snap1_learns_online_like_eprop():
     inputs, targets, mask = random_sequence(net, T=60, seed=2)
     losses = [learner.run_sequence(inputs, targets, mask).loss for _ in range(30)]
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_the_temporal_credit_table_checks_itself_and_renders(tmp_path):
+    from conftest import load_benchmark
+
+    from locallearn import report
+
+    bench = load_benchmark("temporal_credit")
+    row = bench.cosines(0)
+    assert row["RTRL (exact)"][0] == pytest.approx(1.0, abs=1e-9)  # the exact reference
+    assert row["SnAp-1 = D-RTRL"][1] == pytest.approx(1.0, abs=1e-9)  # exact for its own model
+    assert row["SnAp-2"][0] > row["e-prop"][0]
+    bench.main(["--cosines", "--networks", "2", "--workers", "1", "--out", str(tmp_path / "c.json")])
+    text = report.report([tmp_path / "c.json"])
+    assert "| SnAp-2 |" in text and "--networks 2" in text
+    with pytest.raises(ValueError, match="one cell per column"):
+        report.write_benchmark(tmp_path / "bad.json", "t", "c", ["a", "b"], [["only one"]])
