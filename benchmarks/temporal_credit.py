@@ -8,8 +8,9 @@ estimate with **symmetric** feedback (B = W_out^T: the truncation in time is wha
 not the feedback) is compared with the exact BPTT gradient (every path: recurrent spikes, reset,
 adaptation): cosine over the hidden weights (w_in, w_rec), mean and 95 % t-interval over the
 networks. Rules: exact RTRL (a check of the table itself: 1), e-prop, SnAp-1 (= D-RTRL here),
-SnAp-2. The same rules' cosines with the gradient of their own model (BPTT with recurrent spikes
-held constant, which SnAp-1 computes exactly) are given beside.
+SnAp-2, and UORO (a single estimate per network: unbiased, but of high variance). The same
+rules' cosines with the gradient of their own model (BPTT with recurrent spikes held constant,
+which SnAp-1 computes exactly) are given beside.
 
     python benchmarks/temporal_credit.py --cosines [--networks 20] [--workers 2]
 
@@ -35,6 +36,7 @@ RULES = {
     "e-prop": ("eprop", {}),
     "SnAp-1 = D-RTRL": ("snap", {"n": 1}),
     "SnAp-2": ("snap", {"n": 2}),
+    "UORO (one estimate)": ("uoro", {}),
 }
 OUT = Path("results/temporal-credit/cosines.json")
 

@@ -29,6 +29,7 @@ STREAMS: dict[str, int] = {
     "sal_phase": 0x57E9,  # SAL's symmetrization phase
     "pattern_inputs": 0x9A77,  # the pattern task's frozen input spikes
     "stream_ac_init": 0x57AC,  # stream AC(λ)'s sparse initial weights
+    "uoro": 0x0E0,  # UORO's random signs
 }
 
 # Environment seeds of evaluations are drawn from [EVALUATION_SEED_LOW, 2**63): a training run's

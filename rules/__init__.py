@@ -18,6 +18,6 @@ available = registry.available
 get = registry.get
 
 # built-in rules register themselves on import
-from . import eprop, feedback, reward_eprop, reward_trace_bp, rstdp, sal, snap, stream_ac, trace_bp  # noqa: E402,F401
+from . import eprop, feedback, reward_eprop, reward_trace_bp, rstdp, sal, snap, stream_ac, trace_bp, uoro  # noqa: E402,F401
 
 __all__ = ["available", "eprop", "feedback", "get", "make", "register", "registry"]
