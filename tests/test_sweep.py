@@ -210,3 +210,31 @@ def test_a_killed_sweep_restarted_gives_the_results_of_an_uninterrupted_one(tmp_
             ]
 
     assert table(tmp_path / "whole") == table(tmp_path / "killed")
+
+
+def test_every_committed_sweep_and_search_file_resolves():
+    # a pre-registered experiment must run as written, cell by cell, when its turn comes
+    from pathlib import Path
+
+    from locallearn import tune
+    from locallearn.cli import _read_toml, _tuned_config
+
+    root = Path(__file__).parents[1] / "sweeps"
+    files = sorted(p for p in root.rglob("*.toml") if not p.name.endswith(".best.toml"))
+    assert len(files) > 10
+    for path in files:
+        spec = _read_toml(str(path), "sweep")
+        if "study" in spec:
+            tune.read_space(path)
+            continue
+        rules, tasks = ",".join(spec["rules"]), ",".join(spec["tasks"])
+        overrides = spec.get("config", {})
+        if "tuned" in spec:
+            if not (root.parent / spec["tuned"]).exists():
+                continue  # its search has not run yet
+            overrides = _tuned_config(str(root.parent / spec["tuned"]), rules, tasks, overrides)
+        cells = sweep.cells(sweep.parse_rules(rules), spec["tasks"], spec["seeds"], overrides)
+        try:
+            sweep.validate(cells)
+        except ModuleNotFoundError:  # a real game without its extra installed
+            continue
