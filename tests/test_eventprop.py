@@ -1,0 +1,78 @@
+"""EventProp: exact continuous-time gradients = central finite differences (spike count fixed)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import locallearn as ll
+from locallearn.config import ConfigError
+
+eventprop = ll.reference.eventprop
+
+
+def _problem(seed, recurrent, n_in=5, n_hidden=8, n_out=3):
+    rng = np.random.default_rng(seed)
+    w_rec = rng.normal(0, 0.5, (n_hidden, n_hidden)) if recurrent else None
+    if w_rec is not None:
+        np.fill_diagonal(w_rec, 0)
+    net = eventprop.EventNetwork(
+        w_in=rng.normal(1.2, 0.8, (n_hidden, n_in)), w_out=rng.normal(0, 1, (n_out, n_hidden)), w_rec=w_rec
+    )
+    inputs = [np.sort(rng.uniform(0, 60, rng.integers(1, 4))) for _ in range(n_in)]
+    return net, inputs
+
+
+def _finite_differences(net, name, inputs, spikes, h=1e-6):
+    weights = getattr(net, name)
+    numeric = np.zeros_like(weights)
+    for index in np.ndindex(weights.shape):
+        if name == "w_rec" and index[0] == index[1]:
+            continue
+        losses = []
+        for sign in (1, -1):
+            moved = weights.copy()
+            moved[index] += sign * h
+            trajectory = eventprop.simulate(dataclasses.replace(net, **{name: moved}), inputs, 100.0, 1)
+            assert trajectory.hidden_spikes == spikes  # the perturbation kept the spike count
+            losses.append(trajectory.loss)
+        numeric[index] = (losses[0] - losses[1]) / (2 * h)
+    return numeric
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_eventprop_gradient_equals_finite_differences(seed, recurrent):
+    net, inputs = _problem(seed, recurrent)
+    exact = eventprop.gradients(net, inputs, 100.0, label=1)
+    spikes = exact["trajectory"].hidden_spikes
+    assert spikes >= 3
+    for name in ("w_in", "w_out") + (("w_rec",) if recurrent else ()):
+        numeric = _finite_differences(net, name, inputs, spikes)
+        assert np.linalg.norm(numeric) > 0
+        error = np.linalg.norm(exact[name] - numeric) / np.linalg.norm(numeric)
+        assert error <= 1e-6, (name, error)
+
+
+def test_spike_times_are_threshold_crossings_and_memory_follows_spikes_not_time():
+    net, inputs = _problem(0, True)
+    short = eventprop.simulate(net, inputs, 100.0, 0)
+    long = eventprop.simulate(net, inputs, 1000.0, 0)  # ten times the span, silent after 100 ms
+    assert short.hidden_spikes == long.hidden_spikes > 0
+    assert short.stored_floats == long.stored_floats == 4 * len(short.times)
+    assert np.all(np.diff(short.times) >= 0)
+    hidden = short.kinds == 1
+    # at each hidden spike the crossing neuron's current drove it upwards through theta
+    assert np.all(short.currents[hidden] > net.theta)
+
+
+def test_bad_networks_and_inputs_are_refused():
+    w_in, w_out = np.ones((3, 2)), np.ones((2, 3))
+    with pytest.raises(ConfigError, match="tau_mem != tau_syn"):
+        eventprop.EventNetwork(w_in, w_out, tau_mem=5.0, tau_syn=5.0)
+    with pytest.raises(ConfigError, match="zero diagonal"):
+        eventprop.EventNetwork(w_in, w_out, w_rec=np.ones((3, 3)))
+    with pytest.raises(ConfigError, match="columns"):
+        eventprop.EventNetwork(w_in, np.ones((2, 4)))
+    with pytest.raises(ValueError, match="must lie in"):
+        eventprop.simulate(eventprop.EventNetwork(w_in, w_out), [[5.0], [120.0]], 100.0, 0)
