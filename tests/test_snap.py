@@ -176,3 +176,19 @@ def test_uoro_error_of_the_mean_falls_like_one_over_root_k():
         np.linalg.norm(samples[:k].mean(axis=0) - exact) / np.linalg.norm(exact) for k in (1250, 20_000)
     ]
     assert errors[1] < 0.5 * errors[0] and errors[1] < 0.5
+
+
+def test_the_cost_table_measures_small_layers_and_names_what_would_not_fit(tmp_path):
+    from conftest import load_benchmark
+
+    from locallearn import report
+
+    bench = load_benchmark("temporal_credit")
+    micros, state = bench.costs(8, "SnAp-1 = D-RTRL", steps=3, memory=2**34)
+    assert micros > 0 and state > 4 * 8 * (40 + 8) * 4  # ev, ea, ez, ebar per synapse (float32) and more
+    assert bench.costs(1024, "SnAp-2", steps=3, memory=2**30) == (
+        None,
+        bench._influence_bytes("SnAp-2", 1024),
+    )
+    bench.main(["--costs", "--sizes", "8", "--steps", "3", "--out", str(tmp_path / "costs.json")])
+    assert "| UORO |" in report.report([tmp_path / "costs.json"])
