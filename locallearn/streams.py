@@ -30,6 +30,8 @@ STREAMS: dict[str, int] = {
     "pattern_inputs": 0x9A77,  # the pattern task's frozen input spikes
     "stream_ac_init": 0x57AC,  # stream AC(λ)'s sparse initial weights
     "uoro": 0x0E0,  # UORO's random signs
+    "timing_trials": 0x7177,  # fresh trials of a spike-timing perturbation test
+    "timing_jitter": 0x7178,  # the jitter applied to them
 }
 
 # Environment seeds of evaluations are drawn from [EVALUATION_SEED_LOW, 2**63): a training run's
