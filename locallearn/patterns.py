@@ -1,0 +1,124 @@
+"""Spike-pattern statistics through Elephant (extra ``[analysis]``), on the rasters this package
+records: plain records in, plain records out, so a notebook can call them and a test can check
+them against ground truth (issue 21).
+
+* :func:`unitary_events` — Unitary Event analysis (Grün et al. 2002; ``elephant.
+  unitary_event_analysis``): in sliding windows over repeated trials, the joint surprise of the
+  coincidences of a group of neurons against the number expected from their rates (trial by
+  trial, analytic); a window is significant where the surprise exceeds that of ``alpha``.
+* :func:`cubic` — CuBIC (Staude et al. 2010; ``elephant.cubic``): from the population count
+  histogram alone, the smallest order of correlation (``xi``) compatible with it — 1 for
+  independent trains, >= k when k neurons fire together more than chance allows.
+
+Rasters are (steps, neurons) 0/1 arrays (``SpikeRecorder.dense()``, a run's records) with the
+step ``dt_ms``; trials are a list of such rasters of equal length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import raster_to_neo
+
+
+def _elephant():
+    try:
+        import elephant  # noqa: F401
+        import quantities as pq
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "pattern statistics need the [analysis] extra: pip install -e '.[analysis]'"
+        ) from error
+    return pq
+
+
+@dataclass(frozen=True)
+class UnitaryEvents:
+    """Per analysis window (centre in ms): joint surprise, empirical and expected coincidence
+    counts summed over trials, and whether the window is significant at ``alpha``."""
+
+    centres_ms: np.ndarray
+    surprise: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    significant: np.ndarray
+    alpha: float
+    neurons: tuple[int, ...]
+
+
+def unitary_events(
+    trials: list[np.ndarray],
+    neurons: tuple[int, ...],
+    dt_ms: float = 1.0,
+    bin_ms: float = 5.0,
+    window_ms: float = 100.0,
+    step_ms: float = 5.0,
+    alpha: float = 0.05,
+) -> UnitaryEvents:
+    """Unitary events of the group ``neurons`` (all of them spiking in one bin) over ``trials``."""
+    pq = _elephant()
+    from elephant import unitary_event_analysis as ue
+
+    if len(neurons) < 2:
+        raise ValueError("unitary events need a group of at least two neurons")
+    lengths = {np.asarray(t).shape[0] for t in trials}
+    if len(lengths) != 1:
+        raise ValueError(f"all trials must have the same number of steps, got {sorted(lengths)}")
+    spiketrains = [
+        [raster_to_neo(np.asarray(t)[:, list(neurons)], dt_ms)[k] for k in range(len(neurons))]
+        for t in trials
+    ]
+    pattern = ue.hash_from_pattern([1] * len(neurons))
+    result = ue.jointJ_window_analysis(
+        spiketrains,
+        bin_size=bin_ms * pq.ms,
+        win_size=window_ms * pq.ms,
+        win_step=step_ms * pq.ms,
+        pattern_hash=[pattern],
+    )
+    surprise = np.asarray(result["Js"], float).ravel()
+    threshold = ue.jointJ(alpha)
+    steps = len(surprise)
+    centres = window_ms / 2 + step_ms * np.arange(steps)
+    return UnitaryEvents(
+        centres_ms=centres,
+        surprise=surprise,
+        observed=np.asarray(result["n_emp"], float).ravel(),
+        expected=np.asarray(result["n_exp"], float).ravel(),
+        significant=surprise > threshold,
+        alpha=alpha,
+        neurons=tuple(neurons),
+    )
+
+
+@dataclass(frozen=True)
+class CubicResult:
+    """The inferred lower bound ``xi`` on the order of correlation, and the p-value of each
+    order tested (the test stops at the first order not rejected; none when the counts are
+    under-dispersed, which gives xi = 1 without a test)."""
+
+    xi: int
+    p_values: list[float]
+
+
+def cubic(raster: np.ndarray, dt_ms: float = 1.0, bin_ms: float = 1.0, alpha: float = 0.05) -> CubicResult:
+    """CuBIC on the population spike count of ``raster`` in bins of ``bin_ms``."""
+    pq = _elephant()
+    import neo
+    from elephant import cubic as elephant_cubic
+
+    raster = np.asarray(raster)
+    per_bin = max(1, int(round(bin_ms / dt_ms)))
+    steps = raster.shape[0] // per_bin * per_bin
+    counts = raster[:steps].sum(axis=1).reshape(-1, per_bin).sum(axis=1)
+    histogram = neo.AnalogSignal(
+        counts[:, None].astype(float) * pq.dimensionless, sampling_period=bin_ms * pq.ms
+    )
+    if counts.var() < counts.mean():
+        # under-dispersed counts (independent Bernoulli bins are): CuBIC's null cannot be set up
+        # (elephant refuses), and nothing in them asks for a correlation of order above 1
+        return CubicResult(xi=1, p_values=[])
+    xi, p_values, _, _ = elephant_cubic.cubic(histogram, alpha=alpha)
+    return CubicResult(xi=int(xi), p_values=[float(p) for p in p_values])
