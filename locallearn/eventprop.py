@@ -2,8 +2,8 @@
 by an adjoint system run backward with jumps at the spike times (DESIGN §9). A plain-numpy
 reference: event by event, float64, closed forms between events.
 
-Model: current-based LIF neurons, hidden (spiking, optionally recurrent) and output (leaky,
-non-spiking: the "leaky readout")::
+Model: current-based LIF neurons, hidden (spiking, optionally recurrent) and output — leaky and
+non-spiking (``readout="leaky"``) or spiking (``readout="first_spike"``)::
 
     tau_mem dV/dt = -V + I,    tau_syn dI/dt = -I,    I_j += W_ji when neuron i spikes
     hidden neuron n spikes when V_n reaches theta from below; then V_n <- 0
@@ -11,7 +11,11 @@ non-spiking: the "leaky readout")::
 Between events every neuron has the closed form V(t) = (V0 - A) e^{-t/tau_mem} + A e^{-t/tau_syn},
 A = I0 tau_syn / (tau_syn - tau_mem) (tau_mem != tau_syn); a spike time is the first root of
 V(t) = theta, bracketed by the single extremum of V and refined by Brent's method to machine
-precision. Loss: cross-entropy of softmax(m) with the label, m_o = (1/T) int_0^T V_o dt.
+precision. Losses: ``"leaky"``: cross-entropy of softmax(m) with the label, m_o = (1/T) int_0^T
+V_o dt; ``"first_spike"`` (as in the paper's Yin-Yang experiment): with t_o the first spike time
+of output o (T if it never fires: such an output passes no gradient),
+L = -log softmax(-t / tau0)[label] + a (exp(t_label / tau1) - 1), ``first_spike_loss = (tau0, tau1,
+a)``.
 
 Adjoint (forward-time form; lambda(T) = 0, integrated backward, closed form between events)::
 
@@ -22,7 +26,7 @@ so that lambda(t) . dx(t) is the change of the loss caused by a change dx of the
 spike of neuron n at t_k (+: just after, -: just before; V_dot^- = (I_n - theta) / tau_mem)::
 
     lambda_Vn^- = [lambda_Vn^+ I_n / tau_mem
-                   + sum_m W_mn (lambda_Vm^+ / tau_mem - lambda_Im / tau_syn)] / V_dot^-
+                   + sum_m W_mn (lambda_Vm^+ / tau_mem - lambda_Im / tau_syn) - dL/dt_k] / V_dot^-
     dL/dW_mn += lambda_Im(t_k)       (the same for input spikes, W_in; lambda_I does not jump)
 
 (derived from the perturbed spike time dt_k = -dV_n / V_dot^-; it is the paper's jump with
@@ -54,8 +58,12 @@ class EventNetwork:
     tau_mem: float = 20.0
     tau_syn: float = 5.0
     theta: float = 1.0
+    readout: str = "leaky"
+    first_spike_loss: tuple = (2.0, 10.0, 0.0)
 
     def __post_init__(self):
+        if self.readout not in ("leaky", "first_spike"):
+            raise ConfigError(f"EventNetwork.readout must be 'leaky' or 'first_spike', got {self.readout!r}")
         if self.tau_mem <= 0 or self.tau_syn <= 0 or self.tau_mem == self.tau_syn:
             raise ConfigError(
                 "EventNetwork needs positive tau_mem != tau_syn (the closed form divides by their gap)"
@@ -89,10 +97,10 @@ class Trajectory:
     """One simulated sample: the events in time order, the readout and the loss."""
 
     times: np.ndarray  # event times (ms)
-    kinds: np.ndarray  # 0: input spike, 1: hidden spike
+    kinds: np.ndarray  # 0: input spike, 1: hidden spike, 2: output spike
     sources: np.ndarray  # which input / hidden neuron
-    currents: np.ndarray  # the spiking neuron's current just before a hidden spike (nan for inputs)
-    readout: np.ndarray  # m_o = (1/T) int V_o dt
+    currents: np.ndarray  # the spiking neuron's current just before its spike (nan for inputs)
+    readout: np.ndarray  # m_o = (1/T) int V_o dt, or the first spike times t_o
     loss: float
 
     @property
@@ -130,7 +138,7 @@ def _crossing(v0: float, i0: float, horizon: float, net: EventNetwork) -> float:
     ratio = -a * net.tau_mem / ((v0 - a) * net.tau_syn) if v0 != a else 0.0
     peak = horizon
     if ratio > 0:
-        t_extremum = math.log(ratio) / (1 / net.tau_mem - 1 / net.tau_syn)
+        t_extremum = math.log(ratio) / (1 / net.tau_syn - 1 / net.tau_mem)
         if 0 < t_extremum < horizon:
             peak = t_extremum
     if _voltage(v0, i0, peak, net) < net.theta:
@@ -146,7 +154,9 @@ def simulate(net: EventNetwork, input_times: list[np.ndarray], duration: float, 
     if any(not 0 <= t < duration for t, _ in inputs):
         raise ValueError(f"input spike times must lie in [0, {duration})")
     n_hidden, n_all = net.n_hidden, net.n_hidden + net.n_out
+    spiking = n_all if net.readout == "first_spike" else n_hidden
     targets = net.targets()
+    first_spikes = np.full(net.n_out, duration)
     v, i = np.zeros(n_all), np.zeros(n_all)
     integral = np.zeros(net.n_out)
     now, position = 0.0, 0
@@ -154,14 +164,18 @@ def simulate(net: EventNetwork, input_times: list[np.ndarray], duration: float, 
     while True:
         next_input = inputs[position][0] if position < len(inputs) else duration
         horizon = next_input - now
-        crossings = [_crossing(v[n], i[n], horizon, net) for n in range(n_hidden)]
+        crossings = [_crossing(v[n], i[n], horizon, net) for n in range(spiking)]
         first = int(np.argmin(crossings))
         spikes = crossings[first] <= horizon
         step = crossings[first] if spikes else horizon
         integral += _voltage_integral(v[n_hidden:], i[n_hidden:], step, net)
         v, i = _voltage(v, i, step, net), i * np.exp(-step / net.tau_syn)
         now += step
-        if spikes:
+        if spikes and first >= n_hidden:  # an output neuron (first-spike readout)
+            times.append(now), kinds.append(2), sources.append(first - n_hidden), currents.append(i[first])
+            v[first] = 0.0
+            first_spikes[first - n_hidden] = min(first_spikes[first - n_hidden], now)
+        elif spikes:
             times.append(now), kinds.append(1), sources.append(first), currents.append(i[first])
             v[first] = 0.0
             i += targets[:, first]
@@ -172,12 +186,26 @@ def simulate(net: EventNetwork, input_times: list[np.ndarray], duration: float, 
             i[:n_hidden] += net.w_in[:, source]
         else:
             break
-    readout = integral / duration
-    shifted = readout - readout.max()
-    loss = float(np.log(np.sum(np.exp(shifted))) - shifted[label])
+    if net.readout == "leaky":
+        readout = integral / duration
+        loss = _cross_entropy(readout, label)
+    else:
+        readout = first_spikes
+        tau0, tau1, a = net.first_spike_loss
+        loss = _cross_entropy(-readout / tau0, label) + a * math.expm1(readout[label] / tau1)
     return Trajectory(
         np.array(times), np.array(kinds, int), np.array(sources, int), np.array(currents), readout, loss
     )
+
+
+def _cross_entropy(logits: np.ndarray, label: int) -> float:
+    shifted = logits - logits.max()
+    return float(np.log(np.sum(np.exp(shifted))) - shifted[label])
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    p = np.exp(logits - logits.max())
+    return p / p.sum()
 
 
 def _adjoint_back(lam_v, lam_i, source_v, span, net: EventNetwork):
@@ -194,11 +222,17 @@ def gradients(net: EventNetwork, input_times, duration: float, label: int) -> di
     traj = simulate(net, input_times, duration, label)
     n_hidden = net.n_hidden
     targets = net.targets()
-    probabilities = np.exp(traj.readout - traj.readout.max())
-    probabilities /= probabilities.sum()
-    dl_dm = probabilities.copy()
-    dl_dm[label] -= 1.0
-    source_v = np.concatenate([np.zeros(n_hidden), dl_dm / duration])
+    if net.readout == "leaky":
+        dl_dm = _softmax(traj.readout)
+        dl_dm[label] -= 1.0
+        source_v = np.concatenate([np.zeros(n_hidden), dl_dm / duration])
+        dl_dt = np.zeros(net.n_out)
+    else:  # dL/dt_o of each output's first spike (outputs that never fired: none)
+        tau0, tau1, a = net.first_spike_loss
+        dl_dt = -(_softmax(-traj.readout / tau0)) / tau0
+        dl_dt[label] += 1.0 / tau0
+        dl_dt[label] += a / tau1 * math.exp(traj.readout[label] / tau1)
+        source_v = np.zeros(n_hidden + net.n_out)
     lam_v, lam_i = np.zeros(n_hidden + net.n_out), np.zeros(n_hidden + net.n_out)
     grad_in, grad_all = np.zeros_like(net.w_in), np.zeros_like(targets)
     later = duration
@@ -209,12 +243,18 @@ def gradients(net: EventNetwork, input_times, duration: float, label: int) -> di
         if kind == 0:
             grad_in[:, source] += lam_i[:n_hidden]
             continue
-        grad_all[:, source] += lam_i
         v_dot = (traj.currents[k] - net.theta) / net.tau_mem
         if v_dot <= 1e-12:
             raise ValueError(
                 f"a grazing threshold crossing at t = {t} ms: the spike time is not differentiable"
             )
+        if kind == 2:  # an output spike: only its own time enters the loss (if it was the first)
+            neuron = n_hidden + source
+            first = not np.any((traj.kinds[:k] == 2) & (traj.sources[:k] == source))
+            jump = lam_v[neuron] * traj.currents[k] / net.tau_mem - (dl_dt[source] if first else 0.0)
+            lam_v[neuron] = jump / v_dot
+            continue
+        grad_all[:, source] += lam_i
         w = targets[:, source]
         jump = lam_v[source] * traj.currents[k] / net.tau_mem
         jump += np.sum(w * (lam_v / net.tau_mem - lam_i / net.tau_syn))

@@ -11,15 +11,20 @@ from locallearn.config import ConfigError
 eventprop = ll.reference.eventprop
 
 
-def _problem(seed, recurrent, n_in=5, n_hidden=8, n_out=3):
+def _problem(seed, recurrent, n_in=5, n_hidden=8, n_out=3, readout="leaky"):
     rng = np.random.default_rng(seed)
     w_rec = rng.normal(0, 0.5, (n_hidden, n_hidden)) if recurrent else None
     if w_rec is not None:
         np.fill_diagonal(w_rec, 0)
+    spiking = readout == "first_spike"
     net = eventprop.EventNetwork(
-        w_in=rng.normal(1.2, 0.8, (n_hidden, n_in)), w_out=rng.normal(0, 1, (n_out, n_hidden)), w_rec=w_rec
+        w_in=rng.normal(1.5 if spiking else 1.2, 0.8, (n_hidden, n_in)),
+        w_out=rng.normal(1.5 if spiking else 0.0, 1, (n_out, n_hidden)),
+        w_rec=w_rec,
+        readout=readout,
+        first_spike_loss=(5.0, 20.0, 0.01),
     )
-    inputs = [np.sort(rng.uniform(0, 60, rng.integers(1, 4))) for _ in range(n_in)]
+    inputs = [np.sort(rng.uniform(0, 40 if spiking else 60, rng.integers(1, 4))) for _ in range(n_in)]
     return net, inputs
 
 
@@ -34,7 +39,7 @@ def _finite_differences(net, name, inputs, spikes, h=1e-6):
             moved = weights.copy()
             moved[index] += sign * h
             trajectory = eventprop.simulate(dataclasses.replace(net, **{name: moved}), inputs, 100.0, 1)
-            assert trajectory.hidden_spikes == spikes  # the perturbation kept the spike count
+            assert len(trajectory.times) == spikes  # the perturbation kept the spike count
             losses.append(trajectory.loss)
         numeric[index] = (losses[0] - losses[1]) / (2 * h)
     return numeric
@@ -42,11 +47,15 @@ def _finite_differences(net, name, inputs, spikes, h=1e-6):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("recurrent", [False, True])
-def test_eventprop_gradient_equals_finite_differences(seed, recurrent):
-    net, inputs = _problem(seed, recurrent)
+@pytest.mark.parametrize("readout", ["leaky", "first_spike"])
+def test_eventprop_gradient_equals_finite_differences(seed, recurrent, readout):
+    net, inputs = _problem(seed, recurrent, readout=readout)
     exact = eventprop.gradients(net, inputs, 100.0, label=1)
-    spikes = exact["trajectory"].hidden_spikes
-    assert spikes >= 3
+    trajectory = exact["trajectory"]
+    spikes = len(trajectory.times)  # input, hidden and output events alike
+    assert trajectory.hidden_spikes >= 3
+    if readout == "first_spike":
+        assert np.all(trajectory.readout < 100.0)  # every output fired: each passes a gradient
     for name in ("w_in", "w_out") + (("w_rec",) if recurrent else ()):
         numeric = _finite_differences(net, name, inputs, spikes)
         assert np.linalg.norm(numeric) > 0
@@ -66,6 +75,15 @@ def test_spike_times_are_threshold_crossings_and_memory_follows_spikes_not_time(
     assert np.all(short.currents[hidden] > net.theta)
 
 
+def test_a_membrane_that_rises_through_threshold_and_falls_back_spikes():
+    # one strong input: V peaks above theta and decays below it before anything else happens
+    net = eventprop.EventNetwork(w_in=np.array([[8.0]]), w_out=np.array([[1.0]]))  # peak 1.26
+    trajectory = eventprop.simulate(net, [[1.0]], 200.0, 0)
+    assert trajectory.hidden_spikes >= 1
+    t = trajectory.times[1] - 1.0  # the first spike, after the input at 1 ms
+    assert eventprop._voltage(0.0, 8.0, t, net) == pytest.approx(net.theta, abs=1e-12)
+
+
 def test_bad_networks_and_inputs_are_refused():
     w_in, w_out = np.ones((3, 2)), np.ones((2, 3))
     with pytest.raises(ConfigError, match="tau_mem != tau_syn"):
@@ -74,5 +92,7 @@ def test_bad_networks_and_inputs_are_refused():
         eventprop.EventNetwork(w_in, w_out, w_rec=np.ones((3, 3)))
     with pytest.raises(ConfigError, match="columns"):
         eventprop.EventNetwork(w_in, np.ones((2, 4)))
+    with pytest.raises(ConfigError, match="readout"):
+        eventprop.EventNetwork(w_in, w_out, readout="max")
     with pytest.raises(ValueError, match="must lie in"):
         eventprop.simulate(eventprop.EventNetwork(w_in, w_out), [[5.0], [120.0]], 100.0, 0)
