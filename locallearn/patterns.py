@@ -10,7 +10,7 @@ them against ground truth (issue 21).
   histogram alone, the smallest order of correlation (``xi``) compatible with it — 1 for
   independent trains, >= k when k neurons fire together more than chance allows.
 
-Rasters are (steps, neurons) 0/1 arrays (``SpikeRecorder.dense()``, a run's records) with the
+Rasters are (steps, neurons) 0/1 arrays (e.g. ``analysis.SpikeRecorder(...).dense()``) with the
 step ``dt_ms``; trials are a list of such rasters of equal length.
 """
 
