@@ -175,8 +175,9 @@ def rl_aggregates(
 ) -> str:
     """Per environment, for each rule: the interquartile mean over seeds of the training-window
     figure and of the frozen greedy evaluation, with stratified-bootstrap 95 % intervals, and the
-    probability that the rule improves on each baseline present (``baselines`` are rule names,
-    matched without their feedback pathway) — rliable's aggregates (:mod:`locallearn.stats`)."""
+    probability that the rule improves on each baseline present (``baselines`` name a rule, as
+    "rstdp", or a feedback pathway, as "none" for "reward-eprop:none") — rliable's aggregates
+    (:mod:`locallearn.stats`)."""
     by_task = _lifetime_scores(summaries)
     if not by_task:
         return ""
@@ -203,7 +204,7 @@ def rl_aggregates(
                 + interval(*improvement_interval(scores["window"], theirs["window"], reps=reps))
                 for other, theirs in rules.items()
                 if other != label
-                and other.split(":")[0] in baselines
+                and (other.split(":")[0] in baselines or other.split(":")[-1] in baselines)
                 and len(scores["window"]) > 1
                 and len(theirs["window"]) > 1
             ]

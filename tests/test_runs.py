@@ -524,3 +524,15 @@ def test_report_draws_iqm_and_curve_figures_and_aggregate_readme_blocks(tmp_path
     (tmp_path / "README.md").write_text("x\n<!-- report --aggregate s -->\nold\n<!-- end report -->\n")
     assert report.update_readme(tmp_path / "README.md") == 1
     assert report.readme_blocks((tmp_path / "README.md").read_text()) == [(["--aggregate", "s"], body)]
+
+
+def test_aggregates_compare_with_readout_only_feedback_as_a_baseline():
+    def life(label, seed, value):
+        return {"kind": "lifetime", "task": "catch", "rule_label": label, "seed": seed, "status": "completed",
+                "value": value, "metric": "catch_rate", "evaluation": {"greedy": {"metric": value}}}  # fmt: skip
+
+    summaries = [life("reward-eprop:random", s, 0.9 + 0.01 * s) for s in range(3)]
+    summaries += [life("reward-eprop:none", s, 0.5) for s in range(3)]
+    text = report.rl_aggregates(summaries, reps=200)
+    line = next(row for row in text.splitlines() if "| reward-eprop:random |" in row)
+    assert "over reward-eprop:none: 1.000" in line
