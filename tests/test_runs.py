@@ -528,8 +528,16 @@ def test_report_draws_iqm_and_curve_figures_and_aggregate_readme_blocks(tmp_path
 
 def test_aggregates_compare_with_readout_only_feedback_as_a_baseline():
     def life(label, seed, value):
-        return {"kind": "lifetime", "task": "catch", "rule_label": label, "seed": seed, "status": "completed",
-                "value": value, "metric": "catch_rate", "evaluation": {"greedy": {"metric": value}}}  # fmt: skip
+        return {
+            "kind": "lifetime",
+            "task": "catch",
+            "rule_label": label,
+            "seed": seed,
+            "status": "completed",
+            "value": value,
+            "metric": "catch_rate",
+            "evaluation": {"greedy": {"metric": value}},
+        }
 
     summaries = [life("reward-eprop:random", s, 0.9 + 0.01 * s) for s in range(3)]
     summaries += [life("reward-eprop:none", s, 0.5) for s in range(3)]
