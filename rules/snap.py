@@ -43,6 +43,7 @@ from locallearn.protocols import SupervisedRule
 from . import feedback as feedback_registry
 from . import register
 from ._kernels import kernel
+from ._readout import ReadoutTraces
 
 
 @register("snap")
@@ -101,15 +102,13 @@ class SnAp(SupervisedRule):
             kind: {part: np.zeros(shape[kind], dtype) for part in ("ev", "ea", "ez", "ebar")}
             for kind in kinds
         }
-        self.readout_trace = np.zeros(layer.n, net.dtype)
-        self.bias_trace = net.dtype.type(0)
+        self.readout = ReadoutTraces(layer.n, net.dtype)
 
     def begin_sequence(self) -> None:
         for parts in self.influence.values():
             for value in parts.values():
                 value.fill(0)
-        self.readout_trace.fill(0)
-        self.bias_trace = self.net.dtype.type(0)
+        self.readout.reset()
 
     def feedback_pathways(self) -> list:
         return [self.feedback]
@@ -146,12 +145,7 @@ class SnAp(SupervisedRule):
                 self._step2(
                     layer, pre[kind], parts, signal.astype(np.float64), float(v_th), float(net.kappa), name
                 )
-        z = layer.state.z
-        self.grads["w_out"] += np.multiply.outer(error, self.readout_trace * net.kappa + z)
-        self.readout_trace *= net.kappa
-        self.readout_trace += z
-        self.bias_trace = net.kappa * self.bias_trace + 1
-        self.grads["b_out"] += self.bias_trace * error
+        self.readout.step(self.grads, error, layer.state.z, net.kappa)
 
     def _step2(self, layer, pre, parts, signal, v_th, kappa, name) -> None:
         """SnAp-2: the RTRL step on (k, j, i) influences, entries beyond one hop dropped."""

@@ -32,6 +32,7 @@ from locallearn.protocols import SupervisedRule
 
 from . import feedback as feedback_registry
 from . import register
+from ._readout import ReadoutTraces
 
 EPSILON = 1e-7  # keeps rho0 and rho1 finite when a norm vanishes (silent steps)
 
@@ -63,16 +64,14 @@ class UORO(SupervisedRule):
         shapes = {"w_in": self.layer.w_in.shape, "w_rec": self.layer.w_rec.shape}
         self.param_tangent = {kind: np.zeros(shape) for kind, shape in shapes.items()}
         self.psi_prev = np.zeros(n)
-        self.readout_trace = np.zeros(n, net.dtype)
-        self.bias_trace = net.dtype.type(0)
+        self.readout = ReadoutTraces(n, net.dtype)
 
     def begin_sequence(self) -> None:
         self.state_tangent.fill(0)
         for value in self.param_tangent.values():
             value.fill(0)
         self.psi_prev.fill(0)
-        self.readout_trace.fill(0)
-        self.bias_trace = self.net.dtype.type(0)
+        self.readout.reset()
 
     def feedback_pathways(self) -> list:
         return [self.feedback]
@@ -117,12 +116,7 @@ class UORO(SupervisedRule):
         for kind, tangent in self.param_tangent.items():
             name = layer.param_names[kind]
             self.grads[name] += (weight * tangent).astype(self.grads[name].dtype)
-        z = layer.state.z
-        self.grads["w_out"] += np.multiply.outer(error, self.readout_trace * net.kappa + z)
-        self.readout_trace *= net.kappa
-        self.readout_trace += z
-        self.bias_trace = net.kappa * self.bias_trace + 1
-        self.grads["b_out"] += self.bias_trace * error
+        self.readout.step(self.grads, error, layer.state.z, net.kappa)
 
     def gradients(self) -> dict[str, np.ndarray]:
         return self.grads
