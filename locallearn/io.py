@@ -126,15 +126,6 @@ def pack_jsonl(path) -> int:
     return len(data)
 
 
-def unpack_jsonl(path) -> None:
-    """The reverse of :func:`pack_jsonl`, for a run that goes on writing rows."""
-    path = Path(path)
-    if packed(path).exists():
-        if not path.exists():
-            write_bytes(path, gzip.decompress(packed(path).read_bytes()))
-        packed(path).unlink()
-
-
 def save_figure(figure, path) -> None:
     """Save a matplotlib figure atomically as PNG."""
     _atomic(Path(path), lambda h: figure.savefig(h, format="png", dpi=110, bbox_inches="tight"))

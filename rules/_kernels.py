@@ -88,7 +88,6 @@ def sal_pair_steps_numpy(
     t,
     lr,
     lr_ratio,
-    learn,
     spikes_low,
     spikes_up,
     psp_low,
@@ -107,7 +106,7 @@ def sal_pair_steps_numpy(
         u_low = bias_low + coupling B psp_up,   u_up = bias_up + W psp_low   (the old psp)
         fire  = draw < sigmoid(u - offset)  and  since > t_ref   (since <- 1 if fire, else + 1)
         psp  += s - s(t - t_ref);  x <- decay x + s
-        B    += lr (outer(x_low, s_up) - outer(s_low, x_up));  lr <- lr lr_ratio  (if ``learn``)
+        B    += lr (outer(x_low, s_up) - outer(s_low, x_up));  lr <- lr lr_ratio
 
     as :meth:`SALNetwork.step` does step by step (whose generator draws the same numbers)."""
     n_low = spikes_low.shape[0]
@@ -131,9 +130,8 @@ def sal_pair_steps_numpy(
             history[slot] = spikes
             traces *= decay
             traces += spikes
-        if learn:
-            antisymmetric_stdp_step_numpy(traces_low, spikes_low, traces_up, spikes_up, lr, b)
-            lr = lr * lr_ratio
+        antisymmetric_stdp_step_numpy(traces_low, spikes_low, traces_up, spikes_up, lr, b)
+        lr = lr * lr_ratio
         t += 1
     return lr
 
@@ -174,7 +172,6 @@ def sal_pair_steps(
     t,
     lr,
     lr_ratio,
-    learn,
     spikes_low,
     spikes_up,
     psp_low,
@@ -199,9 +196,8 @@ def sal_pair_steps(
         _sal_population(bias_up, w, psp_low, 1.0, offset_up, draws[step, n_low:], t_ref, spikes_up, since_up)
         _sal_filter(spikes_low, psp_low, history_low[slot], traces_low, decay)
         _sal_filter(spikes_up, psp_up, history_up[slot], traces_up, decay)
-        if learn:
-            antisymmetric_stdp_step(traces_low, spikes_low, traces_up, spikes_up, lr, b)
-            lr = lr * lr_ratio
+        antisymmetric_stdp_step(traces_low, spikes_low, traces_up, spikes_up, lr, b)
+        lr = lr * lr_ratio
         t += 1
     return lr
 

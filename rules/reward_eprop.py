@@ -229,13 +229,12 @@ class RewardEProp(ReinforcementRule):
         u = 0.0 if greedy else rng.random()
         action = self._decision(net.y, float(beta), u, greedy, float(self.c_value), self._pi, self._err)
         err = self._err
-        if self.value_to_layer:
-            signal = self.feedback.learning_signal(err)
-        else:  # the critic is the value readout alone; the layer learns for the policy
-            policy_err = np.where(self._is_value, 0, err).astype(net.dtype)
-            signal = self.feedback.learning_signal(policy_err)
+        # without value_to_layer the critic is the value readout alone; layers learn for the policy
+        layer_err = err if self.value_to_layer else np.where(self._is_value, 0, err).astype(net.dtype)
         if self.stacked:
-            self._step_lower_layers(net, err if self.value_to_layer else policy_err, layer_step)
+            signal = self._step_lower_layers(net, layer_err, layer_step)
+        else:
+            signal = self.feedback.learning_signal(layer_err)
         signal = np.ascontiguousarray(signal, net.dtype)
         self.traces.step(signal, self._zero, self.F, self._decay, weight_step=layer_step)
         self.bias_trace = net.kappa * self.bias_trace + 1
@@ -255,14 +254,16 @@ class RewardEProp(ReinforcementRule):
         self.decisions += 1
         return action
 
-    def _step_lower_layers(self, net, err: np.ndarray, layer_step) -> None:
-        """The decision's trace step of the layers below the top, each with its own signal."""
+    def _step_lower_layers(self, net, err: np.ndarray, layer_step) -> np.ndarray:
+        """The decision's trace step of the layers below the top, each with its own signal;
+        returns the top layer's signal (formed on the way down)."""
         pathways = [*self.lower_feedbacks, self.feedback]
         derivatives = [layer.state.psi for layer in net.layers]
         signals = feedback_registry.stack_signals(pathways, err.astype(net.dtype), derivatives)
         for traces, zero, signal in zip(self.lower_traces, self.lower_zeros, signals[:-1]):
             signal = np.ascontiguousarray(signal, net.dtype)
             traces.step(signal, zero, self.F, self._decay, weight_step=layer_step)
+        return signals[-1]
 
     def observe(self, reward: float, terminated: bool, truncated: bool) -> None:
         """The environment answered the last action. A terminal transition is learned from at

@@ -147,7 +147,6 @@ class SALNetwork:
                 self.t,
                 float(self.lr),
                 float(lr_ratio),
-                True,
                 self.spikes[0],
                 self.spikes[1],
                 self.psp[0],

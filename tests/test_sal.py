@@ -109,7 +109,6 @@ def test_sal_pair_steps_twins_agree(seed, n_low, n_up, t_ref, coupling, ratio):
             net.t,
             0.05,
             ratio,
-            True,
             *state,
         )
         results.append((lr, b, state))
