@@ -151,14 +151,31 @@ def _cmd_run(args) -> int:
     from . import runs
 
     progress = not args.no_progress
+    if args.resume and len(args.resume) > 1:
+        if args.seeds:
+            raise ConfigError("--resume continues the given run directories; leave out --seeds")
+        requested = _run_config(args)
+        summaries = runs.execute_lockstep(
+            [requested] * len(args.resume), args.resume, resume=True, progress=progress
+        )
+        return max(_report_run(s, Path(s["run_dir"])) for s in summaries)
     if args.resume:
         requested = _run_config(args)
-        summary = runs.execute(requested, args.resume, resume=True, progress=progress)
-        return _report_run(summary, Path(args.resume))
+        summary = runs.execute(requested, args.resume[0], resume=True, progress=progress)
+        return _report_run(summary, Path(args.resume[0]))
+    if args.seeds:
+        return _run_seeds(args, progress)
     config = _run_config(args)
     resolved = runs.resolve(config)
     out = Path(args.out) if args.out else None
-    label = runs.rule_label(resolved)
+    print(f"run: {_run_line(resolved)}")
+    summary = runs.execute(config, out, progress=progress, force=args.force)
+    return _report_run(summary, Path(summary.get("run_dir", out or "runs")))
+
+
+def _run_line(resolved: dict) -> str:
+    from . import runs
+
     training = resolved["training"]
     if "agent" in resolved:
         budget = (
@@ -169,9 +186,42 @@ def _cmd_run(args) -> int:
         budget = f"{training['n_trials']} trials at most, update per {training['update']}" + (
             f" (batch {training['batch_size']})" if training["update"] == "trial" else ""
         )
-    print(f"run: task {resolved['task']['name']}, rule {label}, seed {resolved['seed']}, {budget}")
-    summary = runs.execute(config, out, progress=progress, force=args.force)
-    return _report_run(summary, Path(summary.get("run_dir", out or "runs")))
+    task, label = resolved["task"]["name"], runs.rule_label(resolved)
+    return f"task {task}, rule {label}, seed {resolved['seed']}, {budget}"
+
+
+def _run_seeds(args, progress: bool) -> int:
+    """``run --seeds 0-7``: one lifetime per seed, in lockstep in this process; ``--out`` is
+    the folder that holds their run directories (``<task>-<rule>-seed<s>``)."""
+    from . import runs
+    from .runs.directory import default_path
+    from .sweep import parse_seeds
+
+    if args.seed is not None:
+        raise ConfigError("give --seed or --seeds, not both")
+    seeds = parse_seeds(args.seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds repeats a seed: {args.seeds!r}")
+    configs = []
+    for seed in seeds:
+        config = _run_config(args)
+        config["seed"] = seed
+        configs.append(config)
+    resolved = [runs.resolve(config) for config in configs]
+    if "agent" not in resolved[0]:
+        raise ConfigError(
+            f"--seeds runs lifetimes in lockstep; {resolved[0]['task']['name']!r} is a supervised "
+            "task (use `locallearn compare --seeds` for several supervised runs)"
+        )
+    label = runs.rule_label(resolved[0])
+    name = resolved[0]["task"]["name"]
+    if args.out:
+        outs = [Path(args.out) / f"{name}-{label.replace(':', '-')}-seed{seed}" for seed in seeds]
+    else:
+        outs = [default_path(name, label, seed) for seed in seeds]
+    print(f"run, {len(seeds)} lifetimes in lockstep: {_run_line(resolved[0])} (and seeds {args.seeds})")
+    summaries = runs.execute_lockstep(configs, outs, progress=progress, force=args.force)
+    return max(_report_run(s, Path(s["run_dir"])) for s in summaries)
 
 
 def _cmd_play(args) -> int:
@@ -202,7 +252,7 @@ def _cmd_compare(args) -> int:
     overrides: dict = {}
     if args.sweep:
         spec = _read_toml(args.sweep, "sweep")
-        keys = ("rules", "tasks", "seeds", "workers", "out", "tuned", "config")
+        keys = ("rules", "tasks", "seeds", "workers", "lockstep", "out", "tuned", "config")
         unknown = sorted(set(spec) - set(keys))
         if unknown:
             raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: {', '.join(keys)})")
@@ -210,6 +260,7 @@ def _cmd_compare(args) -> int:
         args.tasks = args.tasks or ",".join(spec.get("tasks", []))
         args.seeds = args.seeds or ",".join(str(s) for s in spec.get("seeds", [])) or None
         args.workers = args.workers or spec.get("workers")
+        args.lockstep = args.lockstep or spec.get("lockstep")
         args.out = args.out or spec.get("out")
         overrides = spec.get("config", {})
         if "tuned" in spec:
@@ -225,16 +276,18 @@ def _cmd_compare(args) -> int:
         overrides,
     )
     out = Path(args.out or f"sweeps/{time.strftime('%Y%m%d-%H%M%S')}")
-    print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s)")
+    lockstep = args.lockstep or 1
+    shown = f", lifetimes {lockstep} at a time in lockstep" if lockstep > 1 else ""
+    print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s){shown}")
     if args.dask:
         try:
             import distributed
         except ModuleNotFoundError:
             raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
         with distributed.Client(args.dask) as client:
-            rows = sweep.run_sweep(cells, out, executor=client.get_executor())
+            rows = sweep.run_sweep(cells, out, executor=client.get_executor(), lockstep=lockstep)
     else:
-        rows = sweep.run_sweep(cells, out, workers=args.workers)
+        rows = sweep.run_sweep(cells, out, workers=args.workers, lockstep=lockstep)
     print(sweep.results_table(rows), end="")
     failed = [r for r in rows if r["status"] != "completed"]
     for row in failed:
@@ -366,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rule", help="rule name (default: eprop)")
     run.add_argument("--feedback", help="feedback mode of the rule (symmetric, random, ...)")
     run.add_argument("--seed", type=int, help="seed of network, feedback and trial stream")
+    run.add_argument(
+        "--seeds",
+        help="several lifetimes, e.g. 0-7: run in lockstep in this process, each in its own "
+        "run directory under --out",
+    )
     run.add_argument("--out", help="run directory (default: runs/<task>-<rule>-seed<s>-<time>)")
     run.add_argument("--config", help="TOML file with [task] [network] [rule] [training] tables")
     run.add_argument("--trials", type=int, help="number of training trials (supervised tasks)")
@@ -391,8 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--resume",
         metavar="RUN_DIR",
+        nargs="+",
         help="continue an interrupted run from its last checkpoint (options given "
-        "again must equal the stored ones)",
+        "again must equal the stored ones); several lifetimes' directories resume in lockstep",
     )
     run.add_argument(
         "--force",
@@ -407,6 +466,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seeds", help="e.g. 0-4 or 0,1,2 (default 0)")
     compare.add_argument("--workers", type=int, help="processes (default: number of cores)")
     compare.add_argument("--out", help="sweep directory (default sweeps/<time>)")
+    compare.add_argument(
+        "--lockstep",
+        type=int,
+        metavar="K",
+        help="run the lifetimes of one rule and task K at a time in one process (files as if "
+        "alone; default 1: benchmarks/lockstep.py shows no per-core gain yet)",
+    )
     compare.add_argument(
         "--dask", metavar="SCHEDULER_ADDRESS", help="run the cells on an existing Dask distributed cluster"
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .config import ConfigError
+from .config import ConfigError, check_int
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,11 @@ def run_cell(cell: Cell, sweep_dir: str) -> dict:
         return _run_cell_locked(cell, sweep_dir)
 
 
+def run_alone(cell: Cell, sweep_dir: str) -> list[dict]:
+    """:func:`run_cell` as a group of one (the pool's jobs all return lists of rows)."""
+    return [run_cell(cell, sweep_dir)]
+
+
 def _move_aside(run_dir: Path) -> Path:
     stale = run_dir.parent / "stale" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     for k in range(2, 1000):
@@ -133,7 +138,11 @@ def _move_aside(run_dir: Path) -> Path:
     return stale
 
 
-def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
+def _plan(cell: Cell, sweep_dir: str) -> tuple[Path, dict, str, dict]:
+    """(run directory, resolved config, what to do, stored summary) for one cell: "reuse" a
+    completed run of the same configuration, "resume" an unfinished one from its checkpoint (a
+    sweep killed at the end of a session goes on in the next), or "run" afresh — any other
+    folder in the way is moved aside, kept."""
     from . import runs
     from .runs import checkpoint
 
@@ -145,29 +154,97 @@ def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
     ) == wanted
     summary = io.read_json(run_dir / "summary.json") if (run_dir / "summary.json").exists() else {}
     if same and summary.get("status") == "completed":
-        return _row(cell, resolved, run_dir, summary, reused=True)
-    # an unfinished cell of the same configuration continues from its checkpoint (a sweep killed
-    # at the end of a session goes on in the next); any other folder is moved aside, kept
-    resume = same and checkpoint.exists(run_dir)
-    if run_dir.exists() and not resume:
+        return run_dir, resolved, "reuse", summary
+    if same and checkpoint.exists(run_dir):
+        return run_dir, resolved, "resume", summary
+    if run_dir.exists():
         _move_aside(run_dir)
+    return run_dir, resolved, "run", summary
+
+
+def _failure(run_dir: Path, error: Exception) -> dict:
+    summary = {
+        "status": "failed",
+        "message": f"{type(error).__name__}: {error}",
+        "metric": None,
+        "value": None,
+        "steps": 0,
+        "wall_seconds": 0.0,
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    io.write_json(run_dir / "failure.json", summary)
+    return summary
+
+
+def _run_cell_locked(cell: Cell, sweep_dir: str) -> dict:
+    from . import runs
+
+    run_dir, resolved, action, summary = _plan(cell, sweep_dir)
+    if action == "reuse":
+        return _row(cell, resolved, run_dir, summary, reused=True)
     try:
-        if resume:
+        if action == "resume":
             summary = runs.execute(None, run_dir, resume=True, progress=False)
         else:
             summary = runs.execute(cell.config(), run_dir, progress=False)
     except Exception as error:  # a cell's failure must not stop the sweep
-        summary = {
-            "status": "failed",
-            "message": f"{type(error).__name__}: {error}",
-            "metric": None,
-            "value": None,
-            "steps": 0,
-            "wall_seconds": 0.0,
-        }
-        run_dir.mkdir(parents=True, exist_ok=True)
-        io.write_json(run_dir / "failure.json", summary)
+        summary = _failure(run_dir, error)
     return _row(cell, resolved, run_dir, summary, reused=False)
+
+
+def run_group(group: list[Cell], sweep_dir: str) -> list[dict]:
+    """Run (or reuse) lifetime cells in lockstep in this process; rows in the cells' order.
+    Each cell is locked, planned and reported as :func:`run_cell` would; an exception other
+    than a lifetime's divergence fails the lifetimes of the group that were still running."""
+    import contextlib
+
+    from .runs.lockstep import execute_lockstep
+
+    with contextlib.ExitStack() as stack:
+        for cell in group:
+            lock = stack.enter_context(open(Path(sweep_dir) / f".{cell.name}.lock", "w"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        plans = [_plan(cell, sweep_dir) for cell in group]
+        rows: list[dict | None] = [
+            _row(cell, resolved, run_dir, summary, reused=True) if action == "reuse" else None
+            for cell, (run_dir, resolved, action, summary) in zip(group, plans)
+        ]
+        todo = [k for k, row in enumerate(rows) if row is None]
+        if not todo:
+            return rows
+        try:
+            summaries = execute_lockstep(
+                [None if plans[k][2] == "resume" else group[k].config() for k in todo],
+                [plans[k][0] for k in todo],
+                resume=[plans[k][2] == "resume" for k in todo],
+                progress=False,
+            )
+        except Exception as error:
+            summaries = [_failure(plans[k][0], error) for k in todo]
+        for k, summary in zip(todo, summaries):
+            rows[k] = _row(group[k], plans[k][1], plans[k][0], summary, reused=False)
+    return rows
+
+
+def lockstep_groups(sweep: list[Cell], size: int) -> list[list[Cell]]:
+    """Consecutive lifetime cells of one rule, feedback and task, in groups of at most ``size``
+    (a supervised cell, or ``size`` 1, is a group of its own)."""
+    from .runs import is_environment
+
+    groups: list[list[Cell]] = []
+    for cell in sweep:
+        last = groups[-1] if groups else None
+        if (
+            size > 1
+            and last
+            and len(last) < size
+            and is_environment(cell.task)
+            and (last[0].task, last[0].rule, last[0].feedback) == (cell.task, cell.rule, cell.feedback)
+        ):
+            last.append(cell)
+        else:
+            groups.append([cell])
+    return groups
 
 
 def _row(cell: Cell, resolved: dict, run_dir: Path, summary: dict, reused: bool) -> dict:
@@ -327,9 +404,16 @@ def _watch_driver(parent: int) -> None:
 
 
 def run_sweep(
-    sweep: list[Cell], out: str | Path, workers: int | None = None, executor: Executor | None = None
+    sweep: list[Cell],
+    out: str | Path,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    lockstep: int = 1,
 ) -> list[dict]:
-    """Run every cell (reusing completed ones of the same configuration); write the results."""
+    """Run every cell (reusing completed ones of the same configuration); write the results.
+    With ``lockstep`` K > 1, lifetimes of one rule and task run K at a time in one process
+    (:func:`run_group`); their files are those of separate runs."""
+    check_int("compare", "lockstep", lockstep, minimum=1)
     import os
 
     validate(sweep)
@@ -355,8 +439,13 @@ def run_sweep(
         max_workers=workers, initializer=_watch_driver, initargs=(os.getpid(),)
     )
     try:
-        futures = [executor.submit(run_cell, cell, str(out)) for cell in sweep]
-        rows = [future.result() for future in futures]
+        futures = [
+            executor.submit(run_group, group, str(out))
+            if len(group) > 1
+            else executor.submit(run_alone, group[0], str(out))
+            for group in lockstep_groups(sweep, lockstep)
+        ]
+        rows = [row for future in futures for row in future.result()]
     finally:
         if own:
             executor.shutdown()

@@ -6,13 +6,15 @@ environment lifetimes are two schedules over the same machinery.
     summary = runs.execute(None, "runs/evidence", resume=True)     # continue a killed run
 
 ``run_supervised`` and ``run_lifetime`` are the same call, named for the reader; ``play``
-evaluates a saved agent with its weights frozen.
+evaluates a saved agent with its weights frozen; ``execute_lockstep`` runs several lifetimes
+together in one process, each writing what it would have written alone.
 """
 
 from .checkpoint import CheckpointError
 from .directory import RunDirectoryError
 from .framework import Divergence, build_task, execute, fingerprint, is_environment, resolve, rule_label
 from .lifetime import Agent, AgentConfig, LifetimeConfig, load_agent, play
+from .lockstep import execute_lockstep
 from .supervised import TrainingConfig
 
 # the same call under the names a reader looks for: the task decides the schedule
@@ -30,6 +32,7 @@ __all__ = [
     "TrainingConfig",
     "build_task",
     "execute",
+    "execute_lockstep",
     "fingerprint",
     "is_environment",
     "load_agent",

@@ -285,6 +285,95 @@ def open_directory(
     return config, RunDirectory.create(out, config, force=force)
 
 
+class Run:
+    """One opened run for a driver loop: its directory, schedule and restored checkpoint, the
+    checkpoint writer, and the summary at the end. :func:`execute` drives one; a lockstep
+    group (:mod:`.lockstep`) drives several together. The directory must be held (entered)
+    for the life of this object."""
+
+    def __init__(self, config: dict, directory: RunDirectory, resume: bool, callbacks: tuple = ()):
+        self.config, self.directory = config, directory
+        self.schedule = schedule_for(config["task"]["name"])(config, directory, callbacks)
+        self.objects = self.schedule.checkpoint_objects()
+        self.last_checkpoint = None
+        if resume and checkpoint.exists(directory.path):
+            counters = checkpoint.load(directory.path, self.objects)
+            self.schedule.restore_counters(counters, directory.keep_rows(counters["rows"]))
+            self.last_checkpoint = self.schedule.position
+        elif resume:  # killed before its first checkpoint: start over in the same directory
+            directory.keep_rows(0)
+        self.started = time.perf_counter() - (self.schedule.elapsed if resume else 0.0)
+        self.schedule.clock = self.started
+        self.status, self.message = "completed", None
+
+    @property
+    def label(self) -> str:
+        return f"{self.config['task']['name']} / {rule_label(self.config)} / seed {self.config['seed']}"
+
+    @property
+    def active(self) -> bool:
+        """Work is left and nothing has ended the run."""
+        schedule = self.schedule
+        return (
+            self.status == "completed" and schedule.position < schedule.total and schedule.stop_reason is None
+        )
+
+    def begin(self) -> None:
+        """A fresh run: the schedule's start, then the checkpoint at position 0 (so that a run
+        that cannot be checkpointed says so before it spends any time)."""
+        if self.last_checkpoint is None:
+            self.schedule.begin()
+            if self.schedule.checkpoints:
+                self.save()
+
+    def save(self) -> None:
+        schedule = self.schedule
+        schedule.elapsed = time.perf_counter() - self.started
+        checkpoint.save(
+            self.directory.path,
+            self.objects,
+            {**schedule.counters(), "rows": schedule.rows_written, "position": schedule.position},
+        )
+        self.directory.sync_rows()
+        self.last_checkpoint = schedule.position
+
+    def fail(self, error: Divergence) -> None:
+        self.status = "failed"
+        where = (
+            f"{self.schedule.unit} {self.last_checkpoint:,}, {self.directory.path / checkpoint.MANIFEST}"
+            if self.last_checkpoint is not None
+            else "none"
+        )
+        self.message = f"{error}; last finite checkpoint: {where}"
+
+    def close(self, stream, extra: dict | None = None) -> dict:
+        """End the run: the schedule's figures and the summary file; returns the summary."""
+        schedule, config = self.schedule, self.config
+        self.directory.sync_rows()
+        schedule.elapsed = time.perf_counter() - self.started
+        summary = {
+            "schema": SUMMARY_SCHEMA,
+            "kind": schedule.kind,
+            "task": config["task"]["name"],
+            "rule": config["rule"]["name"],
+            "feedback": config["rule"].get("feedback")
+            if isinstance(config["rule"].get("feedback"), str)
+            else None,
+            "rule_label": rule_label(config),
+            "seed": config["seed"],
+            "status": self.status,
+        }
+        if self.message:
+            summary["message"] = self.message
+            print(f"run failed ({self.label}): {self.message}", file=stream, flush=True)
+        summary.update(extra or {})
+        summary.update(schedule.finish(self.status))
+        summary["wall_seconds"] = round(time.perf_counter() - self.started, 3)
+        summary["config_fingerprint"] = fingerprint(config)
+        self.directory.write_summary(summary)
+        return {**summary, "run_dir": str(self.directory.path)}
+
+
 def execute(
     user_config: dict | None,
     out: str | Path | None = None,
@@ -306,83 +395,31 @@ def execute(
         if finished and finished.get("status") == "completed":
             return {**finished, "run_dir": str(directory.path)}
         console.compile_notice(stream)
-        schedule = schedule_for(config["task"]["name"])(config, directory, callbacks)
-        objects = schedule.checkpoint_objects()
-        last_checkpoint = None
-        if resume and checkpoint.exists(directory.path):
-            counters = checkpoint.load(directory.path, objects)
-            schedule.restore_counters(counters, directory.keep_rows(counters["rows"]))
-            last_checkpoint = schedule.position
-        elif resume:  # killed before its first checkpoint: start over in the same directory
-            directory.keep_rows(0)
-        started = time.perf_counter() - (schedule.elapsed if resume else 0.0)
-        schedule.clock = started
+        run = Run(config, directory, resume, callbacks)
+        schedule = run.schedule
         bar = console.Progress(
             schedule.total,
             schedule.unit,
-            f"{config['task']['name']} / {rule_label(config)} / seed {config['seed']}",
+            run.label,
             enabled=progress,
             stream=stream,
             initial=schedule.position,
         )
-        status, message = "completed", None
-
-        def save() -> None:
-            nonlocal last_checkpoint
-            schedule.elapsed = time.perf_counter() - started
-            checkpoint.save(
-                directory.path,
-                objects,
-                {**schedule.counters(), "rows": schedule.rows_written, "position": schedule.position},
-            )
-            directory.sync_rows()
-            last_checkpoint = schedule.position
-
         with _Interrupt() as interrupt:
             try:
-                if last_checkpoint is None:
-                    schedule.begin()
-                    if schedule.checkpoints:
-                        save()
-                while schedule.position < schedule.total and schedule.stop_reason is None:
+                run.begin()
+                while run.active:
                     if interrupt.requested:
-                        status = "interrupted"
+                        run.status = "interrupted"
                         break
                     done = schedule.advance(min(schedule.chunk, schedule.total - schedule.position))
                     bar.update(done, **schedule.status())
                     if schedule.checkpoint_due():
-                        save()
+                        run.save()
             except KeyboardInterrupt:
-                status = "interrupted"
+                run.status = "interrupted"
             except Divergence as error:
-                status = "failed"
-                where = (
-                    f"{schedule.unit} {last_checkpoint:,}, {directory.path / checkpoint.MANIFEST}"
-                    if last_checkpoint is not None
-                    else "none"
-                )
-                message = f"{error}; last finite checkpoint: {where}"
+                run.fail(error)
             finally:
                 bar.close()
-                directory.sync_rows()
-        schedule.elapsed = time.perf_counter() - started
-        summary = {
-            "schema": SUMMARY_SCHEMA,
-            "kind": schedule.kind,
-            "task": config["task"]["name"],
-            "rule": config["rule"]["name"],
-            "feedback": config["rule"].get("feedback")
-            if isinstance(config["rule"].get("feedback"), str)
-            else None,
-            "rule_label": rule_label(config),
-            "seed": config["seed"],
-            "status": status,
-        }
-        if message:
-            summary["message"] = message
-            print(f"run failed: {message}", file=stream, flush=True)
-        summary.update(schedule.finish(status))
-        summary["wall_seconds"] = round(time.perf_counter() - started, 3)
-        summary["config_fingerprint"] = fingerprint(config)
-        directory.write_summary(summary)
-        return {**summary, "run_dir": str(directory.path)}
+        return run.close(stream)
