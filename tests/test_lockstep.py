@@ -173,3 +173,28 @@ def test_run_seeds_on_the_command_line_is_lockstep_and_resumes_several_directori
     assert "give --seed or --seeds, not both" in capsys.readouterr().err
     assert main(["run", "--task", "evidence", "--seeds", "0-1", "--trials", "2"]) == 2
     assert "supervised task" in capsys.readouterr().err
+
+
+def test_the_lockstep_benchmark_writes_its_table(tmp_path):
+    from conftest import load_benchmark
+
+    out = tmp_path / "lockstep.json"
+    load_benchmark("lockstep").main(
+        [
+            "--tasks",
+            "catch",
+            "--ks",
+            "1,2",
+            "--steps",
+            "100",
+            "--repeats",
+            "1",
+            "--cores",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    data = io.read_json(out)
+    assert [row[:3] for row in data["rows"]] == [["catch", 1, 1], ["catch", 2, 2]]
+    assert set(data["seconds"]) == {"catch/K=1", "catch/K=2"}
