@@ -70,12 +70,16 @@ def append_jsonl(path, row: dict, sync: bool = True) -> None:
     system, which keeps it if the process dies; ``sync`` also forces it to the disk (against a
     machine crash), at a few ms a call — callers writing many short rows sync now and then
     (``sync_file``) instead."""
-    line = json.dumps(row, default=json_default) + "\n"
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        if sync:
-            os.fsync(handle.fileno())
+        write_row(handle, row, sync)
+
+
+def write_row(handle, row: dict, sync: bool = True) -> None:
+    """:func:`append_jsonl` into an open text file (appending)."""
+    handle.write(json.dumps(row, default=json_default) + "\n")
+    handle.flush()
+    if sync:
+        os.fsync(handle.fileno())
 
 
 def sync_file(path) -> None:

@@ -68,6 +68,7 @@ class RunDirectory:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._lock_handle = None
+        self._rows_handle = None  # metrics.jsonl, kept open while rows are appended
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -152,6 +153,7 @@ class RunDirectory:
         self._lock_handle = handle
 
     def release(self) -> None:
+        self._close_rows()
         if self._lock_handle is not None:
             fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
             self._lock_handle.close()
@@ -180,17 +182,30 @@ class RunDirectory:
         """Truncate ``metrics.jsonl`` to its first ``n`` rows (those a checkpoint accounts for;
         later ones will be written again by the resumed run). A packed run is unpacked: rows
         are appended to the plain file only."""
+        self._close_rows()
         rows = self.rows()[:n]
         io.write_text(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
         io.packed(self.path / "metrics.jsonl").unlink(missing_ok=True)
         return rows
 
     def append_row(self, row: dict, sync: bool = True) -> None:
-        io.append_jsonl(self.path / "metrics.jsonl", row, sync=sync)
+        """Append one row and flush it to the operating system (a killed process keeps it);
+        ``sync`` also forces it to the disk. The file stays open between rows: opening it for
+        each of a Catch lifetime's short episodes cost ~10 % of the lifetime."""
+        if self._rows_handle is None:
+            self._rows_handle = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
+        io.write_row(self._rows_handle, row, sync=sync)
 
     def sync_rows(self) -> None:
-        if (self.path / "metrics.jsonl").exists():
+        if self._rows_handle is not None:
+            os.fsync(self._rows_handle.fileno())
+        elif (self.path / "metrics.jsonl").exists():
             io.sync_file(self.path / "metrics.jsonl")
+
+    def _close_rows(self) -> None:
+        if self._rows_handle is not None:
+            self._rows_handle.close()
+            self._rows_handle = None
 
     def write_summary(self, summary: dict) -> None:
         io.write_json(self.path / "summary.json", summary)
