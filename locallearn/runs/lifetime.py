@@ -84,7 +84,7 @@ class LifetimeConfig:
             check_int("training", "max_episode_steps", self.max_episode_steps, minimum=1)
 
 
-SECTIONS = ("seed", "task", "network", "rule", "agent", "training")
+SECTIONS = ("seed", "task", "network", "rule", "agent", "training", "record")
 
 
 class Agent:
@@ -133,9 +133,21 @@ class Agent:
             self.net.dtype
         )
 
-    def act(self, observation, greedy: bool = False) -> int:
-        """Present ``observation``; the rule learns from the last transition and picks an action."""
-        self.rule.advance_many(self.net, self._inputs(observation), decide_last=True)
+    def act(self, observation, greedy: bool = False, probe=None) -> int:
+        """Present ``observation``; the rule learns from the last transition and picks an action.
+        ``probe`` is called with the top layer's spikes after every micro-step (the micro-steps
+        then run one by one: the same arithmetic as the rule's compiled call)."""
+        inputs = self._inputs(observation)
+        if probe is None:
+            self.rule.advance_many(self.net, inputs, decide_last=True)
+        else:
+            net, rule, top = self.net, self.rule, self.net.layers[-1]
+            for x in inputs[:-1]:
+                net.step(x)
+                probe(top.state.z)
+                rule.advance(net)
+            net.step(inputs[-1])
+            probe(top.state.z)
         return self.rule.decide(self.net, self.rng, greedy=greedy)
 
     def act_frozen(self, observation, rng: np.random.Generator, greedy: bool) -> int:
@@ -244,8 +256,10 @@ class LifetimeSchedule(ScheduleBase):
         rule = framework.rule_config(defaults, user, "reinforcement", "reward-eprop", name)
         training = framework.training_config(LifetimeConfig, defaults, user)
         env.close()
+        # present only when asked for: a lifetime without it keeps its configuration fingerprint
+        record = {"record": _record_section(user["record"], network, training)} if "record" in user else {}
         return framework.config_record(
-            seed, name, task_options, network=network, rule=rule, agent=agent, training=training
+            seed, name, task_options, network=network, rule=rule, agent=agent, training=training, **record
         )
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
@@ -267,9 +281,19 @@ class LifetimeSchedule(ScheduleBase):
         self.metric = self.env.metric
         self.total = self.training.steps
         self.checkpoints = self.training.checkpoint_every > 0
+        self.recording = None
+        if "record" in config:
+            from ..recording import LifetimeRecording
+
+            self.recording = LifetimeRecording(
+                config["record"], self.agent.net.layers[-1].n, self.agent.micro_steps, directory.path
+            )
 
     def checkpoint_objects(self) -> dict:
-        return {"agent": self.agent, "env": self.env, "life": self.life}
+        objects = {"agent": self.agent, "env": self.env, "life": self.life}
+        if self.recording is not None:
+            objects["recording"] = self.recording
+        return objects
 
     def counters(self) -> dict:
         return {"position": self.position, "elapsed": self.elapsed}
@@ -296,7 +320,7 @@ class LifetimeSchedule(ScheduleBase):
 
     def advance(self, limit: int) -> int:
         agent, env, life, training = self.agent, self.env, self.life, self.training
-        net, rule = agent.net, agent.rule
+        net, rule, recording = agent.net, agent.rule, self.recording
         observation = life["observation"]
         every = training.checkpoint_every
         for done in range(1, limit + 1):
@@ -304,18 +328,24 @@ class LifetimeSchedule(ScheduleBase):
                 net.check_finite()  # in-place writes are caught before the update they would feed
             except FloatingPointError as error:
                 raise Divergence(f"{error} by step {self.position:,}") from None
-            action = agent.act(observation)
+            recorded = recording is not None and recording.covers(self.position)
+            action = agent.act(observation, probe=recording.probe if recorded else None)
             observation, reward, terminated, truncated, info = env.step(action)
             life["episode_steps"] += 1
             if training.max_episode_steps and life["episode_steps"] >= training.max_episode_steps:
                 truncated = True
             life["episode_return"] += reward
             agent.observe(reward, terminated, truncated, observation)
+            if recorded:
+                ended = terminated or truncated
+                recording.note(action, reward, life["episode_return"] if ended else None, terminated)
             self.position += 1
             if not math.isfinite(rule.last_delta):
                 raise Divergence(f"the TD error became {rule.last_delta} at step {self.position:,}")
             if terminated or truncated:
                 observation = self._end_episode(info, finished=terminated)
+            if recorded:
+                recording.step_done(self.position, self.config)
             if every and self.position % every == 0:
                 life["observation"] = observation
                 return done
@@ -409,6 +439,26 @@ class LifetimeSchedule(ScheduleBase):
         )
         self.env.close()
         return summary
+
+
+def _record_section(section, network: dict, training: dict) -> dict:
+    """The resolved ``record`` section: validated, its neurons and windows checked against the
+    network and the lifetime; Neo and nixio must be installed."""
+    from ..recording import RecordConfig, _neo
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"record must be a table (windows, neurons, dt_ms), got {section!r}")
+    values = framework.checked_section(RecordConfig, "record", section)
+    n_rec = network["n_rec"]
+    top = n_rec[-1] if isinstance(n_rec, list | tuple) else n_rec
+    RecordConfig(**values).neuron_ids(top)
+    for start, stop in values["windows"]:
+        if stop > training["steps"]:
+            raise ConfigError(
+                f"record.windows: [{start}, {stop}] ends after the lifetime's {training['steps']:,} steps"
+            )
+    _neo()
+    return values
 
 
 # ----------------------------------------------------------------------------- playing
