@@ -16,6 +16,9 @@ step ``dt_ms``; trials are a list of such rasters of equal length.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,3 +125,121 @@ def cubic(raster: np.ndarray, dt_ms: float = 1.0, bin_ms: float = 1.0, alpha: fl
         return CubicResult(xi=1, p_values=[])
     xi, p_values, _, _ = elephant_cubic.cubic(histogram, alpha=alpha)
     return CubicResult(xi=int(xi), p_values=[float(p) for p in p_values])
+
+
+def spike_contrast(raster: np.ndarray, dt_ms: float = 1.0) -> float:
+    """Spike-contrast synchrony (Ciba et al. 2018; ``elephant.spike_train_synchrony``): 0 for
+    independent trains, 1 for identical ones; computed over bin sizes from the whole raster
+    down to 10 ms."""
+    pq = _elephant()
+    from elephant.spike_train_synchrony import spike_contrast as elephant_contrast
+
+    trains = [t for t in raster_to_neo(np.asarray(raster), dt_ms) if len(t) > 0]
+    if len(trains) < 2:
+        raise ValueError("spike contrast needs at least two neurons that spike")
+    duration = np.asarray(raster).shape[0] * dt_ms
+    return float(elephant_contrast(trains, t_start=0 * pq.ms, t_stop=duration * pq.ms))
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A spatio-temporal pattern: the neurons (columns of the raster) in it, the lag of each
+    after the first in ms, how many times it occurred, and its p-value (from the surrogates)."""
+
+    neurons: tuple[int, ...]
+    lags_ms: tuple[float, ...]
+    occurrences: int
+    p_value: float | None
+
+
+def spade(
+    raster: np.ndarray,
+    dt_ms: float = 1.0,
+    bin_ms: float = 3.0,
+    window_bins: int = 1,
+    n_surrogates: int = 100,
+    min_spikes: int = 2,
+    min_occurrences: int = 3,
+    dither_ms: float = 15.0,
+    alpha: float = 0.05,
+    correction: str = "fdr_bh",
+    seed: int = 0,
+) -> list[Pattern]:
+    """SPADE (Torre et al. 2013, Stella et al. 2019; ``elephant.spade``, its compiled FIM
+    backend when installed): repeated spatio-temporal patterns of at least ``min_spikes``
+    neurons within ``window_bins`` bins, kept when their (size, occurrences) signature is
+    significant against ``n_surrogates`` spike-dithered surrogates (``dither_ms``) after
+    ``correction`` for multiple tests. ``seed`` fixes the surrogates."""
+    pq = _elephant()
+    from elephant import spade as elephant_spade
+
+    trains = raster_to_neo(np.asarray(raster), dt_ms)
+    # elephant draws its surrogates from numpy's global generator: seeded here, then put back
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # its timings, its binning's last partial bin
+        result = elephant_spade.spade(
+            trains,
+            bin_size=bin_ms * pq.ms,
+            winlen=window_bins,
+            min_spikes=min_spikes,
+            min_occ=min_occurrences,
+            n_surr=n_surrogates,
+            dither=dither_ms * pq.ms,
+            alpha=alpha,
+            stat_corr=correction,
+            psr_param=None,
+            output_format="patterns",
+        )
+    np.random.set_state(saved)
+    patterns = []
+    for found in result["patterns"]:
+        lags = tuple(float(lag) for lag in np.asarray(found["lags"].rescale("ms").magnitude))
+        patterns.append(
+            Pattern(
+                neurons=tuple(int(n) for n in found["neurons"]),
+                lags_ms=lags,
+                occurrences=len(found["times"]),
+                p_value=float(found["pvalue"]) if "pvalue" in found else None,
+            )
+        )
+    return patterns
+
+
+@dataclass(frozen=True)
+class Assembly:
+    """A cell assembly found by CAD: its neurons, the lag of each after the first (in bins),
+    and the p-value of its last agglomeration step."""
+
+    neurons: tuple[int, ...]
+    lags_bins: tuple[int, ...]
+    p_value: float
+    occurrences: int
+
+
+def cell_assemblies(
+    raster: np.ndarray, dt_ms: float = 1.0, bin_ms: float = 5.0, max_lag: int = 2, alpha: float = 0.05
+) -> list[Assembly]:
+    """Cell-assembly detection (Russo & Durstewitz 2017; ``elephant.cell_assembly_detection``):
+    groups of neurons whose binned activity co-occurs, at lags up to ``max_lag`` bins, more
+    than their rates explain, grown pair by pair under a test at ``alpha`` (``max_lag`` >= 2;
+    spikes in a last partial bin are left out)."""
+    pq = _elephant()
+    from elephant.cell_assembly_detection import cell_assembly_detection
+    from elephant.conversion import BinnedSpikeTrain
+
+    trains = raster_to_neo(np.asarray(raster), dt_ms)
+    with warnings.catch_warnings():  # the spikes of a last partial bin are dropped: said above
+        warnings.simplefilter("ignore", UserWarning)
+        binned = BinnedSpikeTrain(trains, bin_size=bin_ms * pq.ms)
+    found = cell_assembly_detection(binned, max_lag=max_lag, alpha=alpha, verbose=False)
+    return [
+        Assembly(
+            neurons=tuple(int(n) for n in a["neurons"]),
+            lags_bins=tuple(int(lag) for lag in a["lags"]),
+            p_value=float(a["pvalue"][-1]),
+            occurrences=int(np.sum(a["signature"][-1][1])) if len(a["signature"]) else 0,
+        )
+        for a in found
+    ]

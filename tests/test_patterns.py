@@ -49,3 +49,58 @@ def test_bad_input_is_refused():
         patterns.unitary_events([_trial(rng, False)], (3,))
     with pytest.raises(ValueError, match="same number of steps"):
         patterns.unitary_events([_trial(rng, False), _trial(rng, False, steps=500)], (1, 2))
+
+
+def _background(rng, steps, neurons, rate=0.005):
+    return (rng.random((steps, neurons)) < rate).astype(float)
+
+
+def test_spade_finds_an_injected_pattern_with_its_lags_and_nothing_in_independent_data():
+    rng = np.random.default_rng(1)
+    raster = _background(rng, 5000, 12, 0.01)
+    starts = rng.choice(np.arange(0, 4990, 20), 20, replace=False)
+    raster[starts, 2] = raster[starts, 5] = raster[starts + 6, 9] = 1  # neuron 9 six ms later
+    found = patterns.spade(raster, bin_ms=3, window_bins=3, n_surrogates=50)
+    assert found, "the injected pattern was not found"
+    best = max(found, key=lambda p: len(p.neurons))
+    assert set(best.neurons) == {2, 5, 9} and best.occurrences >= 18 and best.p_value < 0.05
+    lag_of = dict(zip(best.neurons[1:], best.lags_ms))
+    assert abs(lag_of.get(9, 6.0) - 6.0) <= 3  # within a bin of the injected lag
+    assert all(set(p.neurons) <= {2, 5, 9} for p in found)
+    # independent trains of the same rates: at alpha 0.05 with FDR, five data sets give none
+    assert (
+        sum(
+            len(patterns.spade(_background(np.random.default_rng(s), 5000, 12, 0.011), n_surrogates=50))
+            for s in range(5)
+        )
+        == 0
+    )
+
+
+def test_spade_is_reproducible_and_leaves_numpys_global_generator_alone():
+    raster = _background(np.random.default_rng(2), 3000, 8, 0.02)
+    np.random.seed(123)
+    state = np.random.get_state()
+    first = patterns.spade(raster, n_surrogates=20, seed=4)
+    assert np.random.get_state()[1].tolist() == state[1].tolist()
+    assert patterns.spade(raster, n_surrogates=20, seed=4) == first
+
+
+def test_cell_assemblies_find_only_injected_neurons_and_none_in_independent_data():
+    rng = np.random.default_rng(1)
+    raster = _background(rng, 10000, 12)
+    raster[rng.choice(np.arange(10000), 60, replace=False)[:, None], [2, 5, 9]] = 1
+    found = patterns.cell_assemblies(raster, bin_ms=5, max_lag=2)
+    assert found and all(set(a.neurons) <= {2, 5, 9} and a.p_value < 0.05 for a in found)
+    assert all(a.occurrences >= 55 for a in found)
+    assert patterns.cell_assemblies(_background(np.random.default_rng(7), 10000, 12), bin_ms=5) == []
+
+
+def test_spike_contrast_is_higher_for_synchronous_trains():
+    rng = np.random.default_rng(3)
+    independent = _background(rng, 5000, 10, 0.02)
+    shared = rng.random(5000) < 0.02
+    synchronous = np.where(rng.random((5000, 10)) < 0.8, shared[:, None], independent).astype(float)
+    assert patterns.spike_contrast(synchronous) > patterns.spike_contrast(independent) + 0.3
+    with pytest.raises(ValueError, match="two neurons"):
+        patterns.spike_contrast(np.zeros((100, 3)))
