@@ -4,6 +4,8 @@
     locallearn run --task evidence --rule eprop --feedback random --seed 0 --out runs/x
     locallearn run --config my_run.toml --set training.lr=0.002 --set network.n_rec=200
     locallearn run --task catch --rule reward-eprop --steps 200000 --out runs/catch
+    locallearn run --task catch --seeds 0-7 --out runs/catch8   # 8 lifetimes in lockstep, one process
+    locallearn analyse runs/rec --method spade     # recorded windows of a lifetime (extra [analysis])
     locallearn play runs/catch --episodes 100
     locallearn plot runs/x
     locallearn report results/evidence            # markdown tables over seeds, from the files
@@ -390,6 +392,36 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _cmd_analyse(args) -> int:
+    from . import analyse
+    from .sweep import parse_seeds
+
+    options: dict = {}
+    for assignment in args.option or ():
+        key, sep, value = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option takes NAME=VALUE, got {assignment!r}")
+        options[key.strip()] = _parse_value(value)
+    windows = parse_seeds(args.windows) if args.windows else None
+    neurons = parse_seeds(args.neurons) if args.neurons else None
+    if args.dask:
+        try:
+            import distributed
+        except ModuleNotFoundError:
+            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
+        with distributed.Client(args.dask) as client:
+            result = analyse.analyse_run(
+                args.run_dir, args.method, windows, neurons, options, executor=client.get_executor()
+            )
+    else:
+        result = analyse.analyse_run(
+            args.run_dir, args.method, windows, neurons, options, workers=args.workers
+        )
+    print(analyse.table(result), end="")
+    print(f"wrote {Path(args.run_dir) / 'analysis' / args.method}.json and .png")
+    return 0
+
+
 def _cmd_pack(args) -> int:
     from .runs.directory import pack
 
@@ -529,6 +561,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite the README's <!-- report DIR... --> blocks from their files",
     )
     report.set_defaults(func=_cmd_report)
+
+    analyse = sub.add_parser(
+        "analyse", help="pattern statistics of a lifetime's recorded windows (extra [analysis])"
+    )
+    analyse.add_argument("run_dir", help="a run directory whose lifetime had a [record] section")
+    analyse.add_argument("--method", required=True, choices=["ue", "spade", "cubic", "cad", "synchrony"])
+    analyse.add_argument("--windows", help="recorded windows to analyse, e.g. 0,2 or 0-3 (default all)")
+    analyse.add_argument("--neurons", help="recorded neuron ids to analyse, e.g. 0-9 (default all)")
+    analyse.add_argument(
+        "--option", action="append", metavar="NAME=VALUE", help="a method option, e.g. bin_ms=5 (repeatable)"
+    )
+    analyse.add_argument("--workers", type=int, default=1, help="windows analysed in parallel (processes)")
+    analyse.add_argument("--dask", metavar="SCHEDULER_ADDRESS", help="analyse the windows on a Dask cluster")
+    analyse.set_defaults(func=_cmd_analyse)
 
     pack = sub.add_parser(
         "pack",

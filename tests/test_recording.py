@@ -157,3 +157,58 @@ def test_bad_recording_options_are_named(record, message):
 def test_supervised_runs_do_not_take_a_record_section():
     with pytest.raises(ConfigError, match="record"):
         resolve({"task": "evidence", "record": {"windows": [[0, 10]]}})
+
+
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory):
+    pytest.importorskip("elephant", reason="needs the [analysis] extra")
+    out = tmp_path_factory.mktemp("analyse") / "run"
+    execute(_config({"windows": WINDOWS, "neurons": 16}), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("method", ["cubic", "synchrony", "spade", "cad", "ue"])
+def test_analyse_writes_a_table_and_a_figure_per_method(recorded_run, method, capsys):
+    from locallearn.cli import main
+
+    options = ["--option", "n_surrogates=10"] if method == "spade" else []
+    assert main(["analyse", str(recorded_run), "--method", method, *options, "--workers", "2"]) == 0
+    assert "| window | steps |" in capsys.readouterr().out
+    result = io.read_json(recorded_run / "analysis" / f"{method}.json")
+    assert [w["window"] for w in result["windows"]] == [0, 1]
+    assert [w["first_step"] for w in result["windows"]] == [0, 500]
+    assert (recorded_run / "analysis" / f"{method}.png").stat().st_size > 0
+
+
+def test_analyse_on_chosen_windows_and_neurons_equals_the_pattern_function(recorded_run):
+    from locallearn import analyse, patterns
+
+    result = analyse.analyse_run(recorded_run, "cubic", windows=[1], neurons=[3, 4, 5, 6, 7, 8])
+    raster, ids, dt = recording.raster(recording.read_window(recording.windows(recorded_run)[1]))
+    direct = patterns.cubic(raster[:, 3:9], dt_ms=dt)
+    assert result["windows"] == [
+        {
+            "window": 1,
+            "first_step": 500,
+            "last_step": 799,
+            "neurons": [3, 4, 5, 6, 7, 8],
+            "xi": direct.xi,
+            "p_values": direct.p_values,
+        }
+    ]
+
+
+def test_analyse_names_bad_requests(recorded_run, tmp_path):
+    from locallearn import analyse
+
+    with pytest.raises(ConfigError, match="window 5 was not recorded"):
+        analyse.analyse_run(recorded_run, "cubic", windows=[5])
+    with pytest.raises(ConfigError, match="neuron 30 was not recorded"):
+        analyse.analyse_run(recorded_run, "cubic", neurons=[1, 30])
+    with pytest.raises(ConfigError, match="spade option"):
+        analyse.analyse_run(recorded_run, "spade", options={"surrogates": 5})
+    with pytest.raises(ConfigError, match="method"):
+        analyse.analyse_run(recorded_run, "gpfa")
+    execute(_config(), tmp_path / "plain", progress=False)
+    with pytest.raises(ConfigError, match="no recorded windows"):
+        analyse.analyse_run(tmp_path / "plain", "cubic")
