@@ -17,6 +17,7 @@ FIGURES = {
     "04_weight_symmetry": ["04_sal_fixed_w.png", "04_alignment.png"],
     "05_spike_analysis": ["05_statistics.png", "05_raster.png"],
     "06_rule_table": ["06_iqm.png", "06_curves.png"],
+    "07_patterns_during_learning": ["07_evidence.png", "07_catch.png"],
 }
 
 
