@@ -20,6 +20,7 @@ neurons, the method's options and findings, neuron ids as recorded) and ``analys
 from __future__ import annotations
 
 import inspect
+import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -143,7 +144,10 @@ def analyse_run(
         raise ConfigError(f"window {missing[0]} was not recorded (recorded: {sorted(index)})")
     jobs = [(str(index[k]), method, neurons, options) for k in chosen]
     if executor is None and workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawned, not forked: a child forked after the FIM library ran in this process hangs
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             rows = list(pool.map(analyse_window, *zip(*jobs)))
     elif executor is not None:
         rows = [f.result() for f in [executor.submit(analyse_window, *job) for job in jobs]]

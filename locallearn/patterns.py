@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
 import warnings
 from dataclasses import dataclass
 
@@ -164,35 +165,49 @@ def spade(
     alpha: float = 0.05,
     correction: str = "fdr_bh",
     seed: int = 0,
+    workers: int = 1,
+    executor=None,
 ) -> list[Pattern]:
     """SPADE (Torre et al. 2013, Stella et al. 2019; ``elephant.spade``, its compiled FIM
     backend when installed): repeated spatio-temporal patterns of at least ``min_spikes``
     neurons within ``window_bins`` bins, kept when their (size, occurrences) signature is
     significant against ``n_surrogates`` spike-dithered surrogates (``dither_ms``) after
-    ``correction`` for multiple tests. ``seed`` fixes the surrogates."""
+    ``correction`` for multiple tests. ``seed`` fixes the surrogates.
+
+    The surrogates are the cost. With ``workers`` > 1 (a process pool) or an ``executor`` (a
+    Dask client's, say) they are drawn in ``workers`` shares, one job each (share k seeded ``seed + k``),
+    and their maximal occurrence counts gathered into one p-value spectrum — what elephant's own
+    MPI path does; with one share the result equals ``elephant.spade.spade`` exactly."""
     pq = _elephant()
     from elephant import spade as elephant_spade
 
-    trains = raster_to_neo(np.asarray(raster), dt_ms)
-    # elephant draws its surrogates from numpy's global generator: seeded here, then put back
-    saved = np.random.get_state()
-    np.random.seed(seed)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # its timings, its binning's last partial bin
-        result = elephant_spade.spade(
-            trains,
-            bin_size=bin_ms * pq.ms,
-            winlen=window_bins,
-            min_spikes=min_spikes,
-            min_occ=min_occurrences,
-            n_surr=n_surrogates,
-            dither=dither_ms * pq.ms,
-            alpha=alpha,
-            stat_corr=correction,
-            psr_param=None,
-            output_format="patterns",
-        )
-    np.random.set_state(saved)
+    raster = np.asarray(raster)
+    trains = raster_to_neo(raster, dt_ms)
+    if workers > 1 or executor is not None:
+        result = _spade_in_shares(
+            raster, dt_ms, bin_ms, window_bins, n_surrogates, min_spikes, min_occurrences,
+            dither_ms, alpha, correction, seed, workers, executor,
+        )  # fmt: skip
+    else:
+        # elephant draws its surrogates from numpy's global generator: seeded here, then put back
+        saved = np.random.get_state()
+        np.random.seed(seed)
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # its timings, its binning's last partial bin
+            result = elephant_spade.spade(
+                trains,
+                bin_size=bin_ms * pq.ms,
+                winlen=window_bins,
+                min_spikes=min_spikes,
+                min_occ=min_occurrences,
+                n_surr=n_surrogates,
+                dither=dither_ms * pq.ms,
+                alpha=alpha,
+                stat_corr=correction,
+                psr_param=None,
+                output_format="patterns",
+            )
+        np.random.set_state(saved)
     patterns = []
     for found in result["patterns"]:
         lags = tuple(float(lag) for lag in np.asarray(found["lags"].rescale("ms").magnitude))
@@ -205,6 +220,88 @@ def spade(
             )
         )
     return patterns
+
+
+def surrogate_max_occurrences(
+    raster, dt_ms, bin_ms, window_bins, n_surrogates, min_spikes, min_occurrences, dither_ms, seed
+) -> np.ndarray:
+    """One share of SPADE's surrogates: for each surrogate, the largest occurrence count of every
+    pattern size (elephant's ``max_occs`` rows). Runs in a worker."""
+    pq = _elephant()
+    from elephant import spade as elephant_spade
+
+    trains = raster_to_neo(np.asarray(raster), dt_ms)
+    max_spikes = len(trains) * window_bins
+    rows = np.empty((n_surrogates, max_spikes - min_spikes + 1), np.uint16)
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        surrogates = elephant_spade._generate_binned_surrogates(
+            trains, bin_size=bin_ms * pq.ms, dither=dither_ms * pq.ms, surr_method="dither_spikes",
+            n_surrogates=n_surrogates,
+        )  # fmt: skip
+        for index, binned in surrogates:
+            found = elephant_spade.concepts_mining(
+                binned, bin_ms * pq.ms, window_bins, min_spikes=min_spikes, max_spikes=max_spikes,
+                min_occ=min_occurrences, report="#",
+            )[0]  # fmt: skip
+            rows[index] = elephant_spade._get_max_occ(found[:, :-1], min_spikes, max_spikes, window_bins, "#")
+    np.random.set_state(saved)
+    return rows
+
+
+def _spade_in_shares(
+    raster, dt_ms, bin_ms, window_bins, n_surrogates, min_spikes, min_occurrences, dither_ms, alpha,
+    correction, seed, workers, executor,
+) -> dict:  # fmt: skip
+    """elephant's ``spade`` with its surrogates drawn in shares on a pool or an executor."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    pq = _elephant()
+    from elephant import spade as elephant_spade
+
+    trains = raster_to_neo(raster, dt_ms)
+    bin_size = bin_ms * pq.ms
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        concepts = elephant_spade.concepts_mining(
+            trains, bin_size, window_bins, min_spikes=min_spikes, min_occ=min_occurrences, report="a"
+        )[0]
+    jobs = max(1, workers)
+    shares = [n_surrogates // jobs + (k < n_surrogates % jobs) for k in range(jobs)]
+    arguments = [
+        (raster, dt_ms, bin_ms, window_bins, share, min_spikes, min_occurrences, dither_ms, seed + k)
+        for k, share in enumerate(shares)
+        if share
+    ]
+    if executor is not None:
+        parts = [f.result() for f in [executor.submit(surrogate_max_occurrences, *a) for a in arguments]]
+    elif len(arguments) > 1:
+        # spawned, not forked: a child forked after the FIM library ran in this process hangs
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            parts = list(pool.map(surrogate_max_occurrences, *zip(*arguments)))
+    else:
+        parts = [surrogate_max_occurrences(*arguments[0])]
+    max_spikes = len(trains) * window_bins
+    spectrum = elephant_spade._get_pvalue_spec(
+        np.vstack(parts), min_spikes, max_spikes, min_occurrences, n_surrogates, window_bins, "#"
+    )
+    rejected = []
+    if len(spectrum) > 0 and alpha is not None:
+        rejected = elephant_spade.test_signature_significance(
+            spectrum, concepts, alpha, window_bins, corr=correction, report="non_significant", spectrum="#"
+        )
+    if len(rejected) > 0:
+        concepts = [
+            c for c in concepts if elephant_spade._pattern_spectrum_filter(c, rejected, "#", window_bins)
+        ]
+    patterns = elephant_spade.concept_output_to_patterns(
+        concepts, window_bins, bin_size, spectrum, "#", trains[0].t_start
+    )
+    return {"patterns": patterns}
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,33 @@ def test_spike_contrast_is_higher_for_synchronous_trains():
     assert patterns.spike_contrast(synchronous) > patterns.spike_contrast(independent) + 0.3
     with pytest.raises(ValueError, match="two neurons"):
         patterns.spike_contrast(np.zeros((100, 3)))
+
+
+def test_spade_in_shares_equals_elephant_with_one_share_and_finds_the_pattern_with_two():
+    rng = np.random.default_rng(1)
+    raster = _background(rng, 4000, 10, 0.01)
+    starts = rng.choice(np.arange(0, 3990, 20), 20, replace=False)
+    raster[starts, 1] = raster[starts, 4] = raster[starts, 8] = 1
+    options = {"bin_ms": 3, "n_surrogates": 30, "seed": 5}
+    whole = patterns.spade(raster, **options)
+    one_share = patterns._spade_in_shares(
+        raster, 1.0, 3, 1, 30, 2, 3, 15.0, 0.05, "fdr_bh", 5, workers=1, executor=None
+    )
+    assert [tuple(int(n) for n in p["neurons"]) for p in one_share["patterns"]] == [p.neurons for p in whole]
+    assert [float(p["pvalue"]) for p in one_share["patterns"]] == [p.p_value for p in whole]
+    shared = patterns.spade(raster, workers=2, **options)
+    assert {1, 4, 8} in [set(p.neurons) for p in shared]
+    assert all(set(p.neurons) <= {1, 4, 8} for p in shared)
+
+
+def test_the_pattern_cost_benchmark_writes_its_table(tmp_path):
+    from conftest import load_benchmark
+
+    out = tmp_path / "cost.json"
+    load_benchmark("pattern_cost").main(
+        ["--surrogates", "6", "--repeats", "1", "--neurons", "20", "--seconds", "2", "--out", str(out)]
+    )
+    from locallearn import io
+
+    rows = io.read_json(out)["rows"]
+    assert [row[0] for row in rows] == [1, 2] and all(row[3] >= 1 for row in rows)
