@@ -1,5 +1,6 @@
-"""``locallearn analyse``: pattern statistics of a lifetime's recorded windows, window by window,
-so that what they measure can be followed across learning (issue 21).
+"""``locallearn analyse``: pattern statistics of a run's recorded windows, window by window, so
+that what they measure can be followed across learning (issue 21): a lifetime's windows of
+steps, or a supervised run's probes after chosen numbers of training trials.
 
 The windows are the NIX files a ``[record]`` section wrote (:mod:`.recording`); each is analysed
 on its own, in parallel on a process pool (``workers``) or a Dask cluster, with one of
@@ -9,7 +10,8 @@ on its own, in parallel on a process pool (``workers``) or a Dask cluster, with 
 * ``spade`` — significant spatio-temporal patterns (:func:`.patterns.spade`);
 * ``cad`` — cell assemblies (:func:`.patterns.cell_assemblies`);
 * ``ue`` — unitary events of a group of neurons over the window's episodes as trials, aligned at
-  their starts and cut to the shortest finished one (:func:`.patterns.unitary_events`); the
+  their starts and cut to the shortest finished one, or over a supervised run's probe trials
+  (:func:`.patterns.unitary_events`); the
   group is ``neurons`` or, when not given, the window's three most active neurons.
 
 Results go to ``analysis/<method>.json`` in the run directory (per window: its steps, the
@@ -62,8 +64,11 @@ def analyse_window(path: str, method: str, neurons: list[int] | None, options: d
     block = recording.read_window(path)
     raster, ids, dt = recording.raster(block)
     note = block.annotations
-    row = {"window": int(Path(path).stem.split("-")[1]), "first_step": int(note["first_step"])}
-    row["last_step"] = int(note["last_step"])
+    row = {"window": int(Path(path).stem.split("-")[1])}
+    if "after_trials" in note:  # a supervised run's probe: its position is a trial count
+        row["after_trials"] = int(note["after_trials"])
+    else:
+        row["first_step"], row["last_step"] = int(note["first_step"]), int(note["last_step"])
     if neurons is not None:
         missing = [n for n in neurons if n not in ids]
         if missing:
@@ -88,7 +93,12 @@ def analyse_window(path: str, method: str, neurons: list[int] | None, options: d
 
 
 def _unitary_events(block, raster, ids, dt, neurons, options) -> dict:
-    """UE over the window's finished episodes (trials aligned at their starts)."""
+    """UE over the window's finished episodes (trials aligned at their starts), or over a
+    supervised run's probe trials."""
+    if "after_trials" in block.annotations:
+        rasters, _, _ = recording.probe_rasters(block)
+        length = min(r.shape[0] for r in rasters)
+        return _ue_on_trials([r[:length] for r in rasters], raster, ids, dt, neurons, options)
     ends = next(e for e in block.segments[0].events if e.name == "episode_end")
     end_ms = np.asarray(ends.times.rescale("ms").magnitude)
     finished = np.array(["finished" in label for label in ends.labels], bool)
@@ -101,10 +111,16 @@ def _unitary_events(block, raster, ids, dt, neurons, options) -> dict:
     if len(spans) < 2:
         raise ConfigError("unitary events need at least two finished episodes in a window")
     length = int(min(b - a for a, b in spans) / dt)
+    trials = [raster[int(a / dt) : int(a / dt) + length] for a, _ in spans]
+    return _ue_on_trials(trials, raster, ids, dt, neurons, options)
+
+
+def _ue_on_trials(trials, raster, ids, dt, neurons, options) -> dict:
+    length = trials[0].shape[0]
     if neurons is None:
         neurons = [ids[c] for c in np.argsort(-raster.sum(axis=0), kind="stable")[:3]]
     columns = [ids.index(n) for n in neurons]
-    trials = [raster[int(a / dt) : int(a / dt) + length][:, columns] for a, _ in spans]
+    trials = [trial[:, columns] for trial in trials]
     options = {"window_ms": min(100.0, length * dt), "step_ms": max(dt, min(5.0, length * dt / 4)), **options}
     found = patterns.unitary_events(trials, tuple(range(len(columns))), dt_ms=dt, **options)
     return {
@@ -166,10 +182,13 @@ def _plot(rows: list[dict], method: str, path: Path, title: str) -> None:
 
     key, label = HEADLINE[method]
     figure, ax = plt.subplots(figsize=(5.5, 3.5))
-    x = [r["first_step"] for r in rows]
+    supervised = "after_trials" in rows[0]
+    x = [r["after_trials"] if supervised else r["first_step"] for r in rows]
     y = [np.nan if r.get(key) is None else r[key] for r in rows]
     ax.plot(x, y, "o-")
-    ax.set_xlabel("first environment step of the recorded window")
+    ax.set_xlabel(
+        "training trials before the probe" if supervised else "first environment step of the window"
+    )
     ax.set_ylabel(label)
     ax.set_title(f"{title}: {method} per recorded window", fontsize=9)
     ax.grid(alpha=0.3)
@@ -180,9 +199,11 @@ def _plot(rows: list[dict], method: str, path: Path, title: str) -> None:
 def table(result: dict) -> str:
     """A short markdown table of :func:`analyse_run`'s result."""
     key, label = HEADLINE[result["method"]]
-    lines = [f"| window | steps | {label} |", "|---|---|---|"]
+    supervised = bool(result["windows"]) and "after_trials" in result["windows"][0]
+    lines = [f"| window | {'after trials' if supervised else 'steps'} | {label} |", "|---|---|---|"]
     for row in result["windows"]:
         value = row.get(key)
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
-        lines.append(f"| {row['window']} | {row['first_step']:,}–{row['last_step']:,} | {shown} |")
+        where = f"{row['after_trials']:,}" if supervised else f"{row['first_step']:,}–{row['last_step']:,}"
+        lines.append(f"| {row['window']} | {where} | {shown} |")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """Spikes across learning: chosen neurons of a lifetime's network over chosen windows of its
-steps, with the task's context, written as Neo blocks in NIX files (issue 21).
+steps — or of a supervised run's network on fixed probe trials after chosen numbers of training
+trials — with the task's context, written as Neo blocks in NIX files (issue 21).
 
 A lifetime's configuration may hold a ``record`` section::
 
@@ -19,6 +20,17 @@ any NIX reader (nixio in Python, NIX in C++, the NIX MATLAB bindings) without th
 Why NIX and not NWB: Neo is what Elephant reads, and NIX is Neo's own lossless format (spike
 trains, events, annotations all round-trip), with nothing to map; NWB would need a schema choice
 for a simulated network's units and a dependency (pynwb) the analysis does not use.
+
+A supervised run's ``record`` section names training-trial counts instead::
+
+    [record]
+    trials = [0, 100, 1000]   # probe before any training, after 100 and after 1000 trials
+    probe_trials = 16         # fresh trials (the "probe_trials" stream), the same at every probe
+    neurons = 20
+
+At each count a copy of the network, weights frozen and state reset per trial, runs the probe
+trials; ``recording/window-<k>.nix`` holds one ``Segment`` per probe trial (its spike trains,
+annotated with the trial's label) — training is untouched (tested bit for bit).
 
 Recording changes nothing in the lifetime: inside a window the micro-steps are stepped one by
 one (so that each one's spikes can be read) instead of in one compiled call, which is the same
@@ -97,13 +109,86 @@ class RecordConfig:
             raise ConfigError(f"record.dt_ms must be a positive number of milliseconds, got {self.dt_ms!r}")
 
     def neuron_ids(self, n_neurons: int) -> list[int]:
-        """The recorded ids, checked against the layer's size."""
-        if self.neurons is None:
-            return list(range(n_neurons))
-        ids = list(range(self.neurons)) if isinstance(self.neurons, int) else list(self.neurons)
-        if max(ids) >= n_neurons:
-            raise ConfigError(f"record.neurons asks for neuron {max(ids)}; the top layer has {n_neurons}")
-        return ids
+        return neuron_ids(self.neurons, n_neurons)
+
+
+def neuron_ids(neurons, n_neurons: int) -> list[int]:
+    """The recorded ids (``neurons``: None, a count or a list), checked against the layer's size."""
+    if neurons is None:
+        return list(range(n_neurons))
+    ids = list(range(neurons)) if isinstance(neurons, int) else list(neurons)
+    if max(ids) >= n_neurons:
+        raise ConfigError(f"record.neurons asks for neuron {max(ids)}; the top layer has {n_neurons}")
+    return ids
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """When a supervised run probes its network (``trials``: ascending counts of training trials,
+    0 = before training), on how many fixed fresh trials, and which neurons of the top layer."""
+
+    trials: list = field(default_factory=list)
+    probe_trials: int = 16
+    neurons: int | list | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.trials, list | tuple) or not self.trials:
+            raise ConfigError("record.trials must be a non-empty list of training-trial counts")
+        if not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in self.trials) or list(
+            self.trials
+        ) != sorted(set(self.trials)):
+            raise ConfigError(
+                f"record.trials must be distinct counts >= 0 in ascending order, got {self.trials!r}"
+            )
+        if (
+            isinstance(self.probe_trials, bool)
+            or not isinstance(self.probe_trials, int)
+            or self.probe_trials < 1
+        ):
+            raise ConfigError(f"record.probe_trials must be an integer >= 1, got {self.probe_trials!r}")
+        RecordConfig(windows=[[0, 1]], neurons=self.neurons)  # the same rules for neurons
+
+    def neuron_ids(self, n_neurons: int) -> list[int]:
+        return neuron_ids(self.neurons, n_neurons)
+
+
+def probe_network(net, task, trials: list, neurons, dt_ms: float, index: int, at_trial: int, config, run_dir):
+    """Run ``trials`` through a frozen copy of ``net`` and write ``recording/window-<index>.nix``."""
+    import copy
+
+    neo, pq = _neo()
+    net = copy.deepcopy(net)
+    ids = np.asarray(neurons, np.int64)
+    block = neo.Block(
+        name=f"window {index}",
+        description=f"{len(trials)} probe trials after {at_trial} training trials, weights frozen",
+        task=config["task"]["name"],
+        rule=config["rule"]["name"],
+        seed=int(config["seed"]),
+        after_trials=int(at_trial),
+        dt_ms=float(dt_ms),
+    )
+    for number, trial in enumerate(trials):
+        net.reset_state()
+        spikes = net.simulate(trial.inputs)["z"][:, ids]
+        steps, columns = np.nonzero(spikes)
+        segment = neo.Segment(name=f"probe trial {number}")
+        if trial.label is not None:
+            segment.annotate(label=int(trial.label))
+        for train, neuron in zip(to_neo(steps, columns, len(ids), spikes.shape[0], dt_ms), ids):
+            train.name = f"neuron {int(neuron)}"
+            train.annotate(neuron=int(neuron))
+            segment.spiketrains.append(train)
+        block.segments.append(segment)
+    folder = Path(run_dir) / FOLDER
+    folder.mkdir(exist_ok=True)
+    path = folder / f"window-{index}.nix"
+    io = neo.NixIO(str(path), mode="ow")
+    try:
+        io.write_block(block)
+    finally:
+        io.close()
+    return path
 
 
 class LifetimeRecording:
@@ -241,15 +326,34 @@ def windows(run_dir: str | Path) -> list[Path]:
     return paths
 
 
-def raster(block) -> tuple[np.ndarray, list[int], float]:
-    """(steps x neurons 0/1 raster, neuron ids, dt in ms) of a recorded window's block."""
-    segment = block.segments[0]
-    dt = float(block.annotations["dt_ms"])
-    micro = int(block.annotations["micro_steps"])
-    steps = (int(block.annotations["last_step"]) - int(block.annotations["first_step"]) + 1) * micro
+def _segment_raster(segment, dt: float, steps: int) -> tuple[np.ndarray, list[int]]:
     ids = [int(train.annotations["neuron"]) for train in segment.spiketrains]
     dense = np.zeros((steps, len(ids)), np.float32)
     for column, train in enumerate(segment.spiketrains):
         index = np.rint(train.rescale("ms").magnitude / dt).astype(np.int64)
         dense[index[index < steps], column] = 1
+    return dense, ids
+
+
+def probe_rasters(block) -> tuple[list[np.ndarray], list[int], float]:
+    """(one steps x neurons raster per probe trial, neuron ids, dt) of a supervised run's window."""
+    dt = float(block.annotations["dt_ms"])
+    rasters, ids = [], []
+    for segment in block.segments:
+        steps = int(round(float(segment.spiketrains[0].t_stop.rescale("ms").magnitude) / dt))
+        dense, ids = _segment_raster(segment, dt, steps)
+        rasters.append(dense)
+    return rasters, ids, dt
+
+
+def raster(block) -> tuple[np.ndarray, list[int], float]:
+    """(steps x neurons 0/1 raster, neuron ids, dt in ms) of a recorded window's block (a
+    supervised run's probe trials one after the other)."""
+    note = block.annotations
+    if "after_trials" in note:
+        rasters, ids, dt = probe_rasters(block)
+        return np.concatenate(rasters), ids, dt
+    dt, micro = float(note["dt_ms"]), int(note["micro_steps"])
+    steps = (int(note["last_step"]) - int(note["first_step"]) + 1) * micro
+    dense, ids = _segment_raster(block.segments[0], dt, steps)
     return dense, ids, dt

@@ -32,6 +32,7 @@ STREAMS: dict[str, int] = {
     "uoro": 0x0E0,  # UORO's random signs
     "timing_trials": 0x7177,  # fresh trials of a spike-timing perturbation test
     "timing_jitter": 0x7178,  # the jitter applied to them
+    "probe_trials": 0x960BE,  # the fixed fresh trials a supervised run's recording probes
 }
 
 # Environment seeds of evaluations are drawn from [EVALUATION_SEED_LOW, 2**63): a training run's

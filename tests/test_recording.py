@@ -154,11 +154,6 @@ def test_bad_recording_options_are_named(record, message):
         resolve(_config(record))
 
 
-def test_supervised_runs_do_not_take_a_record_section():
-    with pytest.raises(ConfigError, match="record"):
-        resolve({"task": "evidence", "record": {"windows": [[0, 10]]}})
-
-
 @pytest.fixture(scope="module")
 def recorded_run(tmp_path_factory):
     pytest.importorskip("elephant", reason="needs the [analysis] extra")
@@ -212,3 +207,64 @@ def test_analyse_names_bad_requests(recorded_run, tmp_path):
     execute(_config(), tmp_path / "plain", progress=False)
     with pytest.raises(ConfigError, match="no recorded windows"):
         analyse.analyse_run(tmp_path / "plain", "cubic")
+
+
+SUPERVISED = {
+    "task": {"name": "evidence", "n_cues": 3, "seq_len": 700},
+    "seed": 1,
+    "network": {"n_rec": 30, "n_adaptive": 10},
+    "training": {"n_trials": 12, "eval_every": 6, "validation_trials": 8, "test_trials": 8, "target": None},
+}
+
+
+def test_a_supervised_run_probed_during_training_trains_as_without_probes(tmp_path):
+    probed = execute(
+        {**SUPERVISED, "record": {"trials": [0, 6, 12], "probe_trials": 3, "neurons": [0, 5, 29]}},
+        tmp_path / "probed",
+        progress=False,
+    )
+    plain = execute(SUPERVISED, tmp_path / "plain", progress=False)
+    assert probed["value"] == plain["value"]
+    with np.load(tmp_path / "probed" / "weights.npz") as a, np.load(tmp_path / "plain" / "weights.npz") as b:
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    blocks = [recording.read_window(p) for p in recording.windows(tmp_path / "probed")]
+    assert [int(b.annotations["after_trials"]) for b in blocks] == [0, 6, 12]
+    labels = [[int(s.annotations["label"]) for s in b.segments] for b in blocks]
+    assert labels[0] == labels[1] == labels[2] and len(labels[0]) == 3  # the same probe trials
+    rasters, ids, dt = recording.probe_rasters(blocks[2])
+    assert ids == [0, 5, 29] and len(rasters) == 3 and rasters[0].shape == (700, 3)
+    # the probe is the network as trained: its spikes on a probe trial, simulated here again
+    from locallearn import streams, timing
+
+    net, task, config = timing.load_network(tmp_path / "probed")
+    trial = task.trial(streams.generator(1, "probe_trials"))
+    net.reset_state()
+    np.testing.assert_array_equal(net.simulate(trial.inputs)["z"][:, [0, 5, 29]], rasters[0])
+
+
+def test_analyse_a_supervised_runs_probes(tmp_path):
+    from locallearn import analyse
+
+    execute(
+        {**SUPERVISED, "record": {"trials": [0, 12], "probe_trials": 4}}, tmp_path / "run", progress=False
+    )
+    cubic = analyse.analyse_run(tmp_path / "run", "cubic")
+    assert [w["after_trials"] for w in cubic["windows"]] == [0, 12]
+    assert "| window | after trials |" in analyse.table(cubic)
+    ue = analyse.analyse_run(tmp_path / "run", "ue", neurons=[0, 1])
+    assert [w["trials"] for w in ue["windows"]] == [4, 4] and ue["windows"][0]["trial_ms"] == 700
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"trials": [6, 0]}, "ascending"),
+        ({"trials": [0, 20]}, "beyond the run's 12 trials"),
+        ({"trials": [0], "probe_trials": 0}, "probe_trials"),
+        ({"trials": [0], "neurons": 31}, "the top layer has 30"),
+    ],
+)
+def test_bad_supervised_recording_options_are_named(record, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve({**SUPERVISED, "record": record})

@@ -91,7 +91,7 @@ class TrainingConfig:
                 raise ConfigError(f"training.{name} must be true or false, got {getattr(self, name)!r}")
 
 
-SECTIONS = ("seed", "task", "network", "rule", "training")
+SECTIONS = ("seed", "task", "network", "rule", "training", "record")
 
 
 def evaluate(task, learner: OnlineLearner, trials: list) -> dict:
@@ -121,6 +121,26 @@ def draw_trials(task, seed: int, stream: str, n: int) -> list:
     return [task.trial(rng) for _ in range(n)]
 
 
+def _record_section(section, network: dict, training: dict) -> dict:
+    """The resolved ``record`` section of a supervised run: probe counts within the budget,
+    neurons within the top layer; Neo and nixio must be installed."""
+    from ..recording import ProbeConfig, _neo
+    from .framework import checked_section
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"record must be a table (trials, probe_trials, neurons), got {section!r}")
+    values = checked_section(ProbeConfig, "record", section)
+    n_rec = network["n_rec"]
+    top = n_rec[-1] if isinstance(n_rec, list | tuple) else n_rec
+    ProbeConfig(**values).neuron_ids(top)
+    if values["trials"][-1] > training["n_trials"]:
+        raise ConfigError(
+            f"record.trials: {values['trials'][-1]} is beyond the run's {training['n_trials']} trials"
+        )
+    _neo()
+    return values
+
+
 class SupervisedSchedule(ScheduleBase):
     """Training trials with validation and a final test, for :func:`framework.execute`."""
 
@@ -148,7 +168,11 @@ class SupervisedSchedule(ScheduleBase):
         NetworkConfig.from_dict(network)
         rule = rule_config(defaults, user, "supervised", "eprop", task_name)
         training = training_config(TrainingConfig, defaults, user)
-        return config_record(seed, task_name, task_options, network=network, rule=rule, training=training)
+        # present only when asked for: a run without it keeps its configuration fingerprint
+        record = {"record": _record_section(user["record"], network, training)} if "record" in user else {}
+        return config_record(
+            seed, task_name, task_options, network=network, rule=rule, training=training, **record
+        )
 
     def __init__(self, config: dict, directory, callbacks: tuple = ()):
         super().__init__(config, directory, callbacks)
@@ -169,6 +193,16 @@ class SupervisedSchedule(ScheduleBase):
         self.validation = draw_trials(self.task, seed, "validation", t.validation_trials)
         self.check_trial = draw_trials(self.task, seed, "gradient_check", 1)[0] if t.gradient_check else None
         self.total = t.n_trials
+        self.probes = None
+        if "record" in config:
+            from ..recording import ProbeConfig
+
+            probe = ProbeConfig(**config["record"])
+            self.probes = {
+                "at": list(probe.trials),
+                "trials": draw_trials(self.task, seed, "probe_trials", probe.probe_trials),
+                "neurons": probe.neuron_ids(net.layers[-1].n),
+            }
         self.running_loss: list[float] = []
         self.initial_loss = None
         self.last_validation = None
@@ -253,7 +287,28 @@ class SupervisedSchedule(ScheduleBase):
                 )
 
     def begin(self) -> None:
+        self._probe()
         self._validate()
+
+    def _probe(self) -> None:
+        """Record the network on the probe trials when the run is at one of the record's counts
+        (a copy of it: training is untouched)."""
+        if self.probes is None or self.position not in self.probes["at"]:
+            return
+        from ..recording import probe_network
+
+        net = self.learner.net
+        probe_network(
+            net,
+            self.task,
+            self.probes["trials"],
+            self.probes["neurons"],
+            net.config.dt,
+            self.probes["at"].index(self.position),
+            self.position,
+            self.config,
+            self.directory.path,
+        )
 
     def advance(self, limit: int) -> int:
         learner, t = self.learner, self.training
@@ -269,6 +324,7 @@ class SupervisedSchedule(ScheduleBase):
             raise Divergence(f"the training loss became {result.loss} at trial {self.position}")
         if self.position % t.lr_decay_every == 0:
             learner.optimizer.lr *= t.lr_decay
+        self._probe()
         at_batch_end = learner.update == "step" or self.position % t.batch_size == 0
         if at_batch_end and (self.position % t.eval_every == 0 or self.position == self.total):
             self._validate()
