@@ -1,5 +1,6 @@
 """Exact gradients without autograd: BPTT by a hand-written adjoint, and RTRL (EventProp, for the
-continuous-time model, is ``locallearn.eventprop``, also reachable as ``reference.eventprop``).
+continuous-time model, is ``locallearn.eventprop``, also reachable as ``reference.eventprop``;
+that model on a time grid, with its exact discrete gradient, is ``reference.eventgrid``).
 
 Both work in float64 on a plain-numpy transcription of the dynamics (DESIGN §3) that shares no code
 with the engine, so they double as an independent check of it. Both use dz/dv := psi (the
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import eventprop  # noqa: F401  (continuous time: ll.reference.eventprop)
+from . import eventgrid, eventprop  # noqa: F401  (continuous time: ll.reference.eventprop)
 from .losses import check_loss, loss_value, prepare_mask, prepare_targets, softmax
 
 DETACHABLE = ("recurrent", "reset")
