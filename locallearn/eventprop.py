@@ -148,11 +148,46 @@ def _crossing(v0: float, i0: float, horizon: float, net: EventNetwork) -> float:
     )
 
 
-def simulate(net: EventNetwork, input_times: list[np.ndarray], duration: float, label: int) -> Trajectory:
-    """Run one sample: ``input_times[i]`` are input neuron i's spike times (ms) in [0, duration)."""
+def _loss(net: EventNetwork, integral, first_spikes, duration: float, label: int):
+    if net.readout == "leaky":
+        readout = integral / duration
+        return readout, _cross_entropy(readout, label)
+    tau0, tau1, a = net.first_spike_loss
+    return first_spikes, _cross_entropy(-first_spikes / tau0, label) + a * math.expm1(
+        first_spikes[label] / tau1
+    )
+
+
+def simulate(
+    net: EventNetwork, input_times: list[np.ndarray], duration: float, label: int, backend: str = "numpy"
+) -> Trajectory:
+    """Run one sample: ``input_times[i]`` are input neuron i's spike times (ms) in [0, duration).
+    ``backend="numba"``: the compiled twin (:mod:`.eventprop_compiled`)."""
     inputs = sorted((float(t), i) for i, times in enumerate(input_times) for t in np.asarray(times, float))
     if any(not 0 <= t < duration for t, _ in inputs):
         raise ValueError(f"input spike times must lie in [0, {duration})")
+    if backend == "numba":
+        from . import eventprop_compiled
+
+        capacity = len(inputs) + 16 * (net.n_hidden + net.n_out) + 256
+        while True:  # the event arrays are preallocated: doubled until the sample fits
+            try:
+                events = eventprop_compiled.simulate_events(
+                    np.array([t for t, _ in inputs], float), np.array([i for _, i in inputs], np.int64),
+                    np.ascontiguousarray(net.w_in, float), np.ascontiguousarray(net.targets(), float),
+                    net.n_out, float(duration), float(net.tau_mem), float(net.tau_syn), float(net.theta),
+                    net.readout == "first_spike", capacity,
+                )  # fmt: skip
+                break
+            except ValueError as error:
+                if "capacity" not in str(error) or capacity > 10**8:
+                    raise
+                capacity *= 2
+        times, kinds, sources, currents, count, integral, first_spikes = events
+        readout, loss = _loss(net, integral, first_spikes, duration, label)
+        return Trajectory(times[:count], kinds[:count], sources[:count], currents[:count], readout, loss)
+    if backend != "numpy":
+        raise ConfigError(f"backend must be 'numpy' or 'numba', got {backend!r}")
     n_hidden, n_all = net.n_hidden, net.n_hidden + net.n_out
     spiking = n_all if net.readout == "first_spike" else n_hidden
     targets = net.targets()
@@ -186,13 +221,7 @@ def simulate(net: EventNetwork, input_times: list[np.ndarray], duration: float, 
             i[:n_hidden] += net.w_in[:, source]
         else:
             break
-    if net.readout == "leaky":
-        readout = integral / duration
-        loss = _cross_entropy(readout, label)
-    else:
-        readout = first_spikes
-        tau0, tau1, a = net.first_spike_loss
-        loss = _cross_entropy(-readout / tau0, label) + a * math.expm1(readout[label] / tau1)
+    readout, loss = _loss(net, integral, first_spikes, duration, label)
     return Trajectory(
         np.array(times), np.array(kinds, int), np.array(sources, int), np.array(currents), readout, loss
     )
@@ -217,9 +246,10 @@ def _adjoint_back(lam_v, lam_i, source_v, span, net: EventNetwork):
     return new_v, new_i
 
 
-def gradients(net: EventNetwork, input_times, duration: float, label: int) -> dict:
-    """dL/dw_in, dL/dw_rec (if recurrent), dL/dw_out and the loss by EventProp."""
-    traj = simulate(net, input_times, duration, label)
+def gradients(net: EventNetwork, input_times, duration: float, label: int, backend: str = "numpy") -> dict:
+    """dL/dw_in, dL/dw_rec (if recurrent), dL/dw_out and the loss by EventProp (``backend``:
+    "numpy", the reference, or "numba", its compiled twin)."""
+    traj = simulate(net, input_times, duration, label, backend)
     n_hidden = net.n_hidden
     targets = net.targets()
     if net.readout == "leaky":
@@ -233,6 +263,15 @@ def gradients(net: EventNetwork, input_times, duration: float, label: int) -> di
         dl_dt[label] += 1.0 / tau0
         dl_dt[label] += a / tau1 * math.exp(traj.readout[label] / tau1)
         source_v = np.zeros(n_hidden + net.n_out)
+    if backend == "numba":
+        from . import eventprop_compiled
+
+        grad_in, grad_all = eventprop_compiled.adjoint(
+            traj.times, traj.kinds, traj.sources, traj.currents, np.ascontiguousarray(targets, float),
+            source_v, dl_dt, net.w_in.shape[1], float(duration), float(net.tau_mem), float(net.tau_syn),
+            float(net.theta),
+        )  # fmt: skip
+        return _gradient_record(net, grad_in, grad_all, traj)
     lam_v, lam_i = np.zeros(n_hidden + net.n_out), np.zeros(n_hidden + net.n_out)
     grad_in, grad_all = np.zeros_like(net.w_in), np.zeros_like(targets)
     later = duration
@@ -259,8 +298,12 @@ def gradients(net: EventNetwork, input_times, duration: float, label: int) -> di
         jump = lam_v[source] * traj.currents[k] / net.tau_mem
         jump += np.sum(w * (lam_v / net.tau_mem - lam_i / net.tau_syn))
         lam_v[source] = jump / v_dot
-    result = {"w_in": grad_in, "w_out": grad_all[n_hidden:], "loss": traj.loss, "trajectory": traj}
+    return _gradient_record(net, grad_in, grad_all, traj)
+
+
+def _gradient_record(net: EventNetwork, grad_in, grad_all, traj: Trajectory) -> dict:
+    result = {"w_in": grad_in, "w_out": grad_all[net.n_hidden :], "loss": traj.loss, "trajectory": traj}
     if net.w_rec is not None:
-        result["w_rec"] = grad_all[:n_hidden]
+        result["w_rec"] = grad_all[: net.n_hidden]
         np.fill_diagonal(result["w_rec"], 0.0)
     return result

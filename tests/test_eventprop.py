@@ -96,3 +96,33 @@ def test_bad_networks_and_inputs_are_refused():
         eventprop.EventNetwork(w_in, w_out, readout="max")
     with pytest.raises(ValueError, match="must lie in"):
         eventprop.simulate(eventprop.EventNetwork(w_in, w_out), [[5.0], [120.0]], 100.0, 0)
+
+
+@pytest.mark.parametrize("readout", ["leaky", "first_spike"])
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_the_compiled_event_loop_and_adjoint_equal_the_reference(readout, recurrent):
+    for seed in range(3):
+        net, inputs = _problem(seed, recurrent, readout=readout)
+        reference = eventprop.gradients(net, inputs, 100.0, 1)
+        compiled = eventprop.gradients(net, inputs, 100.0, 1, backend="numba")
+        a, b = reference["trajectory"], compiled["trajectory"]
+        np.testing.assert_array_equal(a.kinds, b.kinds)
+        np.testing.assert_array_equal(a.sources, b.sources)
+        np.testing.assert_allclose(b.times, a.times, rtol=0, atol=1e-11)
+        np.testing.assert_allclose(b.readout, a.readout, rtol=1e-11)
+        assert b.loss == pytest.approx(a.loss, rel=1e-12)
+        for name in ("w_in", "w_out", "w_rec") if recurrent else ("w_in", "w_out"):
+            np.testing.assert_allclose(compiled[name], reference[name], rtol=1e-9, atol=1e-14, err_msg=name)
+
+
+def test_the_compiled_loop_grows_its_event_arrays_when_a_sample_needs_it():
+    net, _ = _problem(0, True)
+    net = dataclasses.replace(net, w_in=np.abs(net.w_in) * 10)  # strongly driven: many spikes
+    busy = [np.linspace(0.5, 99.5, 400) for _ in range(5)]  # 2,000 input events
+    a = eventprop.simulate(net, busy, 100.0, 0)
+    b = eventprop.simulate(net, busy, 100.0, 0, backend="numba")
+    first_capacity = 2000 + 16 * (net.n_hidden + net.n_out) + 256
+    assert len(b.times) == len(a.times) > first_capacity
+    np.testing.assert_array_equal(a.sources, b.sources)
+    with pytest.raises(ConfigError, match="backend"):
+        eventprop.simulate(net, busy, 100.0, 0, backend="jax")
