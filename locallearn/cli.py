@@ -248,6 +248,15 @@ def _cmd_play(args) -> int:
     return 0
 
 
+def _dask_client(address: str):
+    """A Dask client of the cluster at ``address`` (a context manager); the extra named if absent."""
+    try:
+        import distributed
+    except ModuleNotFoundError:
+        raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
+    return distributed.Client(address)
+
+
 def _cmd_compare(args) -> int:
     from . import sweep
 
@@ -282,11 +291,7 @@ def _cmd_compare(args) -> int:
     shown = f", lifetimes {lockstep} at a time in lockstep" if lockstep > 1 else ""
     print(f"sweep {out}: {len(cells)} cells on {args.workers or 'all'} worker(s){shown}")
     if args.dask:
-        try:
-            import distributed
-        except ModuleNotFoundError:
-            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
-        with distributed.Client(args.dask) as client:
+        with _dask_client(args.dask) as client:
             rows = sweep.run_sweep(cells, out, executor=client.get_executor(), lockstep=lockstep)
     else:
         rows = sweep.run_sweep(cells, out, workers=args.workers, lockstep=lockstep)
@@ -327,11 +332,7 @@ def _cmd_tune(args) -> int:
     from . import tune
 
     if args.dask:
-        try:
-            import distributed
-        except ModuleNotFoundError:
-            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
-        with distributed.Client(args.dask) as client:
+        with _dask_client(args.dask) as client:
             result = tune.tune(
                 args.space, out=args.out, workers=args.workers or 1, executor=client.get_executor()
             )
@@ -405,11 +406,7 @@ def _cmd_analyse(args) -> int:
     windows = parse_seeds(args.windows) if args.windows else None
     neurons = parse_seeds(args.neurons) if args.neurons else None
     if args.dask:
-        try:
-            import distributed
-        except ModuleNotFoundError:
-            raise ConfigError("--dask needs the extra: pip install 'locallearn[dask]'") from None
-        with distributed.Client(args.dask) as client:
+        with _dask_client(args.dask) as client:
             result = analyse.analyse_run(
                 args.run_dir, args.method, windows, neurons, options, executor=client.get_executor()
             )

@@ -175,11 +175,22 @@ def probe_network(net, task, trials: list, neurons, dt_ms: float, index: int, at
         segment = neo.Segment(name=f"probe trial {number}")
         if trial.label is not None:
             segment.annotate(label=int(trial.label))
-        for train, neuron in zip(to_neo(steps, columns, len(ids), spikes.shape[0], dt_ms), ids):
-            train.name = f"neuron {int(neuron)}"
-            train.annotate(neuron=int(neuron))
-            segment.spiketrains.append(train)
+        _add_trains(segment, to_neo(steps, columns, len(ids), spikes.shape[0], dt_ms), ids)
         block.segments.append(segment)
+    return _write_block(block, run_dir, index)
+
+
+def _add_trains(segment, trains, neurons) -> None:
+    """The spike trains into ``segment``, each named and annotated with its neuron's id."""
+    for train, neuron in zip(trains, neurons):
+        train.name = f"neuron {int(neuron)}"
+        train.annotate(neuron=int(neuron))
+        segment.spiketrains.append(train)
+
+
+def _write_block(block, run_dir, index: int) -> Path:
+    """``block`` as ``recording/window-<index>.nix`` in ``run_dir`` (replacing it)."""
+    neo, _ = _neo()
     folder = Path(run_dir) / FOLDER
     folder.mkdir(exist_ok=True)
     path = folder / f"window-{index}.nix"
@@ -265,10 +276,7 @@ def write_window(recording: LifetimeRecording, config: dict) -> Path:
     )
     segment = neo.Segment(name=f"steps {start}-{stop - 1}")
     trains = to_neo(recording.spikes.times, recording.spikes.ids, len(recording.neurons), steps, dt)
-    for train, neuron in zip(trains, recording.neurons):
-        train.name = f"neuron {int(neuron)}"
-        train.annotate(neuron=int(neuron))
-        segment.spiketrains.append(train)
+    _add_trains(segment, trains, recording.neurons)
     decisions = (np.arange(len(recording.actions)) * micro + micro - 1) * dt
     segment.events.append(
         neo.Event(
@@ -298,15 +306,7 @@ def write_window(recording: LifetimeRecording, config: dict) -> Path:
         )
     )
     block.segments.append(segment)
-    folder = Path(recording.run_dir) / FOLDER
-    folder.mkdir(exist_ok=True)
-    path = folder / f"window-{k}.nix"
-    io = neo.NixIO(str(path), mode="ow")
-    try:
-        io.write_block(block)
-    finally:
-        io.close()
-    return path
+    return _write_block(block, recording.run_dir, k)
 
 
 def read_window(path: str | Path):
