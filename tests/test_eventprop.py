@@ -126,3 +126,35 @@ def test_the_compiled_loop_grows_its_event_arrays_when_a_sample_needs_it():
     np.testing.assert_array_equal(a.sources, b.sources)
     with pytest.raises(ConfigError, match="backend"):
         eventprop.simulate(net, busy, 100.0, 0, backend="jax")
+
+
+def test_the_yinyang_benchmark_trains_and_writes_its_table(tmp_path):
+    from conftest import load_benchmark
+
+    bench = load_benchmark("eventprop_yinyang")
+    train, test = bench.points(0, "train", 30), bench.points(0, "test", 30)
+    assert not np.isin(train[0][:, 0], test[0][:, 0]).any()  # disjoint streams
+    assert sorted(np.bincount(train[1])) == [10, 10, 10]  # balanced classes
+    out = tmp_path / "yinyang.json"
+    bench.main(
+        [
+            "--seeds",
+            "0",
+            "--hidden",
+            "30",
+            "--epochs",
+            "2",
+            "--train",
+            "150",
+            "--test",
+            "60",
+            "--out",
+            str(out),
+        ]
+    )
+    from locallearn import io
+
+    data = io.read_json(out)
+    curve = data["runs"][0]["curve"]
+    assert len(curve) == 2 and curve[1]["loss"] < curve[0]["loss"]
+    assert 0.0 <= data["runs"][0]["test_accuracy"] <= 1.0
