@@ -95,7 +95,8 @@ def train(
                 losses.append(result["loss"])
             for name, delta in optimizer.step(params, grads).items():
                 params[name] += delta
-        net = eventprop.EventNetwork(**{**_fields(net), **params})
+        # copies: the epoch's network must not follow the parameters as training goes on
+        net = eventprop.EventNetwork(**{**_fields(net), **{k: v.copy() for k, v in params.items()}})
         curve.append(
             {"epoch": epoch + 1, "loss": float(np.mean(losses)), "validation": accuracy(net, validation)}
         )
@@ -118,6 +119,7 @@ def train(
         "high": interval.high,
         "curve": curve,
         "seconds": time.perf_counter() - start,
+        "network": net,  # the network tested (left out of the result file)
     }
 
 
@@ -152,6 +154,7 @@ def main(argv=None) -> None:
             n_test=args.test,
             progress=lambda row, s=seed: print(f"seed {s} {row}", flush=True),
         )
+        result.pop("network")
         runs.append(result)
         print(
             f"seed {seed}: test accuracy {result['test_accuracy']:.3f} in {result['seconds']:.0f} s",

@@ -158,3 +158,17 @@ def test_the_yinyang_benchmark_trains_and_writes_its_table(tmp_path):
     curve = data["runs"][0]["curve"]
     assert len(curve) == 2 and curve[1]["loss"] < curve[0]["loss"]
     assert 0.0 <= data["runs"][0]["test_accuracy"] <= 1.0
+
+
+def test_the_yinyang_benchmark_tests_the_network_of_its_best_validation_epoch():
+    from conftest import load_benchmark
+
+    bench = load_benchmark("eventprop_yinyang")
+    seen = []
+    # at this step size the validation accuracy peaks at epoch 4 of 5 (0.5, then 0.3)
+    result = bench.train(0, hidden=20, epochs=5, n_train=60, n_test=30, lr=5e-2, progress=seen.append)
+    best = max(range(5), key=lambda k: (seen[k]["validation"], -k))
+    assert best < 4
+    assert result["epoch"] == best + 1 and result["validation_accuracy"] == seen[best]["validation"]
+    # the network tested is that epoch's, not the last one's (which shares its arrays)
+    assert bench.accuracy(result["network"], bench.points(0, "validation", 30)) == seen[best]["validation"]
