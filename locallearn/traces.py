@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .derived import Derived
 from .kernels import kernel
 from .network import SpikingLayer
 
@@ -80,6 +81,33 @@ class EligibilityTraces:
             kind: kernel("learn_" + _sweep_kernel(p), layer.backend) for kind, p in self.projections.items()
         }
         self._no_signal = np.zeros(layer.n, self.dtype)
+        # A step's arguments, fixed at construction (every array here is updated in place, never
+        # replaced): a step then costs the kernel call, not the rebuilding of 15 arguments.
+        params = layer.params
+        presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
+        self._sweeps = Derived(
+            (
+                kind,
+                layer.param_names[kind],
+                {"w_in": layer.w_in, "w_rec": layer.w_rec}[kind],
+                (
+                    presynaptic[kind],
+                    p.presynaptic_trace,
+                    layer.state.psi,
+                    params.beta,
+                    params.n_lif,
+                    params.alpha,
+                    params.rho,
+                    self.filter_decay,
+                    p.eps_a,
+                    p.filtered,
+                ),
+                p.recurrent,
+            )
+            for kind, p in self.projections.items()
+        )
+        self._present = Derived()  # (net, accum, present_steps' fixed arguments) once presented
+        self._present_kernel = kernel("present_steps", layer.backend)
 
     def reset(self) -> None:
         for projection in self.projections.values():
@@ -107,32 +135,16 @@ class EligibilityTraces:
         update of the old accumulator falls on the step its new signal arrives saves a pass over
         the synapses.
         """
-        layer, params = self.layer, self.layer.params
         decay = self.dtype.type(accum_decay)
-        presynaptic = {"w_in": layer.input, "w_rec": layer.z_prev}
-        weights = {"w_in": layer.w_in, "w_rec": layer.w_rec}
-        for kind, projection in self.projections.items():
-            arguments = (
-                presynaptic[kind],
-                projection.presynaptic_trace,
-                layer.state.psi,
-                params.beta,
-                params.n_lif,
-                params.alpha,
-                params.rho,
-                self.filter_decay,
-                projection.eps_a,
-                projection.filtered,
-                learning_signal,
-                reg_signal,
-                accum[layer.param_names[kind]],
-                decay,
-                projection.recurrent,
-            )
-            if weight_step is None:
-                self._kernels[kind](*arguments)
-            else:
-                self._learn_kernels[kind](weights[kind], self.dtype.type(weight_step), *arguments)
+        if weight_step is None:
+            for kind, name, _, fixed, recurrent in self._sweeps:
+                self._kernels[kind](*fixed, learning_signal, reg_signal, accum[name], decay, recurrent)
+        else:
+            step = self.dtype.type(weight_step)
+            for kind, name, weights, fixed, recurrent in self._sweeps:
+                self._learn_kernels[kind](
+                    weights, step, *fixed, learning_signal, reg_signal, accum[name], decay, recurrent
+                )
 
     def sequence_sums(
         self,
@@ -205,14 +217,20 @@ class EligibilityTraces:
         readout trace stop after that many steps and the network runs on alone (a decision's
         micro-step, whose trace step with its learning signal comes after the decision)."""
         traced = len(inputs) if traced is None else traced
+        if not self._present or self._present[0] is not net or self._present[1] is not accum:
+            self._present = Derived((net, accum, self._present_arguments(net, accum)))
+        self._present_kernel(inputs, *self._present[2], readout_trace, traced)
+
+    def _present_arguments(self, net, accum) -> tuple:
+        """``present_steps``'s arguments between the inputs and the readout trace (all fixed
+        arrays of ``net``, its layer and these traces), built once per network and accumulator."""
         if len(net.layers) != 1 or not self.layer.recurrent or self.layer.noise is not None:
             raise NotImplementedError(
                 "present() drives single-layer recurrent networks of deterministic neurons"
             )
         layer, params, state = self.layer, self.layer.params, self.layer.state
         p_in, p_rec = self.projections["w_in"], self.projections["w_rec"]
-        kernel("present_steps", layer.backend)(
-            inputs,
+        return (
             layer.w_in,
             layer.w_rec,
             net.w_out,
@@ -245,6 +263,4 @@ class EligibilityTraces:
             p_rec.filtered,
             accum["w_rec"],
             self._no_signal,
-            readout_trace,
-            traced,
         )

@@ -45,6 +45,7 @@ import numpy as np
 
 from locallearn import streams
 from locallearn.config import ConfigError, check_int, check_positive
+from locallearn.derived import Derived
 from locallearn.losses import softmax
 from locallearn.protocols import ReinforcementRule
 from locallearn.traces import EligibilityTraces
@@ -145,6 +146,17 @@ class RewardEProp(ReinforcementRule):
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
         self._zero = np.zeros(net.n_rec, net.dtype)
         self._decay = net.dtype.type(self.gamma * self.lam)
+        # what every update needs, fixed once bound: which accumulators are the layers' and
+        # whether any pathway learns
+        layer_names = {name for layer in net.layers for name in layer.param_names.values()}
+        pathways = [*self.lower_feedbacks, self.feedback] if self.stacked else [self.feedback]
+        self._update_plan = Derived(
+            (
+                pathways,
+                any(pathway.learns for pathway in pathways),
+                [(name, name in layer_names, trace) for name, trace in self.F.items()],
+            )
+        )
         self._bind_kernels()
         self.begin_episode()
 
@@ -288,31 +300,28 @@ class RewardEProp(ReinforcementRule):
         the synapses less) and their step is returned; otherwise None."""
         self.last_delta = delta
         step = self.lr
+        params = self.net.params
+        pathways, feedback_learns, traced = self._update_plan
         if self.guard_kappa is not None:
-            trace_norm = sum(float(np.abs(f).sum()) for f in self.F.values())
+            trace_norm = sum(float(np.abs(trace).sum()) for _, _, trace in traced)
             bound = self.lr * self.guard_kappa * max(abs(delta), 1.0) * trace_norm
             step = self.lr / max(bound, 1.0)
         scale = self.net.dtype.type(-step * delta)
         layer_scale = (
             scale if self.lr_layer is None else self.net.dtype.type(-step * self.lr_layer / self.lr * delta)
         )
-        layer_names = [name for layer in self.net.layers for name in layer.param_names.values()]
-        pathways = [*self.lower_feedbacks, self.feedback] if self.stacked else [self.feedback]
-        if any(pathway.learns for pathway in pathways):
-            deltas = {
-                name: (layer_scale if name in layer_names else scale) * trace
-                for name, trace in self.F.items()
-            }
+        if feedback_learns:
+            deltas = {name: (layer_scale if in_layer else scale) * trace for name, in_layer, trace in traced}
             for name, change in deltas.items():
-                self.net.params[name] += change
+                params[name] += change
             for pathway in pathways:
                 pathway.after_update(self.net, deltas)
         else:
-            for name, trace in self.F.items():
-                if name not in layer_names:
-                    self.net.params[name] += scale * trace
+            for name, in_layer, trace in traced:
+                if not in_layer:
+                    params[name] += scale * trace
                 elif not defer:
-                    self.net.params[name] += layer_scale * trace
+                    params[name] += layer_scale * trace
             if defer:  # only the readout moved here, and it has no structural zeros
                 return layer_scale
         self.net.enforce_constraints()

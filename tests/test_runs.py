@@ -495,6 +495,35 @@ def test_a_real_game_adapter_says_it_cannot_be_checkpointed_yet():
         checkpoint.capture({"env": Game()})
 
 
+def test_derived_caches_stay_out_of_checkpoints(tmp_path):
+    # cached kernel arguments are skipped by the walk, so a reward-eprop agent's checkpoint keeps
+    # the layout it had before the caches existed (older checkpoints still resume); that a resumed
+    # run equals an uninterrupted one is tested with the runs' resume tests
+    from locallearn.derived import Derived
+
+    class Holder:
+        __module__ = "locallearn.test"
+
+        def __init__(self):
+            self.weights = np.arange(3.0)
+            self.cache = Derived((self.weights, {"anything": object()}))
+
+    arrays, values = checkpoint.capture({"h": Holder()})
+    assert set(arrays) == {"h/weights"} and not any("cache" in path for path in values)
+    config = {
+        "task": {"name": "flappy"},
+        "rule": {"name": "reward-eprop", "feedback": "adaptive", "guard_kappa": 2.0},
+        "seed": 1,
+        "training": {"steps": 500, "eval_episodes": 0, "checkpoint_every": 500},
+    }
+    execute(config, tmp_path / "run", progress=False)
+    manifest = (tmp_path / "run" / "checkpoint.json").read_text()
+    with np.load(tmp_path / "run" / "checkpoint.npz") as saved:
+        paths = " ".join(saved.files) + manifest
+    assert "rule/F/w_rec" in paths and "traces/projections" in paths
+    assert not any(cache in paths for cache in ("_update_plan", "_sweeps", "_present"))
+
+
 def test_the_training_window_counts_finished_games_only_and_excludes_shaping(tmp_path):
     config = {
         "task": {"name": "pong", "max_steps": 1300, "shaping": 0.5},

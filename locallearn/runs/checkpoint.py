@@ -18,7 +18,7 @@ What is recorded is found by walking the objects' attributes in sorted order:
 * objects that define ``checkpoint_state()`` / ``restore_checkpoint_state(state)`` (e.g. an
   adapter around a foreign game) → what those return, walked the same way;
 * callables, classes, modules, dtypes, frozen dataclasses (configuration records, rebuilt from the
-  config) and gymnasium spaces → skipped;
+  config), gymnasium spaces and :class:`locallearn.derived.Derived` caches → skipped;
 * anything else → :class:`CheckpointError`: state the walk cannot see would make a resumed run
   silently differ from an uninterrupted one.
 
@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .. import io
+from ..derived import Derived
 
 FORMAT = "locallearn-checkpoint"
 VERSION = 2
@@ -80,7 +81,7 @@ def _skipped(value) -> bool:
         | functools.partial,
     ):
         return True
-    if isinstance(value, np.dtype):  # rebuilt from the configuration
+    if isinstance(value, np.dtype | Derived):  # rebuilt from the configuration / the owner
         return True
     if dataclasses.is_dataclass(value) and value.__dataclass_params__.frozen:
         return True
