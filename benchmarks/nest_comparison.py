@@ -48,6 +48,14 @@ iteration 13 our loss falls (0.58-0.66) while NEST's stays flat. The dynamics ag
 synapse's update lazily, at its presynaptic neuron's next spike — which we did not reproduce.
 
     python benchmarks/nest_comparison.py [--iterations 20] [--batch 32] [--seed 1]
+
+``--timing`` times the three paths interleaved instead — for each of ``--repeats`` repeats, for
+each thread count (NEST's virtual processes; numba's and BLAS's threads on our side), NEST, our
+online path (traces advanced at every step, ``stepwise=True``) and our per-trial factored path,
+each in a fresh process on the same trials — and writes medians, per-repeat figures and the
+ratios with bootstrap 95 % intervals over repeats to ``results/perf/nest_comparison.json``:
+
+    python benchmarks/nest_comparison.py --timing [--repeats 5] [--threads 1,2] [--batch 32]
 """
 
 from __future__ import annotations
@@ -85,7 +93,7 @@ def beta_adapt() -> float:
     return 1.7 * (1 - np.exp(-1 / TAU_A)) / (1 - np.exp(-1 / TAU_M))
 
 
-def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False) -> dict:
+def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False, stepwise: bool = False) -> dict:
     """Train on ``trials`` from ``weights``. ``nest_schedule`` steps the optimizer when NEST's
     e-prop optimizer does (models/eprop_optimizer.cpp): an optimization step whenever
     1 + update_index // batch grows — after the very first trial, then after trials 33, 65, ...
@@ -123,6 +131,7 @@ def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False) -> 
         loss="ce",
         update="trial",
         batch_size=len(trials) + 1 if nest_schedule else batch,
+        stepwise=stepwise,
     )
     losses, start = [], time.perf_counter()
     for index, trial in enumerate(trials):
@@ -280,8 +289,106 @@ def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
     }
 
 
+TIMED = ("nest", "locallearn-online", "locallearn-trial")
+
+
+def time_one(system: str, threads: int, seed: int, batch: int) -> dict:
+    """Wall time per trial of one system on ``batch`` trials, in this process."""
+    weights, trials, _ = shared_problem(seed, batch)
+    if system == "nest":
+        result = run_nest(weights, trials, batch, threads=threads)
+    else:
+        result = run_locallearn(weights, trials, batch, stepwise=system == "locallearn-online")
+    return {"system": system, "threads": threads, "wall_per_trial": result["wall_per_trial"]}
+
+
+def _bootstrap_ratio(numerator, denominator, rng, n: int = 10_000) -> list[float]:
+    """95 % interval of median(numerator) / median(denominator), repeats resampled."""
+    a, b = np.asarray(numerator), np.asarray(denominator)
+    ratios = [np.median(rng.choice(a, a.size)) / np.median(rng.choice(b, b.size)) for _ in range(n)]
+    return [float(v) for v in np.percentile(ratios, [2.5, 97.5])]
+
+
+def timing(args) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    rows = []
+    for repeat in range(args.repeats):
+        for threads in args.threads:
+            env = os.environ | {
+                name: str(threads)
+                for name in (
+                    "OMP_NUM_THREADS",
+                    "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS",
+                )
+            }
+            for system in TIMED:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--time-one",
+                        system,
+                        str(threads),
+                        "--seed",
+                        str(args.seed),
+                        "--batch",
+                        str(args.batch),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                )
+                row = json.loads(out.stdout.strip().splitlines()[-1]) | {"repeat": repeat}
+                rows.append(row)
+                print(
+                    f"repeat {repeat}, {threads} thread(s): {system:<18} "
+                    f"{row['wall_per_trial'] * 1e3:8.1f} ms/trial",
+                    flush=True,
+                )
+    rng = np.random.default_rng(0)
+    summary = []
+    for threads in args.threads:
+        times = {
+            s: [r["wall_per_trial"] for r in rows if r["system"] == s and r["threads"] == threads]
+            for s in TIMED
+        }
+        for system in TIMED[1:]:
+            summary.append(
+                {
+                    "threads": threads,
+                    "path": system,
+                    "ms_per_trial": 1e3 * float(np.median(times[system])),
+                    "nest_ms_per_trial": 1e3 * float(np.median(times["nest"])),
+                    "speedup_over_nest": float(np.median(times["nest"]) / np.median(times[system])),
+                    "speedup_95": _bootstrap_ratio(times["nest"], times[system], rng),
+                }
+            )
+    return {
+        "title": f"evidence accumulation, {args.batch} trials of 2,250 steps per measurement, "
+        f"{args.repeats} interleaved repeats, medians",
+        "command": "python benchmarks/nest_comparison.py --timing "
+        + " ".join(
+            f"--{k} {v}" for k, v in (("repeats", args.repeats), ("batch", args.batch), ("seed", args.seed))
+        ),
+        "rows": rows,
+        "summary": summary,
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timing", action="store_true", help="interleaved timing (see the docstring)")
+    parser.add_argument("--time-one", nargs=2, metavar=("SYSTEM", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", default="1,2", help="thread counts for --timing")
+    parser.add_argument("--out", default="results/perf/nest_comparison.json")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=1)
@@ -292,6 +399,28 @@ def main(argv=None) -> None:
         help="step locallearn's optimizer on NEST's schedule (see run_locallearn)",
     )
     args = parser.parse_args(argv)
+    if args.time_one:
+        import json
+
+        print(json.dumps(time_one(args.time_one[0], int(args.time_one[1]), args.seed, args.batch)))
+        return
+    if args.timing:
+        import json
+        from pathlib import Path
+
+        args.threads = [int(v) for v in args.threads.split(",")]
+        result = timing(args)
+        for row in result["summary"]:
+            low, high = row["speedup_95"]
+            print(
+                f"{row['threads']} thread(s): {row['path']:<18} {row['ms_per_trial']:8.1f} ms/trial, "
+                f"NEST {row['nest_ms_per_trial']:.1f} -> {row['speedup_over_nest']:.1f}x "
+                f"[{low:.1f}, {high:.1f}]"
+            )
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.out}")
+        return
     weights, trials, _ = shared_problem(args.seed, args.iterations * args.batch)
     ours = run_locallearn(weights, trials, args.batch, args.nest_schedule)
     try:

@@ -142,8 +142,23 @@ class SequenceResult:
 class OnlineLearner:
     """Runs sequences through ``net`` while ``rule`` and ``optimizer`` change its weights."""
 
-    def __init__(self, net, rule, optimizer, loss: str = "mse", update: str = "step", batch_size: int = 1):
+    def __init__(
+        self,
+        net,
+        rule,
+        optimizer,
+        loss: str = "mse",
+        update: str = "step",
+        batch_size: int = 1,
+        stepwise: bool = False,
+    ):
+        """``stepwise=True`` learns from every sequence step by step, traces advancing at each
+        step, even where a whole-sequence path exists (``update="trial"`` otherwise takes the
+        factored one): the online path, to time it or to check the two against each other."""
         _check_rule(rule)
+        if not isinstance(stepwise, bool):
+            raise ValueError(f"OnlineLearner.stepwise must be true or false, got {stepwise!r}")
+        self.stepwise = stepwise
         check_choice("OnlineLearner", "update", update, UPDATE_MODES)
         check_int("OnlineLearner", "batch_size", batch_size, minimum=1)
         self.net, self.rule, self.optimizer = net, rule, optimizer
@@ -200,7 +215,7 @@ class OnlineLearner:
             return False
         if not learn:
             return True
-        return self.rule.can_learn_sequence(self.net)
+        return not self.stepwise and self.rule.can_learn_sequence(self.net)
 
     def _apply(self) -> None:
         self.net.check_finite()  # weights written in place are caught before they are used

@@ -263,7 +263,7 @@ def test_whole_sequence_learning_equals_the_stepwise_sums(loss, n_adaptive, feed
 def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_updates():
     from locallearn.runner import _prepare
 
-    nets = [small_network(4), small_network(4)]
+    nets = [small_network(4), small_network(4), small_network(4)]
     learner = ll.OnlineLearner(
         nets[0],
         ll.rules.make("eprop", feedback="random"),
@@ -272,12 +272,22 @@ def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_upd
         update="trial",
         batch_size=2,
     )
+    online = ll.OnlineLearner(  # the same updates, learned step by step (the online path)
+        nets[2],
+        ll.rules.make("eprop", feedback="random"),
+        ll.Adam(lr=1e-2),
+        loss="mse",
+        update="trial",
+        batch_size=2,
+        stepwise=True,
+    )
     manual_rule = ll.rules.make("eprop", feedback="random")
     manual_rule.bind(nets[1])
     optimizer = ll.Adam(lr=1e-2)
     for seed in range(4):
         inputs, targets, mask = random_sequence(nets[0], seed=seed)
         learner.run_sequence(inputs, targets, mask)
+        online.run_sequence(inputs, targets, mask)
         x, t, loss, m = _prepare(nets[1], inputs, targets, "mse", mask)
         nets[1].reset_state()
         manual_rule.begin_sequence()
@@ -290,6 +300,10 @@ def test_per_trial_learner_uses_the_whole_sequence_path_and_matches_stepwise_upd
             manual_rule.zero_grad()
     for name in nets[0].params:
         np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(nets[2].params[name], nets[1].params[name])
+        assert not np.array_equal(nets[2].params[name], small_network(4).params[name])
+    with pytest.raises(ValueError, match="stepwise must be true or false"):
+        ll.OnlineLearner(nets[0], ll.rules.make("eprop"), ll.Adam(), stepwise="yes")
 
 
 @pytest.mark.parametrize("loss", ["mse", "ce"])
@@ -341,6 +355,10 @@ def test_run_batch_trains_like_consecutive_trials():
             assert result.loss == pytest.approx(expected.loss, rel=1e-10)
     for name in nets[0].params:
         np.testing.assert_allclose(nets[0].params[name], nets[1].params[name], rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(nets[2].params[name], nets[1].params[name])
+        assert not np.array_equal(nets[2].params[name], small_network(4).params[name])
+    with pytest.raises(ValueError, match="stepwise must be true or false"):
+        ll.OnlineLearner(nets[0], ll.rules.make("eprop"), ll.Adam(), stepwise="yes")
     assert learners[0].trials == 8 and learners[0].steps == learners[1].steps
     stepwise = ll.OnlineLearner(small_network(6), ll.rules.make("eprop"), ll.SGD(lr=1e-3), update="step")
     with pytest.raises(ValueError, match="update='trial'"):
