@@ -371,6 +371,14 @@ def _cmd_report(args) -> int:
         for name, draw in (("iqm.png", report.iqm_figure), ("curves.png", report.curves_figure)):
             if draw(summaries, folder / name):
                 print(f"wrote {folder / name}", file=sys.stderr)
+    if args.profile:
+        summaries = report.load(args.dirs)
+        figure = Path(args.profile)
+        zeros = report.random_policy_scores(summaries, figure.parent / "random-policy.json")
+        if report.profile_figure(summaries, figure, zeros, reference=args.reference):
+            print(f"wrote {figure} (random policy: {figure.parent / 'random-policy.json'})", file=sys.stderr)
+        else:
+            raise ConfigError(f"no environment under the folders has a completed {args.reference!r} lifetime")
     if args.out:
         from .io import write_text
 
@@ -551,6 +559,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FOLDER",
         help="also draw iqm.png (IQM per rule with 95 %% CIs, per environment) and curves.png "
         "(learning curves with 95 %% bands) of the lifetimes into FOLDER",
+    )
+    report.add_argument(
+        "--profile",
+        metavar="PNG",
+        help="draw performance profiles across the lifetimes' environments into PNG: scores "
+        "normalised to 0 = a uniform random policy (played once, kept in random-policy.json "
+        "beside PNG) and 1 = the reference rule's IQM",
+    )
+    report.add_argument(
+        "--reference",
+        default="reward-eprop:symmetric",
+        help="the rule label that is 1 on the profile's scale (default reward-eprop:symmetric)",
     )
     report.add_argument(
         "--readme",

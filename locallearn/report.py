@@ -24,7 +24,9 @@ the command that made it and its table are rendered as they are.
 ``--figures FOLDER`` also draws, for lifetimes, ``iqm.png`` (per environment, each rule's
 interquartile mean over seeds with its stratified-bootstrap 95 % interval, training window and
 frozen greedy side by side) and ``curves.png`` (learning curves, mean over seeds with the 95 %
-t-band of the mean).
+t-band of the mean). ``--profile FIGURE`` draws rliable's performance profiles across the
+environments, scores normalised between a uniform random policy (played on each environment once
+and kept in ``random-policy.json`` beside the figure) and the reference rule's IQM.
 """
 
 from __future__ import annotations
@@ -33,8 +35,16 @@ import csv
 import re
 from pathlib import Path
 
+import numpy as np
+
 from . import io
-from .stats import improvement_interval, stratified_bootstrap, summarize
+from .stats import (
+    improvement_interval,
+    interquartile_mean,
+    score_distribution_band,
+    stratified_bootstrap,
+    summarize,
+)
 
 README_BLOCK = re.compile(
     r"(<!-- report (?P<dirs>[^>]*?) -->\n)(?P<body>.*?)(<!-- end report -->)", re.DOTALL
@@ -289,6 +299,96 @@ def iqm_figure(summaries: list[dict], path: str | Path, reps: int = 10_000) -> b
         ax.set_title(task, fontsize=10)
         ax.grid(alpha=0.3, axis="x")
         ax.legend(fontsize=8)
+    io.save_figure(figure, path)
+    plt.close(figure)
+    return True
+
+
+def random_policy_scores(summaries: list[dict], path: str | Path, episodes: int = 100) -> dict[str, float]:
+    """Per environment of the lifetimes, a uniform random policy's mean figure over ``episodes``
+    games on the runs' own task configuration (seeded: the same file every time). ``path`` keeps
+    them: an environment already there with the same task, episodes and step cap is read, not
+    played again; the others are played and added."""
+    from .runs.lifetime import random_policy
+
+    path = Path(path)
+    known = io.read_json(path) if path.exists() else {}
+    settings: dict[str, dict] = {}
+    for summary in summaries:
+        if summary.get("kind") != "lifetime" or summary.get("status") != "completed":
+            continue
+        config = io.read_json(Path(summary["run_dir"]) / "config.json")
+        wanted = {
+            "task": config["task"],
+            "episodes": episodes,
+            "max_steps": config["training"]["eval_max_steps"],
+        }
+        previous = settings.setdefault(summary["task"], wanted)
+        if previous != wanted:
+            raise ValueError(
+                f"the {summary['task']} runs differ in task or step cap ({previous} vs {wanted}); "
+                "a random policy's figure needs one environment"
+            )
+    changed = False
+    for task, wanted in settings.items():
+        entry = known.get(task)
+        if entry is None or {key: entry.get(key) for key in wanted} != wanted:
+            played = random_policy(wanted["task"], episodes, wanted["max_steps"])
+            known[task] = {**wanted, **played, "seed": 0, "stream": "random_policy"}
+            changed = True
+    if changed:
+        io.write_json(path, known)
+    return {task: known[task]["metric"] for task in settings}
+
+
+def profile_figure(
+    summaries: list[dict],
+    path: str | Path,
+    zeros: dict[str, float],
+    reference: str = "reward-eprop:symmetric",
+    reps: int = 2_000,
+) -> bool:
+    """rliable's performance profiles across environments: each run's training-window figure
+    normalised to (score - random policy) / (IQM of ``reference`` - random policy), so that 0 is
+    random play and 1 the reference's typical score in every environment; per rule, the fraction
+    of runs above each threshold (averaged over the environments it ran in) with a 95 %
+    stratified-bootstrap band. Environments without a completed ``reference`` cell are left out
+    (named in the title). False if no environment has one."""
+    from .analysis import plt
+
+    by_task = _lifetime_scores(summaries)
+    tasks = [task for task, rules in by_task.items() if len(rules.get(reference, {}).get("window", [])) > 0]
+    if not tasks:
+        return False
+    normalised: dict[str, list] = {}
+    for task in tasks:
+        zero = zeros[task]
+        scale = interquartile_mean(by_task[task][reference]["window"]) - zero
+        if scale <= 0:
+            raise ValueError(f"{reference} does not beat a random policy on {task}: no scale to normalise by")
+        for label, scores in by_task[task].items():
+            if scores["window"]:
+                normalised.setdefault(label, []).append((np.asarray(scores["window"]) - zero) / scale)
+    taus = np.linspace(0.0, 2.0, 201)
+    figure, ax = plt.subplots(figsize=(7.2, 4.4))
+    for index, (label, per_task) in enumerate(normalised.items()):
+        profile, low, high = score_distribution_band(per_task, taus, reps=reps)
+        line = "-" if len(per_task) == len(tasks) else "--"
+        ax.plot(taus, profile, line, color=f"C{index % 10}", label=f"{label} ({len(per_task)} env.)")
+        ax.fill_between(taus, low, high, color=f"C{index % 10}", alpha=0.15)
+    left_out = sorted(set(by_task) - set(tasks))
+    ax.set_xlabel(f"normalised score τ (0 = random policy, 1 = IQM of {reference})")
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.set_title(
+        "performance profiles over "
+        + ", ".join(tasks)
+        + (f" (without {', '.join(left_out)}: no {reference} cell)" if left_out else ""),
+        fontsize=9,
+    )
+    ax.axvline(1.0, color="k", lw=0.6, alpha=0.5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     io.save_figure(figure, path)
     plt.close(figure)
     return True

@@ -14,6 +14,9 @@
   over tasks. Computed here because rliable 1.2's bootstrap cannot be seeded with the arch
   releases that install today (arch 7 ignores its generator argument, arch 8 rejects it), so its
   intervals would not regenerate; the point estimates are tested against rliable's.
+* :func:`score_distribution`, :func:`score_distribution_band` — rliable's performance profile
+  (the run-score distribution): for each threshold tau, the fraction of runs scoring above tau,
+  averaged over tasks, with a band from the same stratified bootstrap.
 
 With one value there is no spread: std and the interval are NaN, and the text says n=1.
 """
@@ -217,3 +220,36 @@ def improvement_interval(
         draws[rep] = probability_of_improvement(xs, ys)
     low, high = np.percentile(draws, [50 * (1 - confidence), 50 * (1 + confidence)])
     return probability_of_improvement(x, y), float(low), float(high)
+
+
+def _per_task(scores) -> list[np.ndarray]:
+    """A (runs, tasks) matrix, or one sequence of run scores per task (tasks may differ in runs)."""
+    if isinstance(scores, np.ndarray):
+        return list(_matrix(scores).T)
+    tasks = [np.asarray(task, dtype=np.float64).ravel() for task in scores]
+    if not tasks or any(task.size == 0 for task in tasks):
+        raise ValueError("a score distribution needs at least one run in every task")
+    if not all(np.all(np.isfinite(task)) for task in tasks):
+        raise ValueError("statistics need finite values; got NaN or inf")
+    return tasks
+
+
+def score_distribution(scores, taus) -> np.ndarray:
+    """The fraction of runs scoring above each ``tau``, averaged over tasks (rliable's
+    ``score_distributions`` for a matrix; a task with fewer runs weighs as much as the others)."""
+    taus = np.asarray(taus, dtype=np.float64)
+    return np.mean([np.mean(task[:, None] > taus[None, :], axis=0) for task in _per_task(scores)], axis=0)
+
+
+def score_distribution_band(
+    scores, taus, confidence: float = 0.95, reps: int = 2_000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(profile, low, high) per tau: :func:`score_distribution` with a percentile band from
+    resampling runs with replacement within each task."""
+    tasks = _per_task(scores)
+    rng = np.random.default_rng(seed)
+    draws = np.empty((reps, np.size(taus)))
+    for rep in range(reps):
+        draws[rep] = score_distribution([task[rng.integers(0, task.size, task.size)] for task in tasks], taus)
+    low, high = np.percentile(draws, [50 * (1 - confidence), 50 * (1 + confidence)], axis=0)
+    return score_distribution(tasks, taus), low, high

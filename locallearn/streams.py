@@ -33,6 +33,7 @@ STREAMS: dict[str, int] = {
     "timing_trials": 0x7177,  # fresh trials of a spike-timing perturbation test
     "timing_jitter": 0x7178,  # the jitter applied to them
     "probe_trials": 0x960BE,  # the fixed fresh trials a supervised run's recording probes
+    "random_policy": 0x4A4D,  # a uniform random policy's games (the zero of normalised scores)
 }
 
 # Environment seeds of evaluations are drawn from [EVALUATION_SEED_LOW, 2**63): a training run's

@@ -15,7 +15,8 @@ from conftest import small_network
 import locallearn as ll
 from locallearn import io, report, streams, sweep
 from locallearn.cli import main
-from locallearn.runs import CheckpointError, RunDirectoryError, checkpoint, execute, play, resolve
+from locallearn.config import ConfigError
+from locallearn.runs import CheckpointError, RunDirectoryError, checkpoint, execute, lifetime, play, resolve
 
 TINY = {
     "task": {"name": "evidence", "n_cues": 1, "seq_len": 360},
@@ -553,6 +554,29 @@ def test_report_draws_iqm_and_curve_figures_and_aggregate_readme_blocks(tmp_path
     (tmp_path / "README.md").write_text("x\n<!-- report --aggregate s -->\nold\n<!-- end report -->\n")
     assert report.update_readme(tmp_path / "README.md") == 1
     assert report.readme_blocks((tmp_path / "README.md").read_text()) == [(["--aggregate", "s"], body)]
+
+
+def test_performance_profiles_normalise_between_a_random_policy_and_the_reference(tmp_path, monkeypatch):
+    life = {"training": {"steps": 300, "eval_episodes": 1}}
+    cells = sweep.cells([("reward-eprop", "symmetric"), ("rstdp", None)], ["catch"], [0, 1], life)
+    sweep.run_sweep(cells, tmp_path / "s", workers=1)
+    summaries = report.load([tmp_path / "s"])
+    store = tmp_path / "figs" / "random-policy.json"
+    zeros = report.random_policy_scores(summaries, store, episodes=20)
+    played = io.read_json(store)["catch"]
+    assert zeros == {"catch": played["metric"]} and played["n"] == 20 and played["task"] == {"name": "catch"}
+    assert 0.0 <= played["metric"] <= 0.5  # a uniform policy catches a falling ball now and then
+    # kept: asked again, the file answers without a game being played
+    monkeypatch.setattr("locallearn.runs.lifetime.random_policy", lambda *a, **k: pytest.fail("replayed"))
+    assert report.random_policy_scores(summaries, store, episodes=20) == zeros
+    monkeypatch.undo()
+    figure = tmp_path / "figs" / "profile.png"
+    assert main(["report", str(tmp_path / "s"), "--profile", str(figure)]) == 0
+    assert figure.stat().st_size > 1000
+    assert not report.profile_figure(summaries, tmp_path / "none.png", zeros, reference="stream-ac")
+    assert main(["report", str(tmp_path / "s"), "--profile", str(figure), "--reference", "x"]) == 2
+    with pytest.raises(ConfigError, match="at least one episode"):
+        lifetime.random_policy({"name": "catch"}, 0, 100)
 
 
 def test_aggregates_compare_with_readout_only_feedback_as_a_baseline():

@@ -201,6 +201,31 @@ def play_episodes(
     return {"returns": returns, "metrics": metrics, "truncated": truncations}
 
 
+def random_policy(task: dict, episodes: int, max_steps: int, seed: int = 0) -> dict:
+    """A uniform random policy's figures over ``episodes`` games of ``task`` (each on its own
+    environment seed, from the stream ``random_policy``): the zero of normalised scores."""
+    if episodes < 1:
+        raise ConfigError(f"random_policy needs at least one episode, got {episodes}")
+    env = framework.build_task(task)
+    rng = streams.generator(seed, "random_policy")
+    returns, metrics, truncations = [], [], 0
+    for _ in range(episodes):
+        env.reset(seed=int(rng.integers(streams.EVALUATION_SEED_LOW, 2**63 - 1)))
+        total, steps, info, done = 0.0, 0, {}, False
+        while not done:
+            _, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
+            total += float(reward)
+            steps += 1
+            if steps >= max_steps and not (terminated or truncated):
+                truncated = True
+                truncations += 1
+            done = terminated or truncated
+        returns.append(total)
+        metrics.append(float(env.episode_metric(total, info)))
+    env.close()
+    return _figures({"returns": returns, "metrics": metrics, "truncated": truncations})
+
+
 def _figures(result: dict) -> dict:
     metric = stats.summarize(result["metrics"])
     returns = stats.summarize(result["returns"])
