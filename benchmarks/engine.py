@@ -5,10 +5,14 @@ Poisson at 40 Hz, prints steps/s of
 
 * forward      — network step only (synaptic input, neurons, readout);
 * e-prop acc.  — forward + trace engine + learning signal x eligibility accumulation;
+* lazy acc.    — the same with ``lazy_decay`` (rows with psi = 0 deferred, settled once per
+  200-step sequence as a per-trial update would read them); the fraction of rows that were
+  silent is printed beside it;
 * e-prop online— OnlineLearner.run_sequence with per-step SGD (folded into the trace sweep:
   the weights are the accumulator), MSE error at every step;
 
-for the numba backend and the numpy twins, and the ratios numba/numpy and online/forward.
+for the numba backend and the numpy twins, the ratios numba/numpy, and how many forward steps
+one e-prop step costs (forward/acc., forward/lazy, forward/online).
 
     python benchmarks/engine.py [--seconds 1.5] [--sizes 40x100 100x256 100x1024]
 """
@@ -67,6 +71,21 @@ def measure(n_in: int, n_rec: int, backend: str, seconds: float) -> dict:
     results["accumulate"] = _time(accumulate, inputs, seconds)
 
     net = _network(n_in, n_rec, backend)
+    lazy = ll.rules.make("eprop", feedback="random", lazy_decay=True)
+    lazy.bind(net)
+    silent = []
+
+    def accumulate_lazily(x):
+        y = net.step(x)
+        lazy.step(net, y - targets)
+        silent.append(np.count_nonzero(net.layers[-1].state.psi == 0))
+        if len(silent) % len(inputs) == 0:
+            lazy.gradients()  # settled once per sequence, where a per-trial update reads them
+
+    results["lazy"] = _time(accumulate_lazily, inputs, seconds)
+    results["silent"] = float(np.mean(silent)) / n_rec
+
+    net = _network(n_in, n_rec, backend)
     learner = ll.OnlineLearner(net, ll.rules.make("eprop", feedback="random"), ll.SGD(lr=1e-5), update="step")
     sequence_targets = np.zeros((len(inputs), 2), np.float32)
     learner.run_sequence(inputs[:20], sequence_targets[:20])  # warm-up
@@ -85,8 +104,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     print(f"steps/s, float32, 50% ALIF; {args.seconds:.1f} s per cell")
     header = (
-        f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} "
-        f"{'e-prop online':>14} {'online/fwd':>11}"
+        f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} {'lazy acc.':>10} "
+        f"{'silent':>7} {'e-prop online':>14} {'fwd/acc':>8} {'fwd/lazy':>9} {'fwd/online':>11}"
     )
     print(header)
     speedups = []
@@ -95,15 +114,18 @@ def main(argv=None) -> None:
         rows = {b: measure(n_in, n_rec, b, args.seconds) for b in ("numba", "numpy")}
         for backend, r in rows.items():
             print(
-                f"{size:>13} {backend:>7} {r['forward']:>10.0f} {r['accumulate']:>12.0f} "
-                f"{r['online']:>14.0f} {r['forward'] / r['online']:>10.1f}x"
+                f"{size:>13} {backend:>7} {r['forward']:>10.0f} {r['accumulate']:>12.0f} {r['lazy']:>10.0f} "
+                f"{r['silent']:>7.0%} {r['online']:>14.0f} {r['forward'] / r['accumulate']:>7.1f}x "
+                f"{r['forward'] / r['lazy']:>8.1f}x {r['forward'] / r['online']:>10.1f}x"
             )
-        speedups.append((size, {k: rows["numba"][k] / rows["numpy"][k] for k in rows["numba"]}))
+        speedups.append(
+            (size, {k: rows["numba"][k] / rows["numpy"][k] for k in rows["numba"] if k != "silent"})
+        )
     print("\nnumba / numpy speed-up")
     for size, s in speedups:
         print(
             f"{size:>13}  forward {s['forward']:.1f}x  e-prop acc. {s['accumulate']:.1f}x  "
-            f"e-prop online {s['online']:.1f}x"
+            f"lazy acc. {s['lazy']:.1f}x  e-prop online {s['online']:.1f}x"
         )
 
 

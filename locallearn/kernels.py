@@ -270,6 +270,48 @@ def eligibility_step_numpy(
         accum += update
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _eligibility_row(
+    j, pre_trace, psi_j, beta, n_lif, rho, filter_decay, eps_a, filtered, signal_j, reg_j, accum, accum_decay
+):
+    """Row ``j`` of :func:`eligibility_step` after the presynaptic update (the diagonal is the
+    caller's to keep). Inlined where it is called, so every sweep compiles the same loops."""
+    n_pre = pre_trace.shape[0]
+    fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
+    filtered_j = filtered[j]
+    accum_j = accum[j]
+    # branch-free inner loops (LIF and ALIF rows have their own) so that LLVM vectorises them
+    if j < n_lif:
+        if fold:
+            for i in range(n_pre):
+                e = psi_j * pre_trace[i]
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        else:
+            for i in range(n_pre):
+                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
+    else:
+        beta_j = beta[j]
+        decay_a = rho - psi_j * beta_j
+        eps_j = eps_a[j - n_lif]
+        if fold:
+            for i in range(n_pre):
+                p = pre_trace[i]
+                ea = eps_j[i]
+                e = psi_j * (p - beta_j * ea)
+                eps_j[i] = psi_j * p + decay_a * ea
+                eb = filter_decay * filtered_j[i] + e
+                filtered_j[i] = eb
+                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
+        else:
+            for i in range(n_pre):
+                p = pre_trace[i]
+                ea = eps_j[i]
+                eps_j[i] = psi_j * p + decay_a * ea
+                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
+
+
 @numba.njit(cache=True, nogil=True)
 def _eligibility_rows(
     start,
@@ -297,11 +339,6 @@ def _eligibility_rows(
     ~0.1 us each, twice the row's arithmetic at 100 x 100."""
     n_pre = pre_trace.shape[0]
     for j in range(start, stop):
-        psi_j = psi[j]
-        signal_j = learning_signal[j]
-        reg_j = reg_signal[j]
-        fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
-        filtered_j = filtered[j]
         accum_j = accum[j]
         kept = accum_j[j] if skip_diagonal else accum_j[0]
         if learn:  # the row's weights move while its accumulator row is in cache
@@ -311,36 +348,104 @@ def _eligibility_rows(
                 weights_j[i] += weight_step * accum_j[i]
             if skip_diagonal:
                 weights_j[j] = kept_weight
-        # branch-free inner loops (LIF and ALIF rows have their own) so that LLVM vectorises them
-        if j < n_lif:
-            if fold:
-                for i in range(n_pre):
-                    e = psi_j * pre_trace[i]
-                    eb = filter_decay * filtered_j[i] + e
-                    filtered_j[i] = eb
-                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-            else:
-                for i in range(n_pre):
-                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
-        else:
-            beta_j = beta[j]
-            decay_a = rho - psi_j * beta_j
-            eps_j = eps_a[j - n_lif]
-            if fold:
-                for i in range(n_pre):
-                    p = pre_trace[i]
-                    ea = eps_j[i]
-                    e = psi_j * (p - beta_j * ea)
-                    eps_j[i] = psi_j * p + decay_a * ea
-                    eb = filter_decay * filtered_j[i] + e
-                    filtered_j[i] = eb
-                    accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-            else:
-                for i in range(n_pre):
-                    p = pre_trace[i]
-                    ea = eps_j[i]
-                    eps_j[i] = psi_j * p + decay_a * ea
-                    filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
+        _eligibility_row(
+            j,
+            pre_trace,
+            psi[j],
+            beta,
+            n_lif,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            learning_signal[j],
+            reg_signal[j],
+            accum,
+            accum_decay,
+        )
+        if skip_diagonal:
+            accum_j[j] = kept
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _settle_row(
+    j, n_lif, eps_a, filtered, accum, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
+):
+    """Apply row ``j``'s deferred decay (see :func:`lazy_eligibility_step`) and clear it."""
+    s, a, c = scale_filtered[j], scale_accum[j], pending[j]
+    if s != 1 or a != 1 or c != 0:
+        filtered_j = filtered[j]
+        accum_j = accum[j]
+        kept = accum_j[j] if skip_diagonal else accum_j[0]
+        for i in range(filtered_j.shape[0]):
+            stored = filtered_j[i]
+            accum_j[i] = a * accum_j[i] + c * stored
+            filtered_j[i] = s * stored
+        if skip_diagonal:
+            accum_j[j] = kept
+    if j >= n_lif and scale_adapt[j] != 1:
+        eps_j = eps_a[j - n_lif]
+        r = scale_adapt[j]
+        for i in range(eps_j.shape[0]):
+            eps_j[i] = r * eps_j[i]
+    scale_filtered[j] = 1.0
+    scale_adapt[j] = 1.0
+    scale_accum[j] = 1.0
+    pending[j] = 0.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _lazy_rows(
+    start,
+    stop,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+    scale_filtered,
+    scale_adapt,
+    scale_accum,
+    pending,
+):
+    """Rows ``start:stop`` of :func:`lazy_eligibility_step`."""
+    for j in range(start, stop):
+        psi_j = psi[j]
+        if psi_j == 0:  # e = 0: the row's traces only decay; O(1) instead of O(n_pre)
+            scale_filtered[j] *= filter_decay
+            if j >= n_lif:
+                scale_adapt[j] *= rho
+            pending[j] = accum_decay * pending[j] + learning_signal[j] * scale_filtered[j]
+            scale_accum[j] *= accum_decay
+            continue
+        _settle_row(
+            j, n_lif, eps_a, filtered, accum, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
+        )
+        accum_j = accum[j]
+        kept = accum_j[j] if skip_diagonal else accum_j[0]
+        _eligibility_row(
+            j,
+            pre_trace,
+            psi_j,
+            beta,
+            n_lif,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            learning_signal[j],
+            reg_signal[j],
+            accum,
+            accum_decay,
+        )
         if skip_diagonal:
             accum_j[j] = kept
 
@@ -586,6 +691,215 @@ def learn_eligibility_step_parallel(
             weights,
             weight_step,
             True,
+        )
+
+
+def lazy_eligibility_step_numpy(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+    scale_filtered,
+    scale_adapt,
+    scale_accum,
+    pending,
+):
+    """:func:`eligibility_step_numpy` with the decay of silent rows deferred.
+
+    Where psi_j = 0 the row's eligibility is 0, so its traces only decay and its accumulator only
+    gathers the decaying filtered trace::
+
+        ebar_j <- kappa ebar_j,   eps_a,j <- rho eps_a,j,   accum_j <- d accum_j + L_j ebar_j
+
+    Such a row is not swept: per-row factors (float64) keep what the sweep would have done, so
+    that ``true ebar_j = scale_filtered_j * ebar_j``, ``true eps_a,j = scale_adapt_j * eps_a,j``
+    and ``true accum_j = scale_accum_j * accum_j + pending_j * ebar_j`` (stored arrays on the
+    right), updated in O(1) per step::
+
+        scale_filtered_j *= kappa,  scale_adapt_j *= rho,
+        pending_j = d pending_j + L_j scale_filtered_j,  scale_accum_j *= d
+
+    A row that becomes active is settled (the factors applied, then reset to 1, 1, 1, 0) before
+    its ordinary step; :func:`settle_rows` settles every row before anyone reads the arrays.
+    Equal to the eager step to rounding (the factors are products where the sweep multiplies
+    step by step). In networks that fire sparsely most rows are silent at most steps (about
+    70 % on evidence accumulation), which is the point.
+    """
+    silent = psi == 0
+    rows = np.flatnonzero(silent)
+    kept = (filtered[rows].copy(), eps_a[rows[rows >= n_lif] - n_lif].copy(), accum[rows].copy())
+    settle_rows_numpy(
+        eps_a,
+        filtered,
+        accum,
+        n_lif,
+        skip_diagonal,
+        np.where(silent, 1.0, scale_filtered),
+        np.where(silent, 1.0, scale_adapt),
+        np.where(silent, 1.0, scale_accum),
+        np.where(silent, 0.0, pending),
+    )
+    active = ~silent
+    scale_filtered[active], scale_adapt[active], scale_accum[active], pending[active] = 1.0, 1.0, 1.0, 0.0
+    eligibility_step_numpy(
+        pre,
+        pre_trace,
+        psi,
+        beta,
+        n_lif,
+        alpha,
+        rho,
+        filter_decay,
+        eps_a,
+        filtered,
+        learning_signal,
+        reg_signal,
+        accum,
+        accum_decay,
+        skip_diagonal,
+    )
+    # the silent rows go back to what they were; their step lives in the factors
+    filtered[rows], eps_a[rows[rows >= n_lif] - n_lif], accum[rows] = kept
+    scale_filtered[silent] *= filter_decay
+    adaptive = silent & (np.arange(psi.shape[0]) >= n_lif)
+    scale_adapt[adaptive] *= rho
+    pending[silent] = accum_decay * pending[silent] + learning_signal[silent] * scale_filtered[silent]
+    scale_accum[silent] *= accum_decay
+
+
+@_jit
+def lazy_eligibility_step(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+    scale_filtered,
+    scale_adapt,
+    scale_accum,
+    pending,
+):
+    """Compiled twin of :func:`lazy_eligibility_step_numpy`: active rows are swept as in
+    :func:`eligibility_step` (the same inlined row), silent ones cost a few scalar operations."""
+    _presynaptic_step(pre, pre_trace, alpha)
+    _lazy_rows(
+        0,
+        psi.shape[0],
+        pre_trace,
+        psi,
+        beta,
+        n_lif,
+        rho,
+        filter_decay,
+        eps_a,
+        filtered,
+        learning_signal,
+        reg_signal,
+        accum,
+        accum_decay,
+        skip_diagonal,
+        scale_filtered,
+        scale_adapt,
+        scale_accum,
+        pending,
+    )
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def lazy_eligibility_step_parallel(
+    pre,
+    pre_trace,
+    psi,
+    beta,
+    n_lif,
+    alpha,
+    rho,
+    filter_decay,
+    eps_a,
+    filtered,
+    learning_signal,
+    reg_signal,
+    accum,
+    accum_decay,
+    skip_diagonal,
+    scale_filtered,
+    scale_adapt,
+    scale_accum,
+    pending,
+):
+    """:func:`lazy_eligibility_step` with blocks of rows split over threads (bit-identical)."""
+    _presynaptic_step(pre, pre_trace, alpha)
+    n_post = psi.shape[0]
+    for block in numba.prange((n_post + _ROW_BLOCK - 1) // _ROW_BLOCK):
+        _lazy_rows(
+            block * _ROW_BLOCK,
+            min(n_post, (block + 1) * _ROW_BLOCK),
+            pre_trace,
+            psi,
+            beta,
+            n_lif,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            learning_signal,
+            reg_signal,
+            accum,
+            accum_decay,
+            skip_diagonal,
+            scale_filtered,
+            scale_adapt,
+            scale_accum,
+            pending,
+        )
+
+
+def settle_rows_numpy(
+    eps_a, filtered, accum, n_lif, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
+):
+    """Apply every row's deferred decay (:func:`lazy_eligibility_step_numpy`) and clear the
+    factors: afterwards the arrays hold the eager step's values (to rounding)."""
+    diagonal = np.diagonal(accum).copy() if skip_diagonal else None
+    accum[...] = (scale_accum[:, None] * accum + pending[:, None] * filtered).astype(accum.dtype)
+    filtered[...] = (scale_filtered[:, None] * filtered).astype(filtered.dtype)
+    if skip_diagonal:
+        np.fill_diagonal(accum, diagonal)
+    eps_a[...] = (scale_adapt[n_lif:, None] * eps_a).astype(eps_a.dtype)
+    scale_filtered.fill(1.0)
+    scale_adapt.fill(1.0)
+    scale_accum.fill(1.0)
+    pending.fill(0.0)
+
+
+@_jit
+def settle_rows(
+    eps_a, filtered, accum, n_lif, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
+):
+    """Compiled twin of :func:`settle_rows_numpy`."""
+    for j in range(filtered.shape[0]):
+        _settle_row(
+            j, n_lif, eps_a, filtered, accum, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
         )
 
 
@@ -915,6 +1229,12 @@ KERNELS = {
         "numba": learn_eligibility_step_parallel,
         "numpy": learn_eligibility_step_numpy,
     },
+    "lazy_eligibility_step": {"numba": lazy_eligibility_step, "numpy": lazy_eligibility_step_numpy},
+    "lazy_eligibility_step_parallel": {
+        "numba": lazy_eligibility_step_parallel,
+        "numpy": lazy_eligibility_step_numpy,
+    },
+    "settle_rows": {"numba": settle_rows, "numpy": settle_rows_numpy},
     "present_steps": {"numba": present_steps, "numpy": present_steps_numpy},
     "simulate_steps": {"numba": simulate_steps, "numpy": simulate_steps_numpy},
     "exponential_filter": {"numba": exponential_filter, "numpy": exponential_filter_numpy},

@@ -31,52 +31,76 @@ from .network import SpikingLayer
 PARALLEL_MIN_SYNAPSES = 65_536
 
 
-def _sweep_kernel(projection) -> str:
+def _sweep_kernel(projection, prefix: str = "") -> str:
     import numba
 
     synapses = projection.filtered.size
     if synapses >= PARALLEL_MIN_SYNAPSES and numba.get_num_threads() > 1:
-        return "eligibility_step_parallel"
-    return "eligibility_step"
+        return prefix + "eligibility_step_parallel"
+    return prefix + "eligibility_step"
 
 
 class ProjectionTraces:
     """Trace state of one weight matrix of shape (n_post, n_pre)."""
 
-    def __init__(self, n_post: int, n_pre: int, n_adaptive: int, dtype, recurrent: bool):
+    def __init__(self, n_post: int, n_pre: int, n_adaptive: int, dtype, recurrent: bool, lazy: bool = False):
         self.recurrent = recurrent
         self.presynaptic_trace = np.zeros(n_pre, dtype)
         self.eps_a = np.zeros((n_adaptive, n_pre), dtype)
         self.filtered = np.zeros((n_post, n_pre), dtype)
+        # lazy decay: per-row factors of the deferred decay of silent rows
+        # (kernels.lazy_eligibility_step; float64 so that long silences keep their precision)
+        self.factors = (
+            tuple(np.full(n_post, fill, np.float64) for fill in (1.0, 1.0, 1.0, 0.0)) if lazy else ()
+        )
 
     def reset(self) -> None:
         self.presynaptic_trace.fill(0)
         self.eps_a.fill(0)
         self.filtered.fill(0)
+        for factor, fill in zip(self.factors, (1.0, 1.0, 1.0, 0.0)):
+            factor.fill(fill)
 
     @property
     def nbytes(self) -> int:
-        return self.presynaptic_trace.nbytes + self.eps_a.nbytes + self.filtered.nbytes
+        arrays = (self.presynaptic_trace, self.eps_a, self.filtered, *self.factors)
+        return sum(array.nbytes for array in arrays)
 
 
 class EligibilityTraces:
     """Eligibility state of one :class:`SpikingLayer` (its ``w_in`` and ``w_rec`` projections).
 
     ``filter_decay`` is the decay of the filtered trace (kappa for e-prop, 0 for none).
+
+    ``lazy=True`` defers the decay of silent rows (psi_j = 0: the row's eligibility is zero and
+    its traces only decay; ``kernels.lazy_eligibility_step``), so a step sweeps only the active
+    rows. The arrays then hold their values only after :meth:`settle`, which every reader must
+    call first (:meth:`reset` and an eager :meth:`step` do it themselves). Equal to the eager
+    engine to rounding.
     """
 
-    def __init__(self, layer: SpikingLayer, filter_decay: float):
+    def __init__(self, layer: SpikingLayer, filter_decay: float, lazy: bool = False):
+        if not isinstance(lazy, bool):
+            raise ValueError(f"EligibilityTraces.lazy must be true or false, got {lazy!r}")
         self.layer = layer
         self.dtype = layer.dtype
         self.filter_decay = self.dtype.type(filter_decay)
+        self.lazy = lazy
         self.projections = {
-            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False)
+            "w_in": ProjectionTraces(layer.n, layer.n_in, layer.n_adaptive, self.dtype, False, lazy)
         }
         if layer.recurrent:
-            self.projections["w_rec"] = ProjectionTraces(layer.n, layer.n, layer.n_adaptive, self.dtype, True)
+            self.projections["w_rec"] = ProjectionTraces(
+                layer.n, layer.n, layer.n_adaptive, self.dtype, True, lazy
+            )
         self._kernels = {
             kind: kernel(_sweep_kernel(p), layer.backend) for kind, p in self.projections.items()
         }
+        self._lazy_kernels = {
+            kind: kernel(_sweep_kernel(p, "lazy_"), layer.backend) for kind, p in self.projections.items()
+        }
+        self._settle_kernel = kernel("settle_rows", layer.backend)
+        self._deferred = None  # the accumulators that hold deferred contributions, if any
         self._learn_kernels = {
             kind: kernel("learn_" + _sweep_kernel(p), layer.backend) for kind, p in self.projections.items()
         }
@@ -110,8 +134,23 @@ class EligibilityTraces:
         self._present_kernel = kernel("present_steps", layer.backend)
 
     def reset(self) -> None:
+        """Zero the traces (what a lazy engine deferred is settled into its accumulators first:
+        it belongs to them)."""
+        self.settle()
         for projection in self.projections.values():
             projection.reset()
+
+    def settle(self) -> None:
+        """Apply the deferred decay of a lazy engine to the traces and to the accumulators of
+        its last steps, so that both hold the eager engine's values (no-op when eager)."""
+        accum, self._deferred = self._deferred, None
+        if accum is None:
+            return
+        for kind, name, _, fixed, recurrent in self._sweeps:
+            projection = self.projections[kind]
+            self._settle_kernel(
+                projection.eps_a, projection.filtered, accum[name], fixed[4], recurrent, *projection.factors
+            )
 
     @property
     def nbytes(self) -> int:
@@ -124,6 +163,7 @@ class EligibilityTraces:
         accum: dict[str, np.ndarray],
         accum_decay: float = 1.0,
         weight_step: float | None = None,
+        eager: bool = False,
     ) -> None:
         """Advance the traces to the layer's current step and fold in the signals.
 
@@ -133,9 +173,27 @@ class EligibilityTraces:
         With ``weight_step`` the layer's weights first move by ``weight_step * accum`` (the
         accumulator as it was; recurrent diagonals untouched) in the same sweep: a rule whose
         update of the old accumulator falls on the step its new signal arrives saves a pass over
-        the synapses.
+        the synapses. A lazy engine steps lazily unless ``weight_step`` is given or ``eager``
+        (the accumulator is then read at once: a rule folding its update into the weights).
         """
         decay = self.dtype.type(accum_decay)
+        if self.lazy and weight_step is None and not eager:
+            if self._deferred is not None and self._deferred is not accum:
+                self.settle()  # another accumulator: the deferred part belongs to the old one
+            self._deferred = accum
+            for kind, name, _, fixed, recurrent in self._sweeps:
+                self._lazy_kernels[kind](
+                    *fixed,
+                    learning_signal,
+                    reg_signal,
+                    accum[name],
+                    decay,
+                    recurrent,
+                    *self.projections[kind].factors,
+                )
+            return
+        if self._deferred is not None:
+            self.settle()
         if weight_step is None:
             for kind, name, _, fixed, recurrent in self._sweeps:
                 self._kernels[kind](*fixed, learning_signal, reg_signal, accum[name], decay, recurrent)

@@ -29,6 +29,11 @@ exponential running average of neuron j's rate in kHz (spikes per ms) with time 
 ``tau_rate`` ms, started at ``f_target``; the per-step contribution is
 ``c_reg (fbar_j - f_target / 1000) e_ji^t``. The reference code sums the same term over a trial
 and divides by its length, so its ``reg`` corresponds to ``c_reg = reg / T``.
+
+``lazy_decay=True`` lets the trace engine defer the decay of rows whose pseudo-derivative is 0
+(their eligibility is 0 and their traces only decay; ``EligibilityTraces(lazy=True)``): the same
+gradients to rounding, a sweep over the active rows only. It pays when the gradients are read
+once per trial (``update = "trial"``); updated every step they are settled every step.
 """
 
 from __future__ import annotations
@@ -61,9 +66,12 @@ class EProp(SupervisedRule):
         c_reg: float = 0.0,
         f_target: float = 10.0,
         tau_rate: float = 1000.0,
+        lazy_decay: bool = False,
         seed: int | None = None,
     ):
         check_positive("EProp", "c_reg", c_reg, allow_zero=True)
+        if not isinstance(lazy_decay, bool):
+            raise ValueError(f"EProp.lazy_decay must be true or false, got {lazy_decay!r}")
         check_positive("EProp", "f_target", f_target, allow_zero=True)
         check_positive("EProp", "tau_rate", tau_rate)
         self.feedbacks, self._feedback_factory = feedback_registry.pathways(
@@ -71,6 +79,7 @@ class EProp(SupervisedRule):
         )
         self.feedback = self.feedbacks[-1]  # the readout's pathway
         self.c_reg, self.f_target, self.tau_rate = c_reg, f_target, tau_rate
+        self.lazy_decay = lazy_decay
         self.seed = seed
         self.net = None
         self._direct_lr = None
@@ -85,7 +94,9 @@ class EProp(SupervisedRule):
         self.net = net
         self.layer = net.layers[-1]
         t = net.dtype.type
-        self.traces_per_layer = [EligibilityTraces(layer, filter_decay=net.kappa) for layer in net.layers]
+        self.traces_per_layer = [
+            EligibilityTraces(layer, filter_decay=net.kappa, lazy=self.lazy_decay) for layer in net.layers
+        ]
         self.traces = self.traces_per_layer[-1]
         self.grads = {name: np.zeros_like(value) for name, value in net.params.items()}
         self.readout_trace = np.zeros(net.n_rec, net.dtype)
@@ -151,7 +162,7 @@ class EProp(SupervisedRule):
                 reg_signal *= self._c_reg
                 if direct is not None:
                     reg_signal = scale * reg_signal
-            traces.step(signals[index], reg_signal, target)
+            traces.step(signals[index], reg_signal, target, eager=direct is not None)
         self.readout_trace *= net.kappa
         self.readout_trace += z
         self.bias_trace = net.kappa * self.bias_trace + 1
@@ -212,10 +223,17 @@ class EProp(SupervisedRule):
         self.grads["w_out"] += error.reshape(-1, error.shape[-1]).T @ filtered_z.reshape(-1, z.shape[-1])
         self.grads["b_out"] += np.einsum("btk,t->k", error, bias[:, 0])
 
+    def _settle(self) -> None:
+        """With ``lazy_decay``, bring the gradient buffers up to date before they are read."""
+        for traces in self.traces_per_layer:
+            traces.settle()
+
     def gradients(self) -> dict[str, np.ndarray]:
+        self._settle()
         return self.grads
 
     def zero_grad(self) -> None:
+        self._settle()
         for value in self.grads.values():
             value.fill(0)
 
@@ -231,6 +249,7 @@ class EProp(SupervisedRule):
     def state_dict(self) -> dict:
         """What must survive a checkpoint between trials: rate estimates, gradient buffers and
         every feedback pathway's own state."""
+        self._settle()
         state = {f"grads/{k}": v.copy() for k, v in self.grads.items()}
         for index, feedback in enumerate(self.feedbacks):
             rate_key, prefix = self._keys(index)

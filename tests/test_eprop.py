@@ -332,6 +332,38 @@ def test_batched_learning_equals_the_sum_of_single_sequences(loss):
         np.testing.assert_allclose(record["y"][b], single_record["y"], rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_rec", [(8,), (6, 6)])
+@pytest.mark.parametrize("c_reg", [0.0, 0.5])
+def test_lazy_decay_learns_what_the_eager_engine_learns(n_rec, c_reg):
+    """e-prop with ``lazy_decay`` (silent rows' decay deferred) against the eager engine, stepwise
+    over four trials with a per-trial Adam update: the same weights to rounding, while most rows
+    were in fact deferred at most steps."""
+    nets = [small_network(5, n_rec=n_rec, n_adaptive=3) for _ in range(2)]
+    learners = [
+        ll.OnlineLearner(
+            net,
+            ll.rules.make("eprop", feedback="random", c_reg=c_reg, lazy_decay=lazy),
+            ll.Adam(lr=1e-2),
+            loss="mse",
+            update="trial",
+            stepwise=True,
+        )
+        for net, lazy in zip(nets, (False, True))
+    ]
+    silent = []
+    for seed in range(4):
+        sequence = random_sequence(nets[0], seed=seed)
+        results = [learner.run_sequence(*sequence) for learner in learners]
+        assert results[1].loss == pytest.approx(results[0].loss, rel=1e-9)
+        silent.append(np.mean(nets[1].layers[-1].state.psi == 0))
+    for name in nets[0].params:
+        np.testing.assert_allclose(nets[1].params[name], nets[0].params[name], rtol=1e-9, atol=1e-12)
+    assert not learners[0].rule.traces.lazy and learners[1].rule.traces.lazy
+    assert max(silent) > 0  # rows were silent, so the lazy path did defer something
+    with pytest.raises(ValueError, match="lazy_decay must be true or false"):
+        ll.rules.make("eprop", lazy_decay=1)
+
+
 def test_run_batch_trains_like_consecutive_trials():
     nets = [small_network(6), small_network(6)]
     learners = [

@@ -296,6 +296,120 @@ def test_learn_eligibility_step_is_a_weight_update_then_a_trace_step(
         np.testing.assert_array_equal(np.diagonal(states[0]["weights"]), np.diagonal(weights))
 
 
+@common
+@given(
+    n_post=st.integers(1, 10),
+    n_pre=st.integers(1, 10),
+    n_adaptive=st.integers(0, 10),
+    seed=st.integers(0, 2**31),
+    rho=st.floats(0.5, 0.9999),
+    filter_decay=st.floats(0, 0.999),
+    accum_decay=st.sampled_from([0.0, 0.5, 1.0]),
+    silent=st.floats(0, 1),
+    square=st.booleans(),
+    dtype=st.sampled_from(list(DTYPES)),
+    steps=st.integers(1, 40),
+)
+def test_lazy_decay_equals_the_eager_sweep_and_its_twins_agree(
+    n_post, n_pre, n_adaptive, seed, rho, filter_decay, accum_decay, silent, square, dtype, steps
+):
+    """Four engines on the same steps: eager compiled, lazy compiled, lazy numpy twin, lazy
+    parallel. After settling, the lazy ones equal the eager one to rounding (the deferred decay
+    is a product where the sweep multiplies step by step), the twins agree to rounding, and the
+    parallel kernel equals the serial one bit for bit; with ``square`` the diagonal is kept."""
+    t, tol = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    n_pre = n_post if square else n_pre
+    n_adaptive = min(n_adaptive, n_post)
+    n_lif = n_post - n_adaptive
+    beta = np.zeros(n_post, t)
+    beta[n_lif:] = rng.uniform(0, 1, n_adaptive)
+    start = rng.standard_normal((n_post, n_pre)).astype(t)
+    states = [
+        dict(
+            pre_trace=np.zeros(n_pre, t),
+            eps_a=np.zeros((n_adaptive, n_pre), t),
+            filtered=np.zeros((n_post, n_pre), t),
+            accum=start.copy(),
+            factors=tuple(np.full(n_post, f, np.float64) for f in (1.0, 1.0, 1.0, 0.0)),
+        )
+        for _ in range(4)
+    ]
+    lazies = (
+        kernels.lazy_eligibility_step,
+        kernels.lazy_eligibility_step_numpy,
+        kernels.lazy_eligibility_step_parallel,
+    )
+    for step in range(steps):
+        pre = _spikes(rng, n_pre, 0.4, t)
+        # rows fall silent for stretches, as neurons far from threshold do
+        psi = np.where(rng.random(n_post) < silent, 0, np.abs(rng.standard_normal(n_post))).astype(t)
+        signal = rng.standard_normal(n_post).astype(t) if step % 3 else np.zeros(n_post, t)
+        reg = rng.standard_normal(n_post).astype(t)
+        constants = (t(0.9), t(rho), t(filter_decay))
+        for index, s in enumerate(states):
+            arguments = (pre, s["pre_trace"], psi, beta, n_lif, *constants, s["eps_a"], s["filtered"])
+            arguments += (signal, reg, s["accum"], t(accum_decay), square)
+            if index == 0:
+                kernels.eligibility_step(*arguments)
+            else:
+                lazies[index - 1](*arguments, *s["factors"])
+    for index, s in enumerate(states[1:]):
+        settle = kernels.settle_rows_numpy if index == 1 else kernels.settle_rows
+        settle(s["eps_a"], s["filtered"], s["accum"], n_lif, square, *s["factors"])
+        for fill, factor in zip((1.0, 1.0, 1.0, 0.0), s["factors"]):
+            assert np.all(factor == fill)
+    scale = max(1.0, *(float(np.abs(states[0][k]).max(initial=0)) for k in ("filtered", "accum", "eps_a")))
+    for key in ("pre_trace", "eps_a", "filtered", "accum"):
+        for s in states[1:]:
+            np.testing.assert_allclose(s[key], states[0][key], rtol=tol * 10, atol=tol * 10 * scale)
+        np.testing.assert_array_equal(states[1][key], states[3][key])
+    if square:
+        for s in states:
+            np.testing.assert_array_equal(np.diagonal(s["accum"]), np.diagonal(start))
+
+
+def test_lazy_engine_defers_only_silent_rows_and_settles_before_anyone_reads():
+    """In the engine: a silent row's arrays are untouched until settled, an eager step or a
+    reset settles first, and a different accumulator is never handed another's deferred part."""
+    import locallearn as ll
+    from locallearn.traces import EligibilityTraces
+
+    net = ll.Network(ll.NetworkConfig(n_in=3, n_rec=4, n_adaptive=2, n_out=1, dtype="float64", seed=1))
+    layer = net.layers[0]
+    eager, lazy = EligibilityTraces(layer, 0.9), EligibilityTraces(layer, 0.9, lazy=True)
+    grads = [{name: np.zeros_like(value) for name, value in net.params.items()} for _ in range(3)]
+    rng = np.random.default_rng(0)
+    for step in range(30):
+        net.step(rng.random(3))
+        layer.state.psi[:2] = 0 if step % 10 < 7 else layer.state.psi[:2]  # rows 0, 1 silent mostly
+        signal = rng.standard_normal(4)
+        eager.step(signal, np.zeros(4), grads[0])
+        lazy.step(signal, np.zeros(4), grads[1])
+        if step == 5:
+            frozen = lazy.projections["w_rec"].filtered[0].copy()
+        if step == 6:  # row 0 was silent at steps 0-6: its stored trace did not move
+            np.testing.assert_array_equal(lazy.projections["w_rec"].filtered[0], frozen)
+    assert lazy._deferred is grads[1]
+    eager.step(signal, np.zeros(4), grads[0])
+    lazy.step(signal, np.zeros(4), grads[2])  # another accumulator: grads[1] is settled first
+    assert lazy._deferred is grads[2]
+    eager.step(signal, np.zeros(4), grads[0])
+    lazy.step(signal, np.zeros(4), grads[2], eager=True)
+    assert lazy._deferred is None
+    for name in ("w_in", "w_rec"):
+        np.testing.assert_allclose(grads[1][name] + grads[2][name], grads[0][name], rtol=1e-12, atol=1e-12)
+        for kind in ("filtered", "eps_a"):
+            np.testing.assert_allclose(
+                getattr(lazy.projections[name], kind),
+                getattr(eager.projections[name], kind),
+                rtol=1e-12,
+                atol=1e-14,
+            )
+    with pytest.raises(ValueError, match="lazy must be true or false"):
+        EligibilityTraces(layer, 0.9, lazy="yes")
+
+
 def test_kernel_lookup_rejects_unknown_backend():
     import pytest
 
@@ -422,5 +536,6 @@ def test_population_activation_twins_agree_exactly(d, n_fields, seed, width):
     encoders.population_activation(u, centres, width, outs[0])
     encoders.population_activation_numpy(u, centres, width, outs[1])
     np.testing.assert_array_equal(outs[0], outs[1])
-    peak = np.argmax(outs[0][:n_fields])
-    assert peak == np.argmin(np.abs(centres - np.clip(u[0], 0, 1)))
+    fields = outs[0][:n_fields]
+    if fields.max() > 0:  # narrow fields far from u underflow to 0 everywhere: no peak to find
+        assert np.argmax(fields) == np.argmin(np.abs(centres - np.clip(u[0], 0, 1)))
