@@ -14,7 +14,10 @@ Poisson at 40 Hz, prints steps/s of
 for the numba backend and the numpy twins, the ratios numba/numpy, and how many forward steps
 one e-prop step costs (forward/acc., forward/lazy, forward/online).
 
-    python benchmarks/engine.py [--seconds 1.5] [--sizes 40x100 100x256 100x1024]
+    python benchmarks/engine.py [--seconds 1.5] [--sizes 40x100 100x256 100x1024] [--out FILE.json]
+
+``--out`` also writes the numba rows as a benchmark result file (``locallearn report`` renders
+it; the README's table comes from ``results/perf/engine.json``).
 """
 
 from __future__ import annotations
@@ -101,7 +104,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5)
     parser.add_argument("--sizes", nargs="+", default=["40x100", "100x256", "100x1024"])
+    parser.add_argument("--out", help="write the numba rows as a benchmark result file (JSON)")
     args = parser.parse_args(argv)
+    table, raw = [], []
     print(f"steps/s, float32, 50% ALIF; {args.seconds:.1f} s per cell")
     header = (
         f"{'n_in x n_rec':>13} {'backend':>7} {'forward':>10} {'e-prop acc.':>12} {'lazy acc.':>10} "
@@ -118,6 +123,20 @@ def main(argv=None) -> None:
                 f"{r['silent']:>7.0%} {r['online']:>14.0f} {r['forward'] / r['accumulate']:>7.1f}x "
                 f"{r['forward'] / r['lazy']:>8.1f}x {r['forward'] / r['online']:>10.1f}x"
             )
+        r = rows["numba"]
+        raw.append({"size": size, **{backend: rows[backend] for backend in rows}})
+        table.append(
+            [
+                size,
+                f"{r['forward']:,.0f}",
+                f"{r['accumulate']:,.0f}",
+                f"{r['lazy']:,.0f}",
+                f"{r['silent']:.0%}",
+                f"{r['forward'] / r['accumulate']:.1f}",
+                f"{r['forward'] / r['lazy']:.1f}",
+                f"{r['lazy'] / r['accumulate']:.2f}x",
+            ]
+        )
         speedups.append(
             (size, {k: rows["numba"][k] / rows["numpy"][k] for k in rows["numba"] if k != "silent"})
         )
@@ -127,6 +146,30 @@ def main(argv=None) -> None:
             f"{size:>13}  forward {s['forward']:.1f}x  e-prop acc. {s['accumulate']:.1f}x  "
             f"lazy acc. {s['lazy']:.1f}x  e-prop online {s['online']:.1f}x"
         )
+
+    if args.out:
+        from locallearn.report import write_benchmark
+
+        write_benchmark(
+            args.out,
+            f"One online e-prop step (numba, float32, 50 % ALIF, Poisson inputs at 40 Hz, gradients "
+            f"accumulated; {args.seconds:.1f} s per cell): steps/s, and how many forward steps one e-prop "
+            "step costs, eager and with lazy decay",
+            "python benchmarks/engine.py --seconds " + f"{args.seconds:g} --out {args.out}",
+            [
+                "n_in x n_rec",
+                "forward, steps/s",
+                "e-prop, steps/s",
+                "e-prop lazy, steps/s",
+                "rows silent",
+                "e-prop / forward",
+                "lazy / forward",
+                "lazy speed-up",
+            ],
+            table,
+            raw=raw,
+        )
+        print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -382,6 +382,32 @@ def timing(args) -> dict:
     }
 
 
+def timing_table(result: dict) -> dict:
+    """The README's table of a --timing result (``locallearn report`` renders it)."""
+    names = {"locallearn-online": "online (traces every step)", "locallearn-trial": "per trial (factored)"}
+    rows = [
+        [
+            row["threads"],
+            names.get(row["path"], row["path"]),
+            f"{row['ms_per_trial']:.1f}",
+            f"{row['nest_ms_per_trial']:.1f}",
+            f"{row['speedup_over_nest']:.1f}x [{row['speedup_95'][0]:.1f}, {row['speedup_95'][1]:.1f}]",
+        ]
+        for row in result["summary"]
+    ]
+    return {
+        "title": "locallearn against NEST 3.10's e-prop models, " + result["title"],
+        "columns": [
+            "threads (both sides)",
+            "our path",
+            "ours, ms/trial",
+            "NEST, ms/trial",
+            "speed-up [95 % CI]",
+        ],
+        "rows": rows,
+    }
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timing", action="store_true", help="interleaved timing (see the docstring)")
@@ -410,6 +436,7 @@ def main(argv=None) -> None:
 
         args.threads = [int(v) for v in args.threads.split(",")]
         result = timing(args)
+        result["table"] = timing_table(result)
         for row in result["summary"]:
             low, high = row["speedup_95"]
             print(

@@ -236,12 +236,16 @@ def write_benchmark(
 
 
 def benchmark_table(path: str | Path) -> str:
-    """The markdown of a :func:`write_benchmark` file."""
+    """The markdown of a :func:`write_benchmark` file, or of a benchmark's own result file that
+    carries its table under ``"table"`` (title, columns, rows of text) beside its raw figures."""
     data = io.read_json(path)
-    lines = [f"{data['title']} (`{data['command']}`)", ""]
-    lines.append("| " + " | ".join(data["columns"]) + " |")
-    lines.append("|" + "---|" * len(data["columns"]))
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in data["rows"]]
+    table = data.get("table", data)
+    if "columns" not in table:
+        raise ValueError(f"{path} is not a benchmark result (no table of columns and rows)")
+    lines = [f"{table.get('title', data.get('title'))} (`{data['command']}`)", ""]
+    lines.append("| " + " | ".join(table["columns"]) + " |")
+    lines.append("|" + "---|" * len(table["columns"]))
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in table["rows"]]
     return "\n".join(lines) + "\n"
 
 

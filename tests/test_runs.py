@@ -597,3 +597,40 @@ def test_aggregates_compare_with_readout_only_feedback_as_a_baseline():
     text = report.rl_aggregates(summaries, reps=200)
     line = next(row for row in text.splitlines() if "| reward-eprop:random |" in row)
     assert "over reward-eprop:none: 1.000" in line
+
+
+def test_benchmark_result_files_render_their_own_tables(tmp_path):
+    """The peers' result files keep their raw figures and a table that ``report`` renders; the
+    engine benchmark writes one (tiny sizes here)."""
+    from conftest import load_benchmark
+
+    nest = load_benchmark("nest_comparison")
+    timing = {
+        "title": "t",
+        "command": "python benchmarks/nest_comparison.py --timing",
+        "summary": [
+            {
+                "threads": 1,
+                "path": "locallearn-online",
+                "ms_per_trial": 80.0,
+                "nest_ms_per_trial": 160.0,
+                "speedup_over_nest": 2.0,
+                "speedup_95": [1.5, 2.5],
+            }
+        ],
+    }
+    io.write_json(tmp_path / "nest.json", {**timing, "table": nest.timing_table(timing)})
+    text = report.report([tmp_path / "nest.json"])
+    assert "| 1 | online (traces every step) | 80.0 | 160.0 | 2.0x [1.5, 2.5] |" in text
+    bptt = load_benchmark("peers/online_vs_bptt")
+    rows = [
+        {"T": 100, "system": s, "ms_per_trial": ms, "peak_above_baseline_mb": mb}
+        for s, ms, mb in (("bptt", 50.0, 30.0), ("eprop-online", 20.0, 0.2), ("eprop-trial", 1.0, 0.0))
+    ]
+    cost = {"command": "c", "torch": "x", "threads": 2, "cost": {"summary": rows, "rows": [{"repeat": 0}]}}
+    assert bptt.cost_table(cost)["rows"] == [["100", "50", "20", "1.0", "30", "< 1"]]
+    load_benchmark("engine").main(["--seconds", "0.02", "--sizes", "8x16", "--out", str(tmp_path / "e.json")])
+    assert report.benchmark_table(tmp_path / "e.json").count("| 8x16 |") == 1
+    io.write_json(tmp_path / "raw.json", {"command": "x", "rows": [1]})
+    with pytest.raises(ValueError, match="not a benchmark result"):
+        report.benchmark_table(tmp_path / "raw.json")
