@@ -166,6 +166,24 @@ class Agent:
             self.rule.bootstrap(self.net)
 
 
+def _episode(env, seed: int, act, max_steps: int, before_step=None) -> tuple[float, dict, bool]:
+    """One game from ``env.reset(seed)``, ``act(observation) -> action`` at every step, cut at
+    ``max_steps``: (return, last info, whether the cap cut it). ``before_step(steps)`` is called
+    before each step (a frame strip)."""
+    observation, _ = env.reset(seed=int(seed))
+    total, steps, info, done, capped = 0.0, 0, {}, False, False
+    while not done:
+        if before_step is not None:
+            before_step(steps)
+        observation, reward, terminated, truncated, info = env.step(act(observation))
+        total += float(reward)
+        steps += 1
+        if steps >= max_steps and not (terminated or truncated):
+            truncated = capped = True
+        done = terminated or truncated
+    return total, info, capped
+
+
 def play_episodes(
     agent: Agent,
     env,
@@ -179,23 +197,22 @@ def play_episodes(
 ) -> dict:
     """Frozen-weight episodes, one per seed: per-episode returns, metrics and truncations."""
     returns, metrics, truncations = [], [], 0
+
+    def frame(steps: int) -> None:
+        if steps % strip_every == 0 and len(strip) < strip_frames:
+            strip.append(env.render())
+
     for index, seed in enumerate(seeds):
-        observation, _ = env.reset(seed=int(seed))
         agent.encoder.reset(agent.n_obs)
         agent.net.reset_state()
-        total, steps, info, done = 0.0, 0, {}, False
-        while not done:
-            if strip is not None and index == 0 and steps % strip_every == 0 and len(strip) < strip_frames:
-                strip.append(env.render())
-            observation, reward, terminated, truncated, info = env.step(
-                agent.act_frozen(observation, rng, greedy)
-            )
-            total += float(reward)
-            steps += 1
-            if steps >= max_steps and not (terminated or truncated):
-                truncated = True
-                truncations += 1
-            done = terminated or truncated
+        total, info, capped = _episode(
+            env,
+            seed,
+            lambda observation: agent.act_frozen(observation, rng, greedy),
+            max_steps,
+            frame if strip is not None and index == 0 else None,
+        )
+        truncations += capped
         returns.append(total)
         metrics.append(float(env.episode_metric(total, info)))
     return {"returns": returns, "metrics": metrics, "truncated": truncations}
@@ -210,16 +227,11 @@ def random_policy(task: dict, episodes: int, max_steps: int, seed: int = 0) -> d
     rng = streams.generator(seed, "random_policy")
     returns, metrics, truncations = [], [], 0
     for _ in range(episodes):
-        env.reset(seed=int(rng.integers(streams.EVALUATION_SEED_LOW, 2**63 - 1)))
-        total, steps, info, done = 0.0, 0, {}, False
-        while not done:
-            _, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
-            total += float(reward)
-            steps += 1
-            if steps >= max_steps and not (terminated or truncated):
-                truncated = True
-                truncations += 1
-            done = terminated or truncated
+        game_seed = int(rng.integers(streams.EVALUATION_SEED_LOW, 2**63 - 1))
+        total, info, capped = _episode(
+            env, game_seed, lambda _: int(rng.integers(env.action_space.n)), max_steps
+        )
+        truncations += capped
         returns.append(total)
         metrics.append(float(env.episode_metric(total, info)))
     env.close()
