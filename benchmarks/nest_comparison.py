@@ -66,6 +66,7 @@ import time
 import numpy as np
 
 import locallearn as ll
+from locallearn import stats
 
 N_IN, N_REG, N_AD, N_OUT = 40, 50, 50, 2
 TAU_M, TAU_OUT, TAU_A, V_TH, T_REF = 20.0, 20.0, 2000.0, 0.6, 5
@@ -302,13 +303,6 @@ def time_one(system: str, threads: int, seed: int, batch: int) -> dict:
     return {"system": system, "threads": threads, "wall_per_trial": result["wall_per_trial"]}
 
 
-def _bootstrap_ratio(numerator, denominator, rng, n: int = 10_000) -> list[float]:
-    """95 % interval of median(numerator) / median(denominator), repeats resampled."""
-    a, b = np.asarray(numerator), np.asarray(denominator)
-    ratios = [np.median(rng.choice(a, a.size)) / np.median(rng.choice(b, b.size)) for _ in range(n)]
-    return [float(v) for v in np.percentile(ratios, [2.5, 97.5])]
-
-
 def timing(args) -> dict:
     import json
     import os
@@ -367,7 +361,7 @@ def timing(args) -> dict:
                     "ms_per_trial": 1e3 * float(np.median(times[system])),
                     "nest_ms_per_trial": 1e3 * float(np.median(times["nest"])),
                     "speedup_over_nest": float(np.median(times["nest"]) / np.median(times[system])),
-                    "speedup_95": _bootstrap_ratio(times["nest"], times[system], rng),
+                    "speedup_95": stats.median_ratio_interval(times["nest"], times[system], rng),
                 }
             )
     return {

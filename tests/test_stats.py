@@ -111,3 +111,17 @@ def test_stratified_bootstrap_resamples_within_tasks_and_is_reproducible():
     assert a[1] >= 100  # a resample of task 2 never borrows task 1's runs
     estimate, low, high = stats.stratified_bootstrap(np.arange(20.0), reps=2000)
     assert low < estimate < high and estimate == stats.interquartile_mean(np.arange(20.0))
+
+
+def test_median_ratio_interval_brackets_the_ratio_and_narrows_with_agreement():
+    rng = np.random.default_rng(0)
+    slow = 10 + rng.standard_normal(9) * 0.5
+    fast = 2 + rng.standard_normal(9) * 0.1
+    low, high = stats.median_ratio_interval(slow, fast, np.random.default_rng(1))
+    assert low < np.median(slow) / np.median(fast) < high
+    assert 4 < low and high < 6.5
+    wide = stats.median_ratio_interval(slow * rng.uniform(0.5, 1.5, 9), fast, np.random.default_rng(1))
+    assert wide[1] - wide[0] > high - low
+    assert stats.median_ratio_interval([3.0] * 5, [1.0] * 5, np.random.default_rng(2)) == [3.0, 3.0]
+    with pytest.raises(ValueError, match="at least one value"):
+        stats.median_ratio_interval([], [1.0], rng)
