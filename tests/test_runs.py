@@ -629,6 +629,25 @@ def test_benchmark_result_files_render_their_own_tables(tmp_path):
     ]
     cost = {"command": "c", "torch": "x", "threads": 2, "cost": {"summary": rows, "rows": [{"repeat": 0}]}}
     assert bptt.cost_table(cost)["rows"] == [["100", "50", "20", "1.0", "30", "< 1"]]
+    peer = load_benchmark("peers/braintrace_peer")
+    raw = [
+        {"system": s, "n_rec": 100, "neurons": n, "steps_per_s": v * f, "peak_mb": 300.0, "repeat": r}
+        for r, f in enumerate((1.0, 1.1, 0.9))
+        for n in ("LIF", "ALIF")
+        for s, v in (("locallearn", 3000.0), ("braintrace-eprop", 6000.0))
+    ]
+    stream = {
+        "rows": raw,
+        "systems": ["locallearn", "braintrace-eprop"],
+        "sizes": [100],
+        "steps": {"100": 1000},
+    }
+    table = peer.benchmark_table(stream | {"braintrace": "0.2.6", "jax": "0.10", "threads": 2})
+    assert [row[:3] for row in table["rows"]] == [
+        ["LIF", "100", "3,000; 300 MB"],
+        ["ALIF", "100", "3,000; 300 MB"],
+    ]
+    assert table["rows"][0][3].startswith("6,000 (0.50× [")
     load_benchmark("engine").main(["--seconds", "0.02", "--sizes", "8x16", "--out", str(tmp_path / "e.json")])
     assert report.benchmark_table(tmp_path / "e.json").count("| 8x16 |") == 1
     io.write_json(tmp_path / "raw.json", {"command": "x", "rows": [1]})

@@ -241,7 +241,7 @@ class BrainTracePeer:
 
 # ---------------------------------------------------------------------------------- benchmark
 # python benchmarks/peers/braintrace_peer.py [--sizes 100,256,1024] [--repeats 5] [--threads 2]
-#     [--steps 1000] [--out results/perf/braintrace.json]
+#     [--steps 1000,1000,200] [--chunks 2] [--out results/perf/braintrace.json]
 #
 # Online e-prop streams with an SGD step after every time step, float32, 100 Poisson inputs
 # (20 Hz), MSE to 3 random targets: ours (the stepwise engine, OnlineLearner update="step",
@@ -323,7 +323,7 @@ def benchmark(args) -> dict:
             for alif in (False, True):
                 for system in args.systems:
                     command = [*pin, sys.executable, __file__, "--one", system, str(n_rec), str(int(alif))]
-                    command += ["--steps", str(args.steps), "--chunks", str(args.chunks)]
+                    command += ["--steps", str(args.steps[n_rec]), "--chunks", str(args.chunks)]
                     out = subprocess.run(
                         command, capture_output=True, text=True, env=_environment(args.threads), check=True
                     )
@@ -367,10 +367,11 @@ def benchmark_table(result: dict) -> dict:
                 line.append(f"{speed}; {memory:.0f} MB")
             rows.append(line)
     repeats = 1 + max(r["repeat"] for r in raw)
+    chunks = "/".join(str(v) for v in result["steps"].values())
     return {
         "title": f"Online e-prop streams, SGD after every step, float32, {N_IN} Poisson inputs: steps/s here "
         f"against BrainTrace {result['braintrace']} (JAX {result['jax']}; one jitted scan per "
-        f"{result['steps']:,}-step chunk) on the same network, {result['threads']} thread(s) each, "
+        f"chunk of {chunks} steps) on the same network, {result['threads']} thread(s) each, "
         f"medians of {repeats} interleaved repeats, one process per measurement, compilation excluded; "
         "in brackets our speed-up with its bootstrap 95 % interval; then the process's peak resident memory",
         "columns": [
@@ -390,15 +391,23 @@ def main(argv=None) -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=1000, help="steps per timed chunk")
-    parser.add_argument("--chunks", type=int, default=3, help="timed chunks per measurement")
+    parser.add_argument(
+        "--steps", default="1000,1000,200", help="steps per chunk, one per size (or one for all)"
+    )
+    parser.add_argument("--chunks", type=int, default=2, help="timed chunks per measurement")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.one:
         system, n_rec, alif = args.one
-        print(json.dumps(measure(system, int(n_rec), alif == "1", args.steps, args.chunks)))
+        print(json.dumps(measure(system, int(n_rec), alif == "1", int(args.steps), args.chunks)))
         return
     args.sizes = [int(s) for s in args.sizes.split(",")]
+    steps = [int(s) for s in args.steps.split(",")]
+    if len(steps) == 1:
+        steps *= len(args.sizes)
+    if len(steps) != len(args.sizes):
+        parser.error(f"--steps gives {len(steps)} chunk lengths for {len(args.sizes)} sizes")
+    args.steps = dict(zip(args.sizes, steps))
     args.systems = args.systems.split(",")
     unknown = sorted(set(args.systems) - set(SYSTEMS))
     if unknown or "locallearn" not in args.systems:
@@ -416,7 +425,7 @@ def main(argv=None) -> None:
                 ("sizes", ",".join(map(str, args.sizes))),
                 ("repeats", args.repeats),
                 ("threads", args.threads),
-                ("steps", args.steps),
+                ("steps", ",".join(str(args.steps[n]) for n in args.sizes)),
                 ("chunks", args.chunks),
             )
         ),
@@ -424,7 +433,7 @@ def main(argv=None) -> None:
         "jax": jax.__version__,
         "sizes": args.sizes,
         "systems": args.systems,
-        "steps": args.steps,
+        "steps": {str(n): v for n, v in args.steps.items()},
         "threads": args.threads,
     }
     result["table"] = benchmark_table(result)
