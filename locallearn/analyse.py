@@ -80,6 +80,10 @@ def analyse_window(path: str, method: str, neurons: list[int] | None, options: d
     columns = list(range(len(ids))) if neurons is None else [ids.index(n) for n in neurons]
     raster, shown = raster[:, columns], [ids[c] for c in columns]
     row["neurons"] = shown
+    if method == "synchrony":
+        spiking = int(np.count_nonzero(raster.sum(axis=0)))
+        if spiking < 2:  # undefined, not a failure: a window this silent is a finding of its own
+            return {**row, "spike_contrast": None, "spiking_neurons": spiking}
     found = METHODS[method](raster, dt_ms=dt, **options)
     if method == "cubic":
         return {**row, "xi": found.xi, "p_values": found.p_values}
@@ -204,6 +208,8 @@ def table(result: dict) -> str:
     for row in result["windows"]:
         value = row.get(key)
         shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        if value is None and "spiking_neurons" in row:
+            shown = f"undefined ({row['spiking_neurons']} neuron(s) spike)"
         where = f"{row['after_trials']:,}" if supervised else f"{row['first_step']:,}–{row['last_step']:,}"
         lines.append(f"| {row['window']} | {where} | {shown} |")
     return "\n".join(lines) + "\n"

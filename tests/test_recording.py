@@ -193,6 +193,17 @@ def test_analyse_on_chosen_windows_and_neurons_equals_the_pattern_function(recor
     ]
 
 
+def test_synchrony_of_a_window_with_fewer_than_two_spiking_neurons_is_undefined_not_an_error(recorded_run):
+    from locallearn import analyse
+
+    raster, ids, _ = recording.raster(recording.read_window(recording.windows(recorded_run)[0]))
+    chosen = [ids[c] for c in np.flatnonzero(raster.sum(axis=0))[:1]]  # one neuron that spikes
+    result = analyse.analyse_run(recorded_run, "synchrony", windows=[0], neurons=chosen)
+    assert result["windows"][0]["spike_contrast"] is None
+    assert result["windows"][0]["spiking_neurons"] == 1
+    assert "undefined (1 neuron(s) spike)" in analyse.table(result)
+
+
 def test_analyse_names_bad_requests(recorded_run, tmp_path):
     from locallearn import analyse
 
