@@ -3,25 +3,18 @@ e-prop is ours where the two definitions meet: the same spikes and readout as th
 reference; with a readout without memory its EProp and D_RTRL gradients equal our e-prop's; with
 a leaky readout its EProp is the estimate the peer's docstring states, not ours."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-from conftest import random_sequence, small_network
+from conftest import load_benchmark, random_sequence, small_network
 
 import locallearn as ll
 from locallearn.metrics import relative_error
 
 pytest.importorskip("braintrace")
-PEER = Path(__file__).resolve().parents[1] / "benchmarks" / "peers" / "braintrace_peer.py"
 
 
 def _peer():
-    spec = importlib.util.spec_from_file_location("braintrace_peer", PEER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BrainTracePeer
+    return load_benchmark("peers/braintrace_peer").BrainTracePeer
 
 
 @pytest.mark.parametrize("n_adaptive", [0, 4, 8], ids=["LIF", "mixed", "ALIF"])
