@@ -389,18 +389,46 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def _watch_driver(parent: int) -> None:
-    """In a pool worker: exit as soon as the driver that started it is gone."""
+def _watch_driver(driver: int) -> None:
+    """In a pool worker: exit as soon as the driver that started it is gone. Under the
+    forkserver context a worker's parent is the server, which exits with the driver, so both
+    are watched: the parent changing (orphaned) or the driver's pid no longer existing."""
     import os
     import threading
 
+    parent = os.getppid()
+
+    def driver_alive() -> bool:
+        try:
+            os.kill(driver, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, owned by someone else (pid reused): treat as gone
+            return False
+        return True
+
     def watch() -> None:
         while True:
-            if os.getppid() != parent:
+            if os.getppid() != parent or not driver_alive():
                 os._exit(3)
             time.sleep(0.5)
 
     threading.Thread(target=watch, daemon=True, name="driver-watch").start()
+
+
+def process_pool(workers: int | None) -> ProcessPoolExecutor:
+    """The process pool of sweeps and tuners. Workers come from a forkserver, not a fork of
+    the driver: the driver may already run threads (numba, BLAS, or JAX when a peer was
+    imported), and forking a multithreaded process can deadlock the child. The server
+    preloads the package, so a worker starts without re-importing numpy and numba."""
+    import multiprocessing
+    import os
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["locallearn.sweep"])
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_watch_driver, initargs=(os.getpid(),)
+    )
 
 
 def run_sweep(
@@ -414,7 +442,6 @@ def run_sweep(
     With ``lockstep`` K > 1, lifetimes of one rule and task run K at a time in one process
     (:func:`run_group`); their files are those of separate runs."""
     check_int("compare", "lockstep", lockstep, minimum=1)
-    import os
 
     validate(sweep)
     out = Path(out)
@@ -435,9 +462,7 @@ def run_sweep(
         },
     )
     own = executor is None
-    executor = executor or ProcessPoolExecutor(
-        max_workers=workers, initializer=_watch_driver, initargs=(os.getpid(),)
-    )
+    executor = executor or process_pool(workers)
     try:
         futures = [
             executor.submit(run_group, group, str(out))

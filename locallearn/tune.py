@@ -37,8 +37,6 @@ import csv
 import io as text_io
 import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import io
@@ -300,11 +298,9 @@ def tune(space_path: str | Path, out: str | Path | None = None, workers: int = 1
     elif workers <= 1:
         _work(spec, str(out))
     else:
-        from .sweep import _watch_driver
+        from .sweep import process_pool
 
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=_watch_driver, initargs=(os.getpid(),)
-        ) as pool:
+        with process_pool(workers) as pool:
             for future in [pool.submit(_work, spec, str(out)) for _ in range(workers)]:
                 future.result()
     study = _load_study(spec, out)
