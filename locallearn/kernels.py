@@ -213,6 +213,35 @@ def leaky_readout(w_out, z, bias, kappa, y):
         y[k] = acc
 
 
+# --------------------------------------------------------------------------- output error
+def softmax_into_numpy(y, out):
+    """out = softmax(y) for one step: exp of the shifted logits in float64 by the C library
+    (:func:`libm_exp`, what compiled code calls), rounded to the dtype, summed in order. numpy's
+    own exp and pairwise sum would round differently from any compiled loop; this definition is
+    the one both the stepwise error and the compiled online chunk use."""
+    shifted = y - np.max(y)
+    out[:] = libm_exp(shifted.astype(np.float64)).astype(out.dtype)
+    total = out.dtype.type(0.0)
+    for k in range(out.shape[0]):
+        total += out[k]
+    out /= total
+
+
+@_jit
+def softmax_into(y, out):
+    """Compiled twin of :func:`softmax_into_numpy`."""
+    top = y[0]
+    for k in range(1, y.shape[0]):
+        if y[k] > top:
+            top = y[k]
+    total = out.dtype.type(0.0)
+    for k in range(y.shape[0]):
+        out[k] = math.exp(np.float64(y[k] - top))
+        total += out[k]
+    for k in range(y.shape[0]):
+        out[k] = out[k] / total
+
+
 # --------------------------------------------------------------------------- eligibility
 def eligibility_step_numpy(
     pre,
@@ -1222,6 +1251,7 @@ KERNELS = {
     "neuron_step": {"numba": neuron_step, "numpy": neuron_step_numpy},
     "escape_neuron_step": {"numba": escape_neuron_step, "numpy": escape_neuron_step_numpy},
     "leaky_readout": {"numba": leaky_readout, "numpy": leaky_readout_numpy},
+    "softmax_into": {"numba": softmax_into, "numpy": softmax_into_numpy},
     "eligibility_step": {"numba": eligibility_step, "numpy": eligibility_step_numpy},
     "eligibility_step_parallel": {"numba": eligibility_step_parallel, "numpy": eligibility_step_numpy},
     "learn_eligibility_step": {"numba": learn_eligibility_step, "numpy": learn_eligibility_step_numpy},

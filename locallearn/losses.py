@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import UnknownNameError, unknown_name_message
+from .kernels import softmax_into
 
 LOSSES = ("mse", "ce")
 
@@ -63,10 +64,14 @@ def softmax(y: np.ndarray) -> np.ndarray:
 
 
 def output_error(loss: str, y: np.ndarray, target: np.ndarray, mask_t) -> np.ndarray:
-    """err^t = dE/dy^t for one step (a new array)."""
+    """err^t = dE/dy^t for one step (a new array). The cross-entropy's softmax is the compiled
+    one (``kernels.softmax_into``: libm's exp, summed in order), so that the stepwise path and
+    the compiled online chunk (``eprop_online_steps``) produce the same bits."""
     if loss == "mse":
         return mask_t * (y - target)
-    return mask_t * (softmax(y) - target)
+    probabilities = np.empty_like(y)
+    softmax_into(y, probabilities)
+    return mask_t * (probabilities - target)
 
 
 def sequence_errors(loss: str, outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> np.ndarray:

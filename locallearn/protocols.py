@@ -95,6 +95,12 @@ class FeedbackPathway:
     def after_update(self, net, deltas: dict[str, np.ndarray]) -> None:
         """Learned feedback updates B here; fixed feedback does nothing."""
 
+    def compiled_signal(self) -> tuple[np.ndarray, bool] | None:
+        """How compiled code computes this pathway's signal, if it is one fixed product:
+        ``(matrix, left)`` for ``error @ matrix`` (left, a live forward weight) or
+        ``matrix @ error``; None when it is anything else (then only the stepwise path runs)."""
+        return None
+
     def state_dict(self) -> dict:
         return {}
 
@@ -113,6 +119,8 @@ class SupervisedRule:
       rule's own sweep over the synapses;
     * ``can_learn_sequence(net)`` / ``learn_sequence`` / ``learn_batch``: a whole sequence (or a
       batch) with frozen weights in one compiled call;
+    * ``can_learn_online(net)`` / ``learn_online``: a whole sequence learned online (per-step
+      SGD folded into the weights) in one compiled call, bit-identical to ``step`` at every step;
     * ``learning_signals(net, error)``: per layer, the signals the rule sends (None: not defined);
     * ``feedback_pathways()``: the rule's Feedback objects (for alignment angles);
     * ``feedback_learns``: whether a pathway learns from the applied updates.
@@ -139,6 +147,12 @@ class SupervisedRule:
 
     def learn_batch(self, net, inputs, targets, loss: str, mask):
         raise NotImplementedError(f"{type(self).__name__} has no batched path")
+
+    def can_learn_online(self, net) -> bool:
+        return False
+
+    def learn_online(self, net, inputs, targets, loss: str, mask, lr: float):
+        raise NotImplementedError(f"{type(self).__name__} has no compiled online path")
 
     def learning_signals(self, net, error: np.ndarray) -> list[np.ndarray] | None:
         return None

@@ -152,9 +152,10 @@ class OnlineLearner:
         batch_size: int = 1,
         stepwise: bool = False,
     ):
-        """``stepwise=True`` learns from every sequence step by step, traces advancing at each
-        step, even where a whole-sequence path exists (``update="trial"`` otherwise takes the
-        factored one): the online path, to time it or to check the two against each other."""
+        """``stepwise=True`` learns from every sequence step by step in Python, traces advancing
+        at each step, even where a compiled path exists (``update="trial"`` otherwise takes the
+        factored whole-sequence one, ``update="step"`` with plain SGD the compiled online chunk,
+        ``rule.learn_online``): the reference loop, to time it or to check the others against."""
         _check_rule(rule)
         if not isinstance(stepwise, bool):
             raise ValueError(f"OnlineLearner.stepwise must be true or false, got {stepwise!r}")
@@ -249,11 +250,20 @@ class OnlineLearner:
                 outputs=record["y"],
                 spikes=int(record["z"].sum()),
             )
+        online = learn and self.update == "step"
+        direct = online and self.direct
+        if direct and not self.stepwise and rule.can_learn_online(net):
+            # per-step SGD with fixed feedback: the whole stepwise loop below in one compiled
+            # call (the same bits; tests/test_online_chunk.py)
+            outputs, spikes = rule.learn_online(net, inputs, targets, loss, mask, self.optimizer.lr)
+            self.steps += inputs.shape[0]
+            self.trials += 1
+            return SequenceResult(
+                loss=loss_value(loss, outputs, targets, mask), outputs=outputs, spikes=spikes
+            )
         outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
         spikes = 0.0
         z = net.layers[-1].state.z
-        online = learn and self.update == "step"
-        direct = online and self.direct
         if direct:
             rule.accumulate_into_weights(self.optimizer.lr)
         no_error = np.zeros(net.n_out, net.dtype)

@@ -156,6 +156,11 @@ class EligibilityTraces:
     def nbytes(self) -> int:
         return sum(p.nbytes for p in self.projections.values())
 
+    @property
+    def parallel_sweeps(self) -> tuple[bool, ...]:
+        """Per projection (``w_in``, then ``w_rec``): whether its sweep is split over threads."""
+        return tuple(_sweep_kernel(p).endswith("_parallel") for p in self.projections.values())
+
     def step(
         self,
         learning_signal: np.ndarray,
@@ -276,12 +281,14 @@ class EligibilityTraces:
         micro-step, whose trace step with its learning signal comes after the decision)."""
         traced = len(inputs) if traced is None else traced
         if not self._present or self._present[0] is not net or self._present[1] is not accum:
-            self._present = Derived((net, accum, self._present_arguments(net, accum)))
+            self._present = Derived((net, accum, self.compiled_arguments(net, accum)))
         self._present_kernel(inputs, *self._present[2], readout_trace, traced)
 
-    def _present_arguments(self, net, accum) -> tuple:
-        """``present_steps``'s arguments between the inputs and the readout trace (all fixed
-        arrays of ``net``, its layer and these traces), built once per network and accumulator."""
+    def compiled_arguments(self, net, accum) -> tuple:
+        """The fixed arrays of ``net``, its layer and these traces that compiled multi-step
+        kernels take, in order: ``present_steps``' arguments between the inputs and the readout
+        trace (``rules/_kernels.eprop_online_steps`` takes the same, with the weights as
+        ``accum``). Every array is updated in place, never replaced, so a caller may keep them."""
         if len(net.layers) != 1 or not self.layer.recurrent or self.layer.noise is not None:
             raise NotImplementedError(
                 "present() drives single-layer recurrent networks of deterministic neurons"

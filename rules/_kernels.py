@@ -3,7 +3,8 @@
 Same contract as the engine's: pure functions over arrays, writing in place, each with a
 plain-numpy twin ``foo_numpy`` that the tests compare it against; ``kernel(name, backend)``
 picks the implementation. Users: ``rstdp`` (Florian's STDP eligibility), ``sal`` (the
-antisymmetric STDP window), ``reward-eprop`` (the actor-critic decision and readout traces).
+antisymmetric STDP window), ``reward-eprop`` (the actor-critic decision and readout traces),
+``eprop`` (the compiled online chunk).
 """
 
 from __future__ import annotations
@@ -11,7 +12,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from locallearn.kernels import BACKENDS, libm_exp
+from locallearn.kernels import (
+    _ROW_BLOCK,
+    BACKENDS,
+    _eligibility_rows,
+    _presynaptic_step,
+    eligibility_step_numpy,
+    leaky_readout,
+    leaky_readout_numpy,
+    libm_exp,
+    neuron_step,
+    neuron_step_numpy,
+    softmax_into,
+    softmax_into_numpy,
+    synaptic_current,
+    synaptic_current_numpy,
+)
 
 _jit = numba.njit(cache=True, nogil=True)
 
@@ -322,6 +338,356 @@ def readout_eligibility_step(z, kappa, decay, err, bias_trace, readout_trace, f_
         f_b[k] = f_b[k] * decay + bias_trace * err[k]
 
 
+# --------------------------------------------------------------------------- e-prop, online
+# The network and trace arguments of eprop_online_steps are those of
+# ``EligibilityTraces.compiled_arguments(net, net.params)`` (present_steps' fixed arguments with the
+# weights as accumulators), in that order.
+def eprop_online_steps_numpy(
+    inputs,
+    targets,
+    mask,
+    cross_entropy,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    layer_input,
+    z_prev,
+    y,
+    n_lif,
+    filter_decay,
+    pre_in,
+    eps_in,
+    filtered_in,
+    accum_in,
+    pre_rec,
+    eps_rec,
+    filtered_rec,
+    accum_rec,
+    no_signal,
+    feedback,
+    feedback_left,
+    scale,
+    regularise,
+    c_reg,
+    rate,
+    rate_decay,
+    spike_to_khz,
+    f_target_khz,
+    reg_signal,
+    scaled_reg,
+    readout_trace,
+    bias_trace,
+    error,
+    probabilities,
+    parallel_in,
+    parallel_rec,
+    outputs,
+):
+    """Online e-prop with per-step SGD folded into the weights, for ``len(inputs)`` steps of one
+    single-layer recurrent network, in place (what ``EProp.step`` with
+    ``accumulate_into_weights(lr)`` does after every ``Network.step``, in one call). Per step::
+
+        forward: I = W_in x + W_rec z_prev, neurons, y <- kappa y + W_out z + b
+        err   = m (y - y*)  or  m (softmax(y) - y*)                 (0 on a masked step)
+        L     = scale (err @ feedback)  if feedback_left  else  scale (feedback @ err)
+        W_out += scale err (kappa ztilde + z)^T                     (only if err != 0)
+        fbar  <- rate_decay fbar + spike_to_khz z; R = c_reg (fbar - f_target)   (regularise)
+        W_in, W_rec += L ebar + (scale R) e    (the trace engine's sweep; W_rec's diagonal stays)
+        ztilde <- kappa ztilde + z;  btilde <- kappa btilde + 1;  b += (scale btilde) err
+
+    ``scale`` is -lr; ``feedback`` is W_out itself for symmetric feedback (``feedback_left``:
+    the signal is err @ W_out, read live) or a fixed B (n_rec, n_out). ``bias_trace`` is a
+    one-element array; ``reg_signal`` keeps R and ``scaled_reg`` scale R (both stay 0 without
+    regularisation); ``error``, ``probabilities`` are (n_out,) scratch; ``outputs`` (T, n_out)
+    receives y. Returns the number of spikes. ``parallel_*`` is the engine's choice of sweep
+    (rows are independent: the same bits either way)."""
+    one = v.dtype.type(1.0)
+    spikes = 0
+    for t in range(inputs.shape[0]):
+        x = inputs[t]
+        z_prev[:] = z
+        layer_input[:] = x
+        synaptic_current_numpy(w_in, x, w_rec, z_prev, current)
+        neuron_step_numpy(
+            current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width
+        )
+        leaky_readout_numpy(w_out, z, b_out, kappa, y)
+        outputs[t] = y
+        spikes += int(np.count_nonzero(z))
+        m = mask[t]
+        if m == 0:
+            error[:] = 0
+        elif cross_entropy:
+            softmax_into_numpy(y, probabilities)
+            error[:] = m * (probabilities - targets[t])
+        else:
+            error[:] = m * (y - targets[t])
+        if error.any():
+            signal = scale * (error @ feedback if feedback_left else feedback @ error)
+            w_out += scale * np.multiply.outer(error, readout_trace * kappa + z)
+        else:
+            signal = no_signal
+        if regularise:
+            rate *= rate_decay
+            rate += spike_to_khz * z
+            np.subtract(rate, f_target_khz, out=reg_signal)
+            reg_signal *= c_reg
+            scaled_reg[:] = scale * reg_signal
+        for pre, p, eps, filtered, accum, recurrent in (
+            (layer_input, pre_in, eps_in, filtered_in, accum_in, False),
+            (z_prev, pre_rec, eps_rec, filtered_rec, accum_rec, True),
+        ):
+            eligibility_step_numpy(
+                pre, p, psi, beta, n_lif, alpha, rho, filter_decay, eps, filtered, signal, scaled_reg, accum,
+                one, recurrent,
+            )  # fmt: skip
+        readout_trace *= kappa
+        readout_trace += z
+        bias_trace[0] = kappa * bias_trace[0] + one
+        b_out += scale * bias_trace[0] * error
+    return spikes
+
+
+@_jit
+def _feedback_product(error, feedback, left):
+    """err @ feedback (left) or feedback @ err by BLAS gemv, as numpy's ``@`` computes it. A
+    function of its own: inside a ``parallel=True`` function numba would turn ``np.dot`` into
+    its own parallel loop, which sums in another order."""
+    return np.dot(error, feedback) if left else np.dot(feedback, error)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def eprop_online_steps(
+    inputs,
+    targets,
+    mask,
+    cross_entropy,
+    w_in,
+    w_rec,
+    w_out,
+    b_out,
+    kappa,
+    v,
+    a,
+    z,
+    refractory,
+    psi,
+    alpha,
+    rho,
+    beta,
+    v_th,
+    gamma,
+    n_ref,
+    sigmoid_width,
+    current,
+    layer_input,
+    z_prev,
+    y,
+    n_lif,
+    filter_decay,
+    pre_in,
+    eps_in,
+    filtered_in,
+    accum_in,
+    pre_rec,
+    eps_rec,
+    filtered_rec,
+    accum_rec,
+    no_signal,
+    feedback,
+    feedback_left,
+    scale,
+    regularise,
+    c_reg,
+    rate,
+    rate_decay,
+    spike_to_khz,
+    f_target_khz,
+    reg_signal,
+    scaled_reg,
+    readout_trace,
+    bias_trace,
+    error,
+    probabilities,
+    parallel_in,
+    parallel_rec,
+    outputs,
+):
+    """Compiled twin of :func:`eprop_online_steps_numpy`: a chunk of online steps in one call.
+    The learning signal is BLAS gemv (``_feedback_product``, as numpy's ``@`` in the twin); every
+    other operation rounds once, in the twin's order.
+
+    Compiled with ``parallel=True`` for the sweeps' ``prange`` alone (the trace engine's split
+    into row blocks, taken when ``parallel_*``): a cached function that *calls* a parallel one
+    crashes when loaded from numba's cache, so the split lives here. Everything else is written
+    as plain ``range`` loops, which numba leaves serial (an array expression would become a
+    parallel loop with a thread launch at every step)."""
+    one = v.dtype.type(1.0)
+    zero = v.dtype.type(0.0)
+    spikes = 0
+    n_out = y.shape[0]
+    n_post = psi.shape[0]
+    n_blocks = (n_post + _ROW_BLOCK - 1) // _ROW_BLOCK
+    for t in range(inputs.shape[0]):
+        x = inputs[t]
+        for j in range(z.shape[0]):
+            z_prev[j] = z[j]
+        for i in range(x.shape[0]):
+            layer_input[i] = x[i]
+        synaptic_current(w_in, x, w_rec, z_prev, current)
+        neuron_step(current, v, a, z, refractory, psi, alpha, rho, beta, v_th, gamma, n_ref, sigmoid_width)
+        leaky_readout(w_out, z, b_out, kappa, y)
+        any_error = False
+        m = mask[t]
+        if m != 0 and cross_entropy:
+            softmax_into(y, probabilities)
+        for k in range(n_out):
+            outputs[t, k] = y[k]
+            if m == 0:
+                error[k] = zero
+            elif cross_entropy:
+                error[k] = m * (probabilities[k] - targets[t, k])
+            else:
+                error[k] = m * (y[k] - targets[t, k])
+            any_error = any_error or error[k] != 0
+        for j in range(z.shape[0]):
+            if z[j] != 0:
+                spikes += 1
+        if any_error:
+            product = _feedback_product(error, feedback, feedback_left)
+            signal = np.empty_like(product)
+            for j in range(product.shape[0]):
+                signal[j] = scale * product[j]
+            for k in range(n_out):
+                for j in range(z.shape[0]):
+                    w_out[k, j] += scale * (error[k] * (readout_trace[j] * kappa + z[j]))
+        else:
+            signal = no_signal
+        if regularise:
+            for j in range(z.shape[0]):
+                r = rate[j] * rate_decay
+                r = r + spike_to_khz * z[j]
+                rate[j] = r
+                reg = (r - f_target_khz) * c_reg
+                reg_signal[j] = reg
+                scaled_reg[j] = scale * reg
+        # the trace engine's sweeps: eligibility_step's single sweep, or eligibility_step_parallel's
+        # split into row blocks (the same arithmetic per row)
+        _presynaptic_step(layer_input, pre_in, alpha)
+        _presynaptic_step(z_prev, pre_rec, alpha)
+        if parallel_in:
+            for block in numba.prange(n_blocks):
+                start = block * _ROW_BLOCK
+                _eligibility_rows(
+                    start,
+                    min(n_post, start + _ROW_BLOCK),
+                    pre_in,
+                    psi,
+                    beta,
+                    n_lif,
+                    rho,
+                    filter_decay,
+                    eps_in,
+                    filtered_in,
+                    signal,
+                    scaled_reg,
+                    accum_in,
+                    one,
+                    False,
+                    filtered_in,
+                    filter_decay,
+                    False,
+                )
+        else:
+            _eligibility_rows(
+                0,
+                n_post,
+                pre_in,
+                psi,
+                beta,
+                n_lif,
+                rho,
+                filter_decay,
+                eps_in,
+                filtered_in,
+                signal,
+                scaled_reg,
+                accum_in,
+                one,
+                False,
+                filtered_in,
+                filter_decay,
+                False,
+            )
+        if parallel_rec:
+            for block in numba.prange(n_blocks):
+                start = block * _ROW_BLOCK
+                _eligibility_rows(
+                    start,
+                    min(n_post, start + _ROW_BLOCK),
+                    pre_rec,
+                    psi,
+                    beta,
+                    n_lif,
+                    rho,
+                    filter_decay,
+                    eps_rec,
+                    filtered_rec,
+                    signal,
+                    scaled_reg,
+                    accum_rec,
+                    one,
+                    True,
+                    filtered_rec,
+                    filter_decay,
+                    False,
+                )
+        else:
+            _eligibility_rows(
+                0,
+                n_post,
+                pre_rec,
+                psi,
+                beta,
+                n_lif,
+                rho,
+                filter_decay,
+                eps_rec,
+                filtered_rec,
+                signal,
+                scaled_reg,
+                accum_rec,
+                one,
+                True,
+                filtered_rec,
+                filter_decay,
+                False,
+            )
+        for j in range(readout_trace.shape[0]):
+            readout_trace[j] = readout_trace[j] * kappa + z[j]
+        bias = kappa * bias_trace[0] + one
+        bias_trace[0] = bias
+        step = scale * bias
+        for k in range(n_out):
+            b_out[k] += step * error[k]
+    return spikes
+
+
 KERNELS = {
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step, "numpy": antisymmetric_stdp_step_numpy},
@@ -329,6 +695,7 @@ KERNELS = {
     "snap1_step": {"numba": snap1_step, "numpy": snap1_step_numpy},
     "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
     "readout_eligibility_step": {"numba": readout_eligibility_step, "numpy": readout_eligibility_step_numpy},
+    "eprop_online_steps": {"numba": eprop_online_steps, "numpy": eprop_online_steps_numpy},
 }
 
 

@@ -48,6 +48,7 @@ from locallearn.traces import EligibilityTraces
 
 from . import feedback as feedback_registry
 from . import register
+from ._kernels import kernel as rule_kernel
 
 
 @register("eprop")
@@ -167,6 +168,63 @@ class EProp(SupervisedRule):
         self.readout_trace += z
         self.bias_trace = net.kappa * self.bias_trace + 1
         target["b_out"] += scale * self.bias_trace * error
+
+    def can_learn_online(self, net) -> bool:
+        """Whether :meth:`learn_online` applies: a single recurrent layer of deterministic
+        (non-escape) neurons, feedback that is one fixed product (``compiled_signal``)."""
+        layer = net.layers[-1]
+        return (
+            len(net.layers) == 1
+            and layer.recurrent
+            and layer.noise is None
+            and net.config.spike_fn != "escape"
+            and not self.feedback_learns
+            and self.feedback.compiled_signal() is not None
+        )
+
+    def learn_online(self, net, inputs, targets, loss: str, mask, lr: float) -> tuple[np.ndarray, int]:
+        """A whole sequence learned online in one compiled call (``eprop_online_steps``): at
+        every step the forward pass, the error, and :meth:`step` with plain SGD folded into the
+        weights (``accumulate_into_weights(lr)``) — the same bits as the stepwise loop
+        (tests/test_online_chunk.py). ``inputs``, ``targets`` (T, n_out), ``mask`` (T,) are
+        prepared arrays of the network's dtype; the network state and traces continue from where
+        they are (``begin_sequence`` and ``reset_state`` come first, as for the stepwise loop).
+        Returns the readout history (T, n_out) and the number of spikes."""
+        if not self.can_learn_online(net):
+            raise NotImplementedError("learn_online needs a single recurrent layer and fixed feedback")
+        t = net.dtype.type
+        self.traces.settle()
+        feedback, left = self.feedback.compiled_signal()
+        outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
+        bias_trace = np.array([self.bias_trace], net.dtype)
+        parallel_in, parallel_rec = self.traces.parallel_sweeps
+        spikes = rule_kernel("eprop_online_steps", net.config.backend)(
+            inputs,
+            targets,
+            mask,
+            loss == "ce",
+            *self.traces.compiled_arguments(net, net.params),
+            feedback,
+            left,
+            t(-lr),
+            self.c_reg > 0,
+            self._c_reg,
+            self.rate_khz,
+            self.rate_decay,
+            self._spike_to_khz,
+            self._f_target_khz,
+            self.reg_signals[0],
+            np.zeros(net.n_rec, net.dtype),
+            self.readout_trace,
+            bias_trace,
+            np.empty(net.n_out, net.dtype),
+            np.empty(net.n_out, net.dtype),
+            parallel_in,
+            parallel_rec,
+            outputs,
+        )
+        self.bias_trace = bias_trace[0]
+        return outputs, spikes
 
     def can_learn_sequence(self, net) -> bool:
         """Whether :meth:`learn_sequence` applies: a single-layer network, gradients accumulated

@@ -129,6 +129,9 @@ class SymmetricFeedback(FeedbackPathway):
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return error @ self.forward
 
+    def compiled_signal(self) -> tuple[np.ndarray, bool] | None:
+        return self.forward, True
+
     def after_update(self, net, deltas) -> None:
         pass
 
@@ -156,6 +159,9 @@ class NoFeedback(SymmetricFeedback):
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return self.B @ error
 
+    def compiled_signal(self) -> tuple[np.ndarray, bool] | None:
+        return (self.B, False) if not self.learns else None
+
 
 @register("random")
 class RandomFeedback(FeedbackPathway):
@@ -175,6 +181,9 @@ class RandomFeedback(FeedbackPathway):
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return self.B @ error
+
+    def compiled_signal(self) -> tuple[np.ndarray, bool] | None:
+        return (self.B, False) if not self.learns else None
 
     def after_update(self, net, deltas) -> None:
         pass
@@ -233,6 +242,9 @@ class SignSymmetryFeedback(SymmetricFeedback):
 
     def learning_signal(self, error: np.ndarray) -> np.ndarray:
         return self.matrix() @ error
+
+    def compiled_signal(self) -> None:
+        return None  # B is derived from W at every step: not one fixed product
 
 
 @register("sign_symmetry_fr")

@@ -244,15 +244,23 @@ class BrainTracePeer:
 #     [--steps 1000,1000,200] [--chunks 2] [--out results/perf/braintrace.json]
 #
 # Online e-prop streams with an SGD step after every time step, float32, 100 Poisson inputs
-# (20 Hz), MSE to 3 random targets: ours (the stepwise engine, OnlineLearner update="step",
-# symmetric feedback) against BrainTrace's EProp, D_RTRL and ES_D_RTRL on the same network (the
+# (20 Hz), MSE to 3 random targets: ours (OnlineLearner update="step", symmetric feedback: the
+# compiled online chunk, one numba call per chunk; "locallearn-stepwise" is the same learning,
+# bit for bit, by the per-step Python loop) against BrainTrace's EProp, D_RTRL and ES_D_RTRL on the
+# same network (the
 # same weights and input spikes), all-LIF and all-ALIF layers. Interleaved: for each repeat, every
 # size, neuron type and system in turn, each in its own process (its peak memory its own), the
 # first chunk (numba / XLA compilation) timed apart and excluded, steps/s the median of the
 # timed chunks. Threads equal and stated: numba, BLAS and XLA see the same cores (--threads 1
 # pins each process to one core).
 
-SYSTEMS = ("locallearn", "braintrace-eprop", "braintrace-d_rtrl", "braintrace-es_d_rtrl")
+SYSTEMS = (
+    "locallearn",
+    "locallearn-stepwise",
+    "braintrace-eprop",
+    "braintrace-d_rtrl",
+    "braintrace-es_d_rtrl",
+)
 N_IN, N_OUT, RATE, LR = 100, 3, 0.02, 1e-4
 
 
@@ -273,12 +281,14 @@ def measure(system: str, n_rec: int, alif: bool, steps: int, chunks: int) -> dic
 
     net, inputs, targets = _problem(n_rec, alif, steps)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if system == "locallearn":
+    if system.startswith("locallearn"):
         import locallearn as ll
         from locallearn.optim import SGD
         from locallearn.runner import OnlineLearner
 
-        learner = OnlineLearner(net, ll.rules.make("eprop", feedback="symmetric"), SGD(lr=LR), update="step")
+        rule = ll.rules.make("eprop", feedback="symmetric")
+        stepwise = system == "locallearn-stepwise"
+        learner = OnlineLearner(net, rule, SGD(lr=LR), update="step", stepwise=stepwise)
         mask = np.ones(steps, np.float32)
 
         def chunk():
@@ -373,7 +383,9 @@ def benchmark_table(result: dict) -> dict:
         f"against BrainTrace {result['braintrace']} (JAX {result['jax']}; one jitted scan per "
         f"chunk of {chunks} steps) on the same network, {result['threads']} thread(s) each, "
         f"medians of {repeats} interleaved repeats, one process per measurement, compilation excluded; "
-        "in brackets our speed-up with its bootstrap 95 % interval; then the process's peak resident memory",
+        "in brackets our speed-up with its bootstrap 95 % interval; then the process's peak resident memory. "
+        "Ours is the compiled online chunk; locallearn-stepwise is the same learning (bit for bit) by our "
+        "per-step Python loop",
         "columns": [
             "neurons",
             "n_rec",
