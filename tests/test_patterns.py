@@ -134,3 +134,20 @@ def test_the_pattern_cost_benchmark_writes_its_table(tmp_path):
 
     rows = io.read_json(out)["rows"]
     assert [row[0] for row in rows] == [1, 2] and all(row[3] >= 1 for row in rows)
+
+
+def test_spade_under_a_memory_bound_gives_the_same_patterns_or_a_cost_error():
+    rng = np.random.default_rng(1)
+    raster = _background(rng, 5000, 12, 0.01)
+    starts = rng.choice(np.arange(0, 4990, 20), 20, replace=False)
+    raster[starts, 2] = raster[starts, 5] = raster[starts + 6, 9] = 1
+    options = dict(bin_ms=3, window_bins=3, n_surrogates=20)
+    free = patterns.spade(raster, **options)
+    assert free and patterns.spade(raster, memory_limit_gb=4, **options) == free
+    # 60 neurons firing in 40 % of the steps: the closed itemsets explode; the child hits its
+    # 1.5 GB cap within seconds and this process carries on
+    dense = (np.random.default_rng(0).random((2000, 60)) < 0.4).astype(float)
+    with pytest.raises(patterns.PatternCostError, match=r"more than 1.5 GB .* 60 neurons"):
+        patterns.spade(dense, n_surrogates=5, memory_limit_gb=1.5)
+    with pytest.raises(ValueError, match="memory_limit_gb must be > 0"):
+        patterns.spade(raster, memory_limit_gb=0)
