@@ -416,18 +416,30 @@ def _watch_driver(driver: int) -> None:
     threading.Thread(target=watch, daemon=True, name="driver-watch").start()
 
 
+def _start_worker(driver: int, threads: int) -> None:
+    """Pool initializer: watch the driver, and run numba's parallel sweeps on this worker's
+    share of the cores (workers x threads never exceeds them)."""
+    import numba
+
+    _watch_driver(driver)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
 def process_pool(workers: int | None) -> ProcessPoolExecutor:
     """The process pool of sweeps and tuners. Workers come from a forkserver, not a fork of
     the driver: the driver may already run threads (numba, BLAS, or JAX when a peer was
     imported), and forking a multithreaded process can deadlock the child. The server
-    preloads the package, so a worker starts without re-importing numpy and numba."""
+    preloads the package, so a worker starts without re-importing numpy and numba. Each worker
+    gets cores // workers numba threads (at least one)."""
     import multiprocessing
     import os
 
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // (workers or cores))
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["locallearn.sweep"])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_watch_driver, initargs=(os.getpid(),)
+        max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(), threads)
     )
 
 

@@ -69,19 +69,19 @@ def test_compiled_online_chunk_is_bit_identical_to_the_stepwise_loop(
 
 
 def test_the_compiled_chunk_with_a_thread_split_sweep_is_bit_identical_too():
-    """n_rec = 300: 90,000 recurrent synapses, above the engine's threshold for splitting a
+    """n_rec = 640: 409,600 recurrent synapses, above the engine's threshold for splitting a
     sweep over threads (when numba has more than one)."""
     import numba
 
     from locallearn.traces import PARALLEL_MIN_SYNAPSES
 
-    assert 300 * 300 >= PARALLEL_MIN_SYNAPSES
+    assert 640 * 640 >= PARALLEL_MIN_SYNAPSES
     settings = dict(
-        seed=1, n_rec=300, n_adaptive=100, dtype="float32", loss="mse", feedback="random", c_reg=0.3
+        seed=1, n_rec=640, n_adaptive=100, dtype="float32", loss="mse", feedback="random", c_reg=0.3
     )
     chunk, chunk_state = _run(False, backend="numba", sequences=2, **settings)
     loop, loop_state = _run(True, backend="numba", sequences=2, **settings)
-    net = small_network(1, n_rec=300, n_adaptive=100, dtype="float32")
+    net = small_network(1, n_rec=640, n_adaptive=100, dtype="float32")
     rule = ll.rules.make("eprop")
     rule.bind(net)
     assert rule.traces.parallel_sweeps == (False, numba.get_num_threads() > 1)

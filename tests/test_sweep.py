@@ -238,3 +238,23 @@ def test_every_committed_sweep_and_search_file_resolves():
             sweep.validate(cells)
         except ModuleNotFoundError:  # a real game without its extra installed
             continue
+
+
+def _numba_threads(_task=None) -> int:
+    import numba
+
+    return numba.get_num_threads()
+
+
+def test_pool_workers_share_the_cores_between_them():
+    """Workers x numba threads never exceed the cores: with more threads than cores a split
+    sweep waits on descheduled threads at every step."""
+    import os
+
+    from locallearn.sweep import process_pool
+
+    cores = len(os.sched_getaffinity(0))
+    for workers in (1, 2, cores + 1):
+        with process_pool(workers) as pool:
+            threads = set(pool.map(_numba_threads, range(workers)))
+        assert threads == {max(1, cores // workers)}, (workers, threads)
