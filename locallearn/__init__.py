@@ -12,8 +12,8 @@ import os
 # numba's OpenMP layer (GNU OpenMP here) spin-waits at every parallel region's barrier. With more
 # runnable threads than cores (a busy machine, a sweep with one process per core) a 2-thread trace
 # sweep measured 100x slower: 7.6 ms instead of 76 us per online step at n_rec 256. Passive waiting
-# bounds that at no measured cost at n_rec 1024. Set before numba starts its threads; a value the
-# user set wins.
+# bounds that at no measured cost at n_rec 1024 (benchmarks/online_threads.py --load 2). Set before
+# numba starts its threads; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # locallearn.rules and locallearn.tasks are installed from the top-level rules/ and tasks/ folders.

@@ -29,7 +29,8 @@ from .network import SpikingLayer
 # Splitting a sweep over threads costs a few microseconds per call (a wake-up and a barrier). A lone
 # sweep pays from ~0.5 MB (benchmarks/roofline.py), but a whole online step (two sweeps, the rest
 # serial) measured no faster on 2 threads than on 1 at n_rec 256-512 (float32, quiet) and 1.4-1.8x
-# faster from ~724 on: split from ~632^2 synapses. Rows are independent: the same bits either way.
+# faster from ~724 on (benchmarks/online_threads.py): split from ~632^2 synapses. Rows are
+# independent: the same bits either way.
 PARALLEL_MIN_SYNAPSES = 400_000
 
 
