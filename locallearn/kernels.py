@@ -299,48 +299,6 @@ def eligibility_step_numpy(
         accum += update
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _eligibility_row(
-    j, pre_trace, psi_j, beta, n_lif, rho, filter_decay, eps_a, filtered, signal_j, reg_j, accum, accum_decay
-):
-    """Row ``j`` of :func:`eligibility_step` after the presynaptic update (the diagonal is the
-    caller's to keep). Inlined where it is called, so every sweep compiles the same loops."""
-    n_pre = pre_trace.shape[0]
-    fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
-    filtered_j = filtered[j]
-    accum_j = accum[j]
-    # branch-free inner loops (LIF and ALIF rows have their own) so that LLVM vectorises them
-    if j < n_lif:
-        if fold:
-            for i in range(n_pre):
-                e = psi_j * pre_trace[i]
-                eb = filter_decay * filtered_j[i] + e
-                filtered_j[i] = eb
-                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-        else:
-            for i in range(n_pre):
-                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * pre_trace[i]
-    else:
-        beta_j = beta[j]
-        decay_a = rho - psi_j * beta_j
-        eps_j = eps_a[j - n_lif]
-        if fold:
-            for i in range(n_pre):
-                p = pre_trace[i]
-                ea = eps_j[i]
-                e = psi_j * (p - beta_j * ea)
-                eps_j[i] = psi_j * p + decay_a * ea
-                eb = filter_decay * filtered_j[i] + e
-                filtered_j[i] = eb
-                accum_j[i] = accum_decay * accum_j[i] + (signal_j * eb + reg_j * e)
-        else:
-            for i in range(n_pre):
-                p = pre_trace[i]
-                ea = eps_j[i]
-                eps_j[i] = psi_j * p + decay_a * ea
-                filtered_j[i] = filter_decay * filtered_j[i] + psi_j * (p - beta_j * ea)
-
-
 @numba.njit(cache=True, nogil=True)
 def _eligibility_rows(
     start,
@@ -364,36 +322,56 @@ def _eligibility_rows(
 ):
     """Rows ``start:stop`` (postsynaptic neurons; rows are independent) of
     :func:`eligibility_step`, after ``weights += weight_step * accum`` for each row when
-    ``learn``. One function over a range of rows rather than one call per row: a call per row cost
-    ~0.1 us each, twice the row's arithmetic at 100 x 100."""
+    ``learn``; a recurrent projection's diagonal (``skip_diagonal``) is restored after its row.
+
+    One function over a range of rows with the row's loops written out in it: a helper called
+    per row — even one numba inlines — cost ~80 ns a row in array reference counting, 7-9x the
+    arithmetic of a silent row at 50 x 30 (benchmarks/engine.py; the same bits either way)."""
     n_pre = pre_trace.shape[0]
     for j in range(start, stop):
-        accum_j = accum[j]
-        kept = accum_j[j] if skip_diagonal else accum_j[0]
+        kept = accum[j, j] if skip_diagonal else accum[j, 0]
         if learn:  # the row's weights move while its accumulator row is in cache
-            weights_j = weights[j]
-            kept_weight = weights_j[j] if skip_diagonal else weights_j[0]
+            kept_weight = weights[j, j] if skip_diagonal else weights[j, 0]
             for i in range(n_pre):
-                weights_j[i] += weight_step * accum_j[i]
+                weights[j, i] += weight_step * accum[j, i]
             if skip_diagonal:
-                weights_j[j] = kept_weight
-        _eligibility_row(
-            j,
-            pre_trace,
-            psi[j],
-            beta,
-            n_lif,
-            rho,
-            filter_decay,
-            eps_a,
-            filtered,
-            learning_signal[j],
-            reg_signal[j],
-            accum,
-            accum_decay,
-        )
+                weights[j, j] = kept_weight
+        psi_j = psi[j]
+        signal_j = learning_signal[j]
+        reg_j = reg_signal[j]
+        fold = not (signal_j == 0 and reg_j == 0 and accum_decay == 1)
+        # branch-free inner loops (LIF and ALIF rows have their own) so that LLVM vectorises them
+        if j < n_lif:
+            if fold:
+                for i in range(n_pre):
+                    e = psi_j * pre_trace[i]
+                    eb = filter_decay * filtered[j, i] + e
+                    filtered[j, i] = eb
+                    accum[j, i] = accum_decay * accum[j, i] + (signal_j * eb + reg_j * e)
+            else:
+                for i in range(n_pre):
+                    filtered[j, i] = filter_decay * filtered[j, i] + psi_j * pre_trace[i]
+        else:
+            beta_j = beta[j]
+            decay_a = rho - psi_j * beta_j
+            row_a = j - n_lif
+            if fold:
+                for i in range(n_pre):
+                    p = pre_trace[i]
+                    ea = eps_a[row_a, i]
+                    e = psi_j * (p - beta_j * ea)
+                    eps_a[row_a, i] = psi_j * p + decay_a * ea
+                    eb = filter_decay * filtered[j, i] + e
+                    filtered[j, i] = eb
+                    accum[j, i] = accum_decay * accum[j, i] + (signal_j * eb + reg_j * e)
+            else:
+                for i in range(n_pre):
+                    p = pre_trace[i]
+                    ea = eps_a[row_a, i]
+                    eps_a[row_a, i] = psi_j * p + decay_a * ea
+                    filtered[j, i] = filter_decay * filtered[j, i] + psi_j * (p - beta_j * ea)
         if skip_diagonal:
-            accum_j[j] = kept
+            accum[j, j] = kept
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -458,25 +436,26 @@ def _lazy_rows(
         _settle_row(
             j, n_lif, eps_a, filtered, accum, skip_diagonal, scale_filtered, scale_adapt, scale_accum, pending
         )
-        accum_j = accum[j]
-        kept = accum_j[j] if skip_diagonal else accum_j[0]
-        _eligibility_row(
+        _eligibility_rows(
             j,
+            j + 1,
             pre_trace,
-            psi_j,
+            psi,
             beta,
             n_lif,
             rho,
             filter_decay,
             eps_a,
             filtered,
-            learning_signal[j],
-            reg_signal[j],
+            learning_signal,
+            reg_signal,
             accum,
             accum_decay,
+            skip_diagonal,
+            filtered,
+            filter_decay,
+            False,
         )
-        if skip_diagonal:
-            accum_j[j] = kept
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
