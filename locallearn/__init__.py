@@ -16,6 +16,10 @@ import os
 # numba starts its threads; a value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# numba's kernel cache, keyed by every kernel source (a cached kernel that calls one from another
+# file would otherwise outlive an edit of it): set on import, before any kernel is defined
+from . import _kernel_cache as _kernel_cache  # isort: skip
+
 # locallearn.rules and locallearn.tasks are installed from the top-level rules/ and tasks/ folders.
 from . import metrics, reference, rules, stats, streams, tasks
 from .config import ConfigError, UnknownNameError

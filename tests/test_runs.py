@@ -450,11 +450,12 @@ def test_first_run_notice_appears_once_and_only_when_the_kernel_cache_is_empty(m
 
     from locallearn.runs import console
 
+    import numba
+
     cache_is_empty = console.kernel_cache_is_empty
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
-    assert cache_is_empty()  # an empty cache folder: the first run compiles
-    monkeypatch.delenv("NUMBA_CACHE_DIR")
     assert not cache_is_empty()  # this test session has compiled the kernels already
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))
+    assert cache_is_empty()  # an empty cache folder: the first run compiles
     monkeypatch.setattr(console, "_NOTICE_SHOWN", False)
     monkeypatch.setattr(console, "kernel_cache_is_empty", lambda: False)
     stream = text_io.StringIO()

@@ -7,7 +7,6 @@ terminal (a log file, CI, a notebook's captured output) it is one plain line eve
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,10 +16,9 @@ _NOTICE_SHOWN = False
 
 def kernel_cache_is_empty() -> bool:
     """True when numba has not yet cached the engine's kernels (the first run compiles them)."""
-    from .. import kernels
+    import numba
 
-    cache_dir = os.environ.get("NUMBA_CACHE_DIR")  # numba caches there instead, when it is set
-    folder = Path(cache_dir) if cache_dir else Path(kernels.__file__).parent / "__pycache__"
+    folder = Path(numba.config.CACHE_DIR)  # set by locallearn._kernel_cache
     return not (folder.exists() and any(folder.rglob("kernels.*.nbi")))
 
 
