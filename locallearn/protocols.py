@@ -172,8 +172,9 @@ class ReinforcementRule:
 
     An agent drives it, per environment step, as::
 
-        rule.advance_many(net, inputs, decide_last=True)   # micro-steps; net.step on the last
-        action = rule.decide(net, rng, greedy)             # learn from the pending transition
+        action = rule.act(net, inputs, rng)                # = the two calls below
+            rule.advance_many(net, inputs, decide_last=True)   # micro-steps; net.step on the last
+            action = rule.decide(net, rng, greedy)             # learn from the pending transition
         rule.observe(reward, terminated, truncated)        # the third factor arrives
         (after truncation) rule.advance_many(net, next_inputs); rule.bootstrap(net)
 
@@ -203,6 +204,12 @@ class ReinforcementRule:
             self.advance(net)
         if decide_last:
             net.step(inputs[-1])
+
+    def act(self, net, inputs: np.ndarray, rng: np.random.Generator, greedy: bool = False) -> int:
+        """One environment step: the micro-steps of ``inputs`` and the decision after them.
+        Rules may override it with one compiled call that does the same arithmetic."""
+        self.advance_many(net, inputs, decide_last=True)
+        return self.decide(net, rng, greedy)
 
     def present_frozen(self, net, inputs: np.ndarray) -> None:
         """Present one observation's micro-steps for a frozen-weight evaluation: the network

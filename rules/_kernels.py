@@ -3,8 +3,8 @@
 Same contract as the engine's: pure functions over arrays, writing in place, each with a
 plain-numpy twin ``foo_numpy`` that the tests compare it against; ``kernel(name, backend)``
 picks the implementation. Users: ``rstdp`` (Florian's STDP eligibility), ``sal`` (the
-antisymmetric STDP window), ``reward-eprop`` (the actor-critic decision and readout traces),
-``eprop`` (the compiled online chunk).
+antisymmetric STDP window), ``reward-eprop`` (the actor-critic decision and readout traces,
+and a whole agent step), ``eprop`` (the compiled online chunk).
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ from locallearn.kernels import (
     BACKENDS,
     _eligibility_rows,
     _presynaptic_step,
+    eligibility_step,
     eligibility_step_numpy,
     leaky_readout,
     leaky_readout_numpy,
+    learn_eligibility_step,
+    learn_eligibility_step_numpy,
     libm_exp,
     neuron_step,
     neuron_step_numpy,
+    present_steps,
+    present_steps_numpy,
     softmax_into,
     softmax_into_numpy,
     synaptic_current,
@@ -688,6 +693,265 @@ def eprop_online_steps(
     return spikes
 
 
+# --------------------------------------------------------------------------- reward e-prop, one agent step
+def abs_sum_numpy(x):
+    """sum |x| as numpy computes it (``np.abs(x).sum()``, pairwise, in x's dtype)."""
+    return np.abs(x).sum()
+
+
+_PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@_jit
+def _block_abs_sum(x, start, n, zero):
+    # one leaf of numpy's pairwise summation: below 8 terms one by one, else 8 interleaved
+    # partial sums combined as a tree, then the remainder
+    if n < 8:
+        total = zero
+        for i in range(start, start + n):
+            total += abs(x[i])
+        return total
+    r0, r1, r2, r3 = abs(x[start]), abs(x[start + 1]), abs(x[start + 2]), abs(x[start + 3])
+    r4, r5, r6, r7 = abs(x[start + 4]), abs(x[start + 5]), abs(x[start + 6]), abs(x[start + 7])
+    i = start + 8
+    end = start + n - n % 8
+    while i < end:
+        r0 += abs(x[i])
+        r1 += abs(x[i + 1])
+        r2 += abs(x[i + 2])
+        r3 += abs(x[i + 3])
+        r4 += abs(x[i + 4])
+        r5 += abs(x[i + 5])
+        r6 += abs(x[i + 6])
+        r7 += abs(x[i + 7])
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < start + n:
+        total += abs(x[i])
+        i += 1
+    return total
+
+
+@_jit
+def _left_half(n):
+    half = n // 2
+    return half - half % 8
+
+
+@_jit
+def abs_sum(x):
+    """Compiled twin of :func:`abs_sum_numpy`, the same bits: numpy's pairwise summation over
+    the flattened (C-contiguous) array — blocks of up to 128 terms, each longer run split in two
+    at a multiple of 8 and the halves added. The tree is walked with an explicit stack (numba's
+    cache cannot load a recursive function)."""
+    flat = x.reshape(-1)
+    zero = x.dtype.type(0.0)
+    if flat.shape[0] <= _PAIRWISE_BLOCK:
+        return zero + _block_abs_sum(flat, 0, flat.shape[0], zero)
+    starts = np.empty(64, np.int64)
+    sizes = np.empty(64, np.int64)
+    right_pending = np.zeros(64, np.bool_)  # the left half is summed, kept in `left`
+    left = np.empty(64, x.dtype)
+    top = 0
+    starts[0], sizes[0] = 0, flat.shape[0]
+    while True:
+        if sizes[top] > _PAIRWISE_BLOCK:  # descend into the left half
+            right_pending[top] = False
+            starts[top + 1], sizes[top + 1] = starts[top], _left_half(sizes[top])
+            top += 1
+            continue
+        value = _block_abs_sum(flat, starts[top], sizes[top], zero)
+        top -= 1
+        while top >= 0 and right_pending[top]:  # both halves done: add them, go up
+            value = left[top] + value
+            top -= 1
+        if top < 0:
+            return zero + value
+        left[top], right_pending[top] = value, True  # the left half is done: on to the right
+        half = _left_half(sizes[top])
+        starts[top + 1], sizes[top + 1] = starts[top] + half, sizes[top] - half
+        top += 1
+
+
+# ``network`` is ``EligibilityTraces.compiled_arguments(net, F)``: present_steps' fixed arguments,
+# with the rule's traces F of the layer as the accumulators, as one tuple.
+def reward_eprop_act_numpy(
+    inputs,
+    network,
+    readout,
+    feedback,
+    feedback_left,
+    pi,
+    err,
+    layer_err,
+    memory,
+    has_pending,
+    u,
+    greedy,
+    inverse_temperature,
+    value_to_layer,
+    c_value,
+    gamma,
+    lr,
+    lr_layer,
+    guard_kappa,
+    trace_decay,
+):
+    """One environment step of reward-based e-prop, in place: what ``RewardEProp.advance_many(
+    inputs, decide_last=True)`` followed by ``decide`` does, for one recurrent layer with a fixed
+    feedback matrix (``err @ feedback`` if ``feedback_left``, else ``feedback @ err``).
+
+    The micro-steps (traces and the readout trace stop before the last); with ``has_pending``
+    (``memory`` = [reward, V before, -]) the TD error delta = r + gamma V - V_before, kept in
+    ``memory[2]``, and the readout's update -eta delta F (eta bounded ObGD-style unless
+    ``guard_kappa`` is NaN); the decision (pi, the action for the uniform draw ``u``, the output
+    errors ``err``); the layer's learning signal from ``layer_err`` (``err``, its value entry
+    zeroed unless ``value_to_layer``) and its trace step, with the layer's update -eta_layer delta F
+    in the same sweep (``lr_layer`` NaN: eta); the readout traces. ``readout`` is
+    (readout trace, F_w_out, F_b_out, [bias trace]). ``memory[1]`` receives V. Returns the
+    action."""
+    (w_in, w_rec, w_out, b_out, kappa, _, _, z, _, psi, alpha, rho, beta, _, _, _, _, _,
+     layer_input, z_prev, y, n_lif, filter_decay, pre_in, eps_in, filtered_in, accum_in,
+     pre_rec, eps_rec, filtered_rec, accum_rec, no_signal) = network  # fmt: skip
+    readout_trace, f_w_out, f_b_out, bias_trace = readout
+    one = w_in.dtype.type(1.0)
+    present_steps_numpy(inputs, *network, readout_trace, inputs.shape[0] - 1)
+    for _ in range(inputs.shape[0] - 1):
+        bias_trace[0] = kappa * bias_trace[0] + one
+    n_actions = pi.shape[0]
+    value = float(y[n_actions])
+    layer_scale = None
+    if has_pending:
+        delta = memory[0] + gamma * value - memory[1]
+        memory[2] = delta
+        step = lr
+        if not np.isnan(guard_kappa):
+            norm = 0.0
+            for trace in (accum_in, accum_rec, f_w_out, f_b_out):
+                norm += float(abs_sum_numpy(trace))
+            step = lr / max(lr * guard_kappa * max(abs(delta), 1.0) * norm, 1.0)
+        scale = w_in.dtype.type(-step * delta)
+        layer_scale = scale if np.isnan(lr_layer) else w_in.dtype.type(-step * lr_layer / lr * delta)
+        w_out += scale * f_w_out
+        b_out += scale * f_b_out
+    action = policy_decision_numpy(y, inverse_temperature, u, greedy, c_value, pi, err)
+    layer_err[:] = err
+    if not value_to_layer:
+        layer_err[n_actions] = 0
+    signal = layer_err @ feedback if feedback_left else feedback @ layer_err
+    for weights, pre, pre_trace, eps_a, filtered, accum, recurrent in (
+        (w_in, layer_input, pre_in, eps_in, filtered_in, accum_in, False),
+        (w_rec, z_prev, pre_rec, eps_rec, filtered_rec, accum_rec, True),
+    ):
+        sweep = (
+            pre,
+            pre_trace,
+            psi,
+            beta,
+            n_lif,
+            alpha,
+            rho,
+            filter_decay,
+            eps_a,
+            filtered,
+            signal,
+            no_signal,
+        )
+        if layer_scale is None:
+            eligibility_step_numpy(*sweep, accum, trace_decay, recurrent)
+        else:
+            learn_eligibility_step_numpy(weights, layer_scale, *sweep, accum, trace_decay, recurrent)
+    bias_trace[0] = kappa * bias_trace[0] + one
+    readout_eligibility_step_numpy(z, kappa, trace_decay, err, bias_trace[0], readout_trace, f_w_out, f_b_out)
+    memory[1] = value
+    return action
+
+
+@_jit
+def reward_eprop_act(
+    inputs,
+    network,
+    readout,
+    feedback,
+    feedback_left,
+    pi,
+    err,
+    layer_err,
+    memory,
+    has_pending,
+    u,
+    greedy,
+    inverse_temperature,
+    value_to_layer,
+    c_value,
+    gamma,
+    lr,
+    lr_layer,
+    guard_kappa,
+    trace_decay,
+):
+    """Compiled twin of :func:`reward_eprop_act_numpy`: an agent's whole step in one call, built
+    from the same compiled pieces the stepwise path calls one by one (so the same bits)."""
+    (w_in, w_rec, w_out, b_out, kappa, _, _, z, _, psi, alpha, rho, beta, _, _, _, _, _,
+     layer_input, z_prev, y, n_lif, filter_decay, pre_in, eps_in, filtered_in, accum_in,
+     pre_rec, eps_rec, filtered_rec, accum_rec, no_signal) = network  # fmt: skip
+    readout_trace, f_w_out, f_b_out, bias_trace = readout
+    one = w_in.dtype.type(1.0)
+    present_steps(inputs, *network, readout_trace, inputs.shape[0] - 1)
+    for _ in range(inputs.shape[0] - 1):
+        bias_trace[0] = kappa * bias_trace[0] + one
+    n_actions = pi.shape[0]
+    value = np.float64(y[n_actions])
+    learned = False
+    layer_scale = w_in.dtype.type(0.0)
+    if has_pending:
+        delta = memory[0] + gamma * value - memory[1]
+        memory[2] = delta
+        step = lr
+        if not np.isnan(guard_kappa):
+            norm = 0.0
+            norm += np.float64(abs_sum(accum_in))
+            norm += np.float64(abs_sum(accum_rec))
+            norm += np.float64(abs_sum(f_w_out))
+            norm += np.float64(abs_sum(f_b_out))
+            step = lr / max(lr * guard_kappa * max(abs(delta), 1.0) * norm, 1.0)
+        scale = w_in.dtype.type(-step * delta)
+        layer_scale = scale if np.isnan(lr_layer) else w_in.dtype.type(-step * lr_layer / lr * delta)
+        for k in range(w_out.shape[0]):
+            for j in range(w_out.shape[1]):
+                w_out[k, j] += scale * f_w_out[k, j]
+            b_out[k] += scale * f_b_out[k]
+        learned = True
+    action = policy_decision(y, inverse_temperature, u, greedy, c_value, pi, err)
+    for k in range(err.shape[0]):
+        layer_err[k] = err[k]
+    if not value_to_layer:
+        layer_err[n_actions] = 0
+    signal = _feedback_product(layer_err, feedback, feedback_left)
+    if learned:
+        learn_eligibility_step(
+            w_in, layer_scale, layer_input, pre_in, psi, beta, n_lif, alpha, rho, filter_decay,
+            eps_in, filtered_in, signal, no_signal, accum_in, trace_decay, False,
+        )  # fmt: skip
+        learn_eligibility_step(
+            w_rec, layer_scale, z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay,
+            eps_rec, filtered_rec, signal, no_signal, accum_rec, trace_decay, True,
+        )  # fmt: skip
+    else:
+        eligibility_step(
+            layer_input, pre_in, psi, beta, n_lif, alpha, rho, filter_decay,
+            eps_in, filtered_in, signal, no_signal, accum_in, trace_decay, False,
+        )  # fmt: skip
+        eligibility_step(
+            z_prev, pre_rec, psi, beta, n_lif, alpha, rho, filter_decay,
+            eps_rec, filtered_rec, signal, no_signal, accum_rec, trace_decay, True,
+        )  # fmt: skip
+    bias_trace[0] = kappa * bias_trace[0] + one
+    readout_eligibility_step(z, kappa, trace_decay, err, bias_trace[0], readout_trace, f_w_out, f_b_out)
+    memory[1] = value
+    return action
+
+
 KERNELS = {
     "stdp_step": {"numba": stdp_step, "numpy": stdp_step_numpy},
     "antisymmetric_stdp_step": {"numba": antisymmetric_stdp_step, "numpy": antisymmetric_stdp_step_numpy},
@@ -696,6 +960,8 @@ KERNELS = {
     "policy_decision": {"numba": policy_decision, "numpy": policy_decision_numpy},
     "readout_eligibility_step": {"numba": readout_eligibility_step, "numpy": readout_eligibility_step_numpy},
     "eprop_online_steps": {"numba": eprop_online_steps, "numpy": eprop_online_steps_numpy},
+    "reward_eprop_act": {"numba": reward_eprop_act, "numpy": reward_eprop_act_numpy},
+    "abs_sum": {"numba": abs_sum, "numpy": abs_sum_numpy},
 }
 
 

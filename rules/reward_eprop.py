@@ -61,6 +61,9 @@ class RewardEProp(ReinforcementRule):
 
     name = "reward-eprop"
     kind = "reinforcement"
+    # act() in one compiled call where it can (bit-identical); False takes the stepwise path
+    # everywhere (benchmarks/agent_step.py compares the two)
+    compiled_act = True
 
     def __init__(
         self,
@@ -164,8 +167,10 @@ class RewardEProp(ReinforcementRule):
         backend = self.layer.backend
         self._decision = kernel("policy_decision", backend)
         self._readout_step = kernel("readout_eligibility_step", backend)
+        self._act_kernel = kernel("reward_eprop_act", backend)
         self._pi = np.zeros(self.n_actions)
         self._err = np.zeros(self.net.n_out, self.net.dtype)
+        self._act_plan = Derived()  # act()'s fixed arguments, or (None,) where it cannot run compiled
 
     @property
     def stacked(self) -> bool:
@@ -265,6 +270,69 @@ class RewardEProp(ReinforcementRule):
         self.value_prev = value
         self.decisions += 1
         return action
+
+    def act(self, net, inputs: np.ndarray, rng: np.random.Generator, greedy: bool = False) -> int:
+        """:meth:`advance_many` (``decide_last``) and :meth:`decide` in one compiled call
+        (``reward_eprop_act``: the same arithmetic, bit for bit) for one recurrent layer with a
+        fixed feedback matrix, its sweeps on one thread and no entropy bonus; otherwise those two."""
+        plan = self._compiled_act_plan(net)
+        if plan is None or self.c_entropy > 0:
+            return super().act(net, inputs, rng, greedy)
+        arrays, memory = plan
+        beta = self.beta
+        u = 0.0 if greedy else rng.random()
+        has_pending = self.pending is not None
+        if has_pending:
+            memory[0], memory[1] = self.pending, self.value_prev
+        bias = arrays[1][3]
+        bias[0] = self.bias_trace
+        none = float("nan")  # the kernel's None; options are read at every call (they may be set)
+        options = (
+            self.value_to_layer,
+            float(self.c_value),
+            float(self.gamma),
+            float(self.lr),
+            none if self.lr_layer is None else float(self.lr_layer),
+            none if self.guard_kappa is None else float(self.guard_kappa),
+            self._decay,
+        )
+        action = self._act_kernel(inputs, *arrays, memory, has_pending, u, greedy, float(beta), *options)
+        self.bias_trace = bias[0]
+        if has_pending:
+            self.last_delta, self.pending = float(memory[2]), None
+        self.value_prev = float(memory[1])
+        self.decisions += 1
+        return int(action)
+
+    def _compiled_act_plan(self, net) -> tuple | None:
+        """:meth:`act`'s fixed kernel arguments, built once per network: (the arrays, ``memory``);
+        None where it cannot run compiled."""
+        if not self.compiled_act:
+            return None
+        if self._act_plan and self._act_plan[0] is net:
+            return self._act_plan[1]
+        signal = None if self.stacked else self.feedback.compiled_signal()
+        compiled = not (
+            signal is None
+            or self.traces.lazy
+            or any(self.traces.parallel_sweeps)
+            or self.layer.noise is not None
+            or signal[0].dtype != net.dtype
+        )
+        plan = None
+        if compiled:
+            readout = (self.readout_trace, self.F["w_out"], self.F["b_out"], np.zeros(1, net.dtype))
+            arrays = (
+                self.traces.compiled_arguments(net, self.F),
+                readout,
+                *signal,
+                self._pi,
+                self._err,
+                np.empty_like(self._err),
+            )
+            plan = (arrays, np.zeros(3))
+        self._act_plan = Derived((net, plan))
+        return plan
 
     def _step_lower_layers(self, net, err: np.ndarray, layer_step) -> np.ndarray:
         """The decision's trace step of the layers below the top, each with its own signal;

@@ -139,15 +139,14 @@ class Agent:
         then run one by one: the same arithmetic as the rule's compiled call)."""
         inputs = self._inputs(observation)
         if probe is None:
-            self.rule.advance_many(self.net, inputs, decide_last=True)
-        else:
-            net, rule, top = self.net, self.rule, self.net.layers[-1]
-            for x in inputs[:-1]:
-                net.step(x)
-                probe(top.state.z)
-                rule.advance(net)
-            net.step(inputs[-1])
+            return self.rule.act(self.net, inputs, self.rng, greedy=greedy)
+        net, rule, top = self.net, self.rule, self.net.layers[-1]
+        for x in inputs[:-1]:
+            net.step(x)
             probe(top.state.z)
+            rule.advance(net)
+        net.step(inputs[-1])
+        probe(top.state.z)
         return self.rule.decide(self.net, self.rng, greedy=greedy)
 
     def act_frozen(self, observation, rng: np.random.Generator, greedy: bool) -> int:
