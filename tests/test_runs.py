@@ -448,9 +448,9 @@ def test_the_readmes_tables_are_what_report_prints_from_the_committed_results():
 def test_first_run_notice_appears_once_and_only_when_the_kernel_cache_is_empty(monkeypatch, tmp_path):
     import io as text_io
 
-    from locallearn.runs import console
-
     import numba
+
+    from locallearn.runs import console
 
     cache_is_empty = console.kernel_cache_is_empty
     assert not cache_is_empty()  # this test session has compiled the kernels already
