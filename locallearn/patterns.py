@@ -239,9 +239,16 @@ class PatternCostError(RuntimeError):
 
 
 def _limit_address_space(limit_bytes: int) -> None:
-    """Pool initializer: cap this process's address space (allocations beyond it fail)."""
+    """Pool initializer: cap this process's address space (allocations beyond it fail). What
+    SPADE imports only at its significance test (statsmodels, pandas) is loaded first: loaded
+    after the mining had filled the address space, its libraries could not be mapped (seen in
+    the 5-seed study: an ImportError instead of a PatternCostError)."""
     import resource
 
+    try:
+        import statsmodels.stats.multitest  # noqa: F401
+    except ModuleNotFoundError:
+        pass  # elephant then fails on its own, with its own message
     resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
 
 
@@ -260,7 +267,9 @@ def _spade_bounded(raster, memory_limit_gb: float, **options) -> list[Pattern]:
             1, mp_context=context, initializer=_limit_address_space, initargs=(limit,)
         ) as pool:
             return pool.submit(spade, raster, **options).result()
-    except (MemoryError, BrokenProcessPool) as error:
+    except (MemoryError, BrokenProcessPool, ImportError) as error:
+        if isinstance(error, ImportError) and "map" not in str(error):
+            raise  # a missing module, not a full address space
         raise PatternCostError(
             f"SPADE needed more than {memory_limit_gb:g} GB on this raster ({int(raster.sum()):,} spikes "
             f"of {raster.shape[1]} neurons over {raster.shape[0]:,} steps): {type(error).__name__}"
