@@ -45,7 +45,9 @@ class NetworkConfig:
     period; psi is that probability's derivative), its draws coming from a generator seeded by
     ``seed`` and the layer (SAL's neuron model; DESIGN §4). ``dtype`` float32 is the
     fast default; float64 is for exact comparisons. ``backend`` picks numba kernels or their numpy
-    twins.
+    twins. ``flush_subnormals`` makes a run compute with subnormal floats flushed to zero
+    (:mod:`locallearn.numerics`: faster where traces decay into them; a recorded change of the
+    arithmetic, off by default).
     """
 
     n_in: int
@@ -70,6 +72,7 @@ class NetworkConfig:
     w_hidden_gain: float = 1.0
     recurrent: bool = True
     backend: str = "numba"
+    flush_subnormals: bool = False
 
     def __post_init__(self):
         owner = "NetworkConfig"
@@ -91,8 +94,9 @@ class NetworkConfig:
                 f"{owner}.n_adaptive = {self.n_adaptive} exceeds the smallest layer "
                 f"({min(self.layer_sizes)} neurons); it applies to every layer"
             )
-        if not isinstance(self.recurrent, bool):
-            raise ConfigError(f"{owner}.recurrent must be true or false, got {self.recurrent!r}")
+        for name in ("recurrent", "flush_subnormals"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{owner}.{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("tau_mem", "tau_out", "tau_adapt", "v_th", "dt", "sigmoid_width"):
             check_positive(owner, name, getattr(self, name))
         for name in ("beta", "gamma", "w_in_gain", "w_rec_gain", "w_out_gain", "w_hidden_gain"):

@@ -227,8 +227,9 @@ def run_group(group: list[Cell], sweep_dir: str) -> list[dict]:
 
 
 def lockstep_groups(sweep: list[Cell], size: int) -> list[list[Cell]]:
-    """Consecutive lifetime cells of one rule, feedback and task, in groups of at most ``size``
-    (a supervised cell, or ``size`` 1, is a group of its own)."""
+    """Consecutive lifetime cells of one rule, feedback and task (and one choice of
+    ``network.flush_subnormals``: a group shares a thread), in groups of at most ``size`` (a
+    supervised cell, or ``size`` 1, is a group of its own)."""
     from .runs import is_environment
 
     groups: list[list[Cell]] = []
@@ -239,12 +240,17 @@ def lockstep_groups(sweep: list[Cell], size: int) -> list[list[Cell]]:
             and last
             and len(last) < size
             and is_environment(cell.task)
-            and (last[0].task, last[0].rule, last[0].feedback) == (cell.task, cell.rule, cell.feedback)
+            and _lockstep_key(last[0]) == _lockstep_key(cell)
         ):
             last.append(cell)
         else:
             groups.append([cell])
     return groups
+
+
+def _lockstep_key(cell: Cell) -> tuple:
+    flushes = cell.overrides.get("network", {}).get("flush_subnormals", False)
+    return cell.task, cell.rule, cell.feedback, flushes
 
 
 def _row(cell: Cell, resolved: dict, run_dir: Path, summary: dict, reused: bool) -> dict:

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import io
+from .. import io, numerics
 from ..config import ConfigError, check_int, unknown_name_message
 from . import checkpoint, console
 from .directory import RunDirectory, RunDirectoryError, changed_options, default_path
@@ -395,31 +395,36 @@ def execute(
         if finished and finished.get("status") == "completed":
             return {**finished, "run_dir": str(directory.path)}
         console.compile_notice(stream)
-        run = Run(config, directory, resume, callbacks)
-        schedule = run.schedule
-        bar = console.Progress(
-            schedule.total,
-            schedule.unit,
-            run.label,
-            enabled=progress,
-            stream=stream,
-            initial=schedule.position,
-        )
-        with _Interrupt() as interrupt:
-            try:
-                run.begin()
-                while run.active:
-                    if interrupt.requested:
-                        run.status = "interrupted"
-                        break
-                    done = schedule.advance(min(schedule.chunk, schedule.total - schedule.position))
-                    bar.update(done, **schedule.status())
-                    if schedule.checkpoint_due():
-                        run.save()
-            except KeyboardInterrupt:
-                run.status = "interrupted"
-            except Divergence as error:
-                run.fail(error)
-            finally:
-                bar.close()
-        return run.close(stream)
+        with numerics.flush_subnormals(numerics.run_flushes(config)):  # the run's arithmetic
+            return _drive_one(Run(config, directory, resume, callbacks), progress, stream)
+
+
+def _drive_one(run: Run, progress: bool, stream) -> dict:
+    """Advance one run to its end (or Ctrl-C, or divergence) and close it."""
+    schedule = run.schedule
+    bar = console.Progress(
+        schedule.total,
+        schedule.unit,
+        run.label,
+        enabled=progress,
+        stream=stream,
+        initial=schedule.position,
+    )
+    with _Interrupt() as interrupt:
+        try:
+            run.begin()
+            while run.active:
+                if interrupt.requested:
+                    run.status = "interrupted"
+                    break
+                done = schedule.advance(min(schedule.chunk, schedule.total - schedule.position))
+                bar.update(done, **schedule.status())
+                if schedule.checkpoint_due():
+                    run.save()
+        except KeyboardInterrupt:
+            run.status = "interrupted"
+        except Divergence as error:
+            run.fail(error)
+        finally:
+            bar.close()
+    return run.close(stream)

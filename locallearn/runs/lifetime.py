@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import analysis, io, stats, streams
+from .. import analysis, io, numerics, stats, streams
 from ..config import ConfigError, check_int, unknown_name_message
 from ..encoders import ENCODERS, Scaler, make_encoder
 from ..network import Network, NetworkConfig
@@ -568,17 +568,18 @@ def play(
         )
     agent = load_agent(run_dir, env, config)
     frames: list | None = [] if strip is not None else None
-    result = play_episodes(
-        agent,
-        env,
-        [seed + k for k in range(episodes)],
-        greedy,
-        streams.generator(seed, "evaluation_agent"),
-        max_steps,
-        frames,
-        strip_every,
-        strip_frames,
-    )
+    with numerics.flush_subnormals(numerics.run_flushes(config)):  # the arithmetic it learned with
+        result = play_episodes(
+            agent,
+            env,
+            [seed + k for k in range(episodes)],
+            greedy,
+            streams.generator(seed, "evaluation_agent"),
+            max_steps,
+            frames,
+            strip_every,
+            strip_frames,
+        )
     env.close()
     if strip is not None:
         save_png(lay_out(frames), strip)

@@ -21,6 +21,7 @@ import contextlib
 import sys
 from pathlib import Path
 
+from .. import io, numerics
 from ..config import ConfigError
 from . import console
 from .framework import Divergence, Run, _Interrupt, is_environment, open_directory, task_name_of
@@ -53,6 +54,7 @@ def execute_lockstep(
     named = [Path(out).resolve() for out in outs if out is not None]
     if len(set(named)) != len(named):
         raise ConfigError("lockstep lifetimes need distinct run directories")
+    flushes = _flush_choices(user_configs, outs, resumes)
     summaries: list[dict | None] = [None] * len(outs)
     with contextlib.ExitStack() as stack:
         runs: list[tuple[int, Run]] = []
@@ -66,11 +68,30 @@ def execute_lockstep(
             runs.append((index, Run(resolved, directory, again)))
         if runs:
             console.compile_notice(stream)
-            _drive([run for _, run in runs], progress, stream)
-            extra = {"lockstep": len(runs)}
-            for index, run in runs:
-                summaries[index] = run.close(stream, extra)
+            with numerics.flush_subnormals(flushes):  # one thread, so one arithmetic for all
+                _drive([run for _, run in runs], progress, stream)
+                extra = {"lockstep": len(runs)}
+                for index, run in runs:
+                    summaries[index] = run.close(stream, extra)
     return summaries
+
+
+def _flush_choices(user_configs: list[dict | None], outs: list, resumes: list[bool]) -> bool:
+    """The group's ``network.flush_subnormals`` (a resumed lifetime's from its stored
+    configuration), checked equal before any directory is written: the lifetimes share a thread,
+    and the flag is that thread's."""
+    choices = set()
+    for config, out, again in zip(user_configs, outs, resumes):
+        stored = Path(out) / "config.json" if again and out is not None else None
+        if stored is not None and stored.exists():
+            config = io.read_json(stored)
+        choices.add(numerics.run_flushes(config or {}))
+    if len(choices) > 1:
+        raise ConfigError(
+            "lockstep lifetimes share one thread and so one arithmetic: give every lifetime the "
+            "same network.flush_subnormals"
+        )
+    return choices.pop()
 
 
 def _drive(runs: list[Run], progress: bool, stream) -> None:
