@@ -7,11 +7,19 @@ end, the reported figure). Each point (x, y) is four input spikes at t_min + (t_
 u in (x, y, 1 - x, 1 - y), plus a bias spike at ``t_bias``. The class is the output that fires
 first (no output spike: wrong). Loss: EventProp's first-spike cross-entropy with the late-spike
 penalty (``eventprop.EventNetwork.first_spike_loss``); an output that never fires passes no
-gradient, so the initial weights are drawn to make hidden and output neurons fire; training can
-still collapse (all outputs silent), so the network of the epoch with the best validation
-accuracy is the one tested.
+gradient, so the initial weights are drawn to make hidden and output neurons fire. The network of
+the epoch with the best validation accuracy is the one tested.
+
+Stability: with Adam at a constant 5e-3 and hidden-to-output weights drawn N(0.9, 0.6), four of
+five seeds collapsed after their best epoch (all outputs silent, validation accuracy 0.09-0.38,
+never recovering; ``eventprop_yinyang.json``, seeds 6-10). The defaults now follow the settings of
+a public EventProp Yin-Yang implementation (tnowotny/genn_eventprop): the learning rate decays by
+``--lr-decay`` 0.95 per epoch and the output weights start N(``--w-out-mean`` 0.93,
+``--w-out-std`` 0.1). A seed
+whose last epoch's validation accuracy is below 0.5 is counted as collapsed.
 
     python benchmarks/eventprop_yinyang.py [--seeds 0-4] [--hidden 120] [--epochs 30]
+        [--lr-decay 0.95] [--w-out-mean 0.93] [--w-out-std 0.1]
         [--out results/temporal-credit/eventprop_yinyang.json]
 """
 
@@ -64,12 +72,14 @@ def train(
     n_train: int = 5000,
     n_test: int = 1000,
     loss: tuple = (0.5, 6.4, 3e-3),
+    lr_decay: float = 0.95,
+    w_out: tuple = (0.93, 0.1),
     progress=None,
 ) -> dict:
     rng = streams.generator(seed, "feedback")  # the weights' own stream (no feedback here)
     net = eventprop.EventNetwork(
         w_in=rng.normal(1.5, 0.8, (hidden, 5)),
-        w_out=rng.normal(0.9, 0.6, (3, hidden)),
+        w_out=rng.normal(w_out[0], w_out[1], (3, hidden)),
         readout="first_spike",
         first_spike_loss=loss,
     )
@@ -80,6 +90,7 @@ def train(
     start = time.perf_counter()
     order_rng = np.random.default_rng([seed, 1])
     for epoch in range(epochs):
+        optimizer.lr = lr * lr_decay**epoch
         order = order_rng.permutation(n_train)
         losses = []
         for first in range(0, n_train, batch):
@@ -117,6 +128,7 @@ def train(
         "test_accuracy": interval.mean,
         "low": interval.low,
         "high": interval.high,
+        "collapsed": curve[-1]["validation"] < 0.5,
         "curve": curve,
         "seconds": time.perf_counter() - start,
         "network": net,  # the network tested (left out of the result file)
@@ -142,6 +154,9 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train", type=int, default=5000)
     parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--lr-decay", type=float, default=0.95, help="learning rate factor per epoch")
+    parser.add_argument("--w-out-mean", type=float, default=0.93, help="mean of the initial output weights")
+    parser.add_argument("--w-out-std", type=float, default=0.1, help="std of the initial output weights")
     parser.add_argument("--out", default="results/temporal-credit/eventprop_yinyang.json")
     args = parser.parse_args(argv)
     runs = []
@@ -152,6 +167,8 @@ def main(argv=None) -> None:
             args.epochs,
             n_train=args.train,
             n_test=args.test,
+            lr_decay=args.lr_decay,
+            w_out=(args.w_out_mean, args.w_out_std),
             progress=lambda row, s=seed: print(f"seed {s} {row}", flush=True),
         )
         result.pop("network")
@@ -166,17 +183,21 @@ def main(argv=None) -> None:
             r["seed"],
             r["epoch"],
             f"{r['validation_accuracy']:.3f}",
+            f"{r['curve'][-1]['validation']:.3f}",
             f"{r['test_accuracy']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
         ]
         for r in runs
     ]
-    rows.append(["mean ± sd [95 % CI]", "", "", summary.text()])
+    collapsed = sum(r["collapsed"] for r in runs)
+    rows.append(["mean ± sd [95 % CI]", "", "", f"{collapsed} of {len(runs)} collapsed", summary.text()])
     report.write_benchmark(
         Path(args.out),
         f"EventProp on Yin-Yang: {args.hidden} hidden LIF, first-spike readout, {args.epochs} epochs of "
-        f"{args.train} points, test accuracy on {args.test} fresh points per seed",
+        f"{args.train} points, Adam 5e-3 x {args.lr_decay} per epoch, output weights N({args.w_out_mean}, "
+        f"{args.w_out_std}), test accuracy on {args.test} fresh points per seed",
         "python benchmarks/eventprop_yinyang.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        ["seed", "epoch chosen on validation", "validation accuracy", "test accuracy [95 % Wilson]"],
+        ["seed", "epoch chosen on validation", "validation accuracy", "last epoch's validation"]
+        + ["test accuracy [95 % Wilson]"],
         rows,
         runs=runs,
     )
