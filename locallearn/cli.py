@@ -263,7 +263,7 @@ def _cmd_compare(args) -> int:
     overrides: dict = {}
     if args.sweep:
         spec = _read_toml(args.sweep, "sweep")
-        keys = ("rules", "tasks", "seeds", "workers", "lockstep", "out", "tuned", "config")
+        keys = ("rules", "tasks", "seeds", "workers", "lockstep", "out", "tuned", "tuned_rule", "config")
         unknown = sorted(set(spec) - set(keys))
         if unknown:
             raise ConfigError(f"unknown sweep file key {unknown[0]!r} (allowed: {', '.join(keys)})")
@@ -274,8 +274,12 @@ def _cmd_compare(args) -> int:
         args.lockstep = args.lockstep or spec.get("lockstep")
         args.out = args.out or spec.get("out")
         overrides = spec.get("config", {})
+        if "tuned" in spec and "tuned_rule" in spec:
+            raise ConfigError("a sweep file takes 'tuned' (same task) or 'tuned_rule' (a transfer), not both")
         if "tuned" in spec:
             overrides = _tuned_config(spec["tuned"], args.rules, args.tasks, overrides)
+        if "tuned_rule" in spec:
+            overrides = _tuned_config(spec["tuned_rule"], args.rules, None, overrides)
     for assignment in args.set or ():
         _apply_set(overrides, assignment)
     if not args.rules or not args.tasks:
@@ -303,11 +307,13 @@ def _cmd_compare(args) -> int:
     return 1 if failed else 0
 
 
-def _tuned_config(path: str, rules: str, tasks: str, config: dict) -> dict:
+def _tuned_config(path: str, rules: str, tasks: str | None, config: dict) -> dict:
     """A sweep's ``tuned`` file (the ``.best.toml`` that ``locallearn tune`` wrote) as the base
     of every cell: its network, rule and agent sections, with the sweep's ``[config]`` on top.
     Its training section is left out — it holds the search's per-trial budget, not the
-    evaluation's. The sweep must run that one rule on that one task."""
+    evaluation's. The sweep must run that one rule on that one task. ``tasks`` None is a
+    transfer (a sweep's ``tuned_rule``): the rule section alone, chosen on another task, moves
+    to the sweep's tasks, whose own network and agent settings stay."""
     from .sweep import parse_rules
 
     tuned = _read_toml(path, "tuned configuration")
@@ -317,9 +323,10 @@ def _tuned_config(path: str, rules: str, tasks: str, config: dict) -> dict:
     if parse_rules(rules) != [(rule.get("name"), rule.get("feedback"))]:
         label = rule.get("name", "?") + (f":{rule['feedback']}" if rule.get("feedback") else "")
         raise ConfigError(f"tuned file {path} is for rule {label}; the sweep must run that rule alone")
-    if [t.strip() for t in tasks.split(",") if t.strip()] != [task_name]:
+    if tasks is not None and [t.strip() for t in tasks.split(",") if t.strip()] != [task_name]:
         raise ConfigError(f"tuned file {path} is for task {task_name}; the sweep must run that task alone")
-    base = {section: dict(tuned[section]) for section in ("network", "rule", "agent") if section in tuned}
+    sections = ("network", "rule", "agent") if tasks is not None else ("rule",)
+    base = {section: dict(tuned[section]) for section in sections if section in tuned}
     for section, values in config.items():
         if isinstance(values, dict) and isinstance(base.get(section), dict):
             base[section] = {**base[section], **values}

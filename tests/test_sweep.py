@@ -134,6 +134,29 @@ def test_a_sweep_starts_from_a_tuned_file_but_not_from_its_search_budget(tmp_pat
     assert err.count("\n") == 1 and "is for rule reward-eprop:random" in err
 
 
+def test_a_transfer_takes_the_rule_section_alone_to_another_task(tmp_path, capsys):
+    best = tmp_path / "catch-x.best.toml"
+    best.write_text(
+        '[task]\nname = "catch"\n[network]\nn_rec = 12\n'
+        '[rule]\nname = "reward-eprop"\nfeedback = "random"\nlr = 0.0042\n'
+        "[training]\nsteps = 40000\neval_episodes = 0\n"
+    )
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        f'rules = ["reward-eprop:random"]\ntuned_rule = "{best}"\ntasks = ["flappy"]\nseeds = [0]\n'
+        f'workers = 1\nout = "{tmp_path / "out"}"\n'
+        "[config]\nrule = { gamma = 0.9 }\ntraining = { steps = 200, eval_episodes = 0 }\n"
+    )
+    assert main(["compare", "--sweep", str(spec)]) == 0
+    config = io.read_json(tmp_path / "out" / "flappy-reward-eprop-random-seed0" / "config.json")
+    assert config["rule"]["lr"] == 0.0042 and config["rule"]["gamma"] == 0.9  # the rule moved
+    assert config["network"]["n_rec"] != 12  # flappy's own network stayed
+    capsys.readouterr()
+    spec.write_text(spec.read_text().replace("tuned_rule", f'tuned = "{best}"\ntuned_rule'))
+    assert main(["compare", "--sweep", str(spec)]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_a_dask_local_cluster_gives_the_process_pool_results_bit_for_bit(tmp_path):
     distributed = pytest.importorskip("distributed")
     cells = sweep.cells(sweep.parse_rules("eprop:random,eprop:symmetric"), ["evidence"], [3], SMALL)
@@ -233,6 +256,10 @@ def test_every_committed_sweep_and_search_file_resolves():
             if not (root.parent / spec["tuned"]).exists():
                 continue  # its search has not run yet
             overrides = _tuned_config(str(root.parent / spec["tuned"]), rules, tasks, overrides)
+        if "tuned_rule" in spec:
+            if not (root.parent / spec["tuned_rule"]).exists():
+                continue  # the search it transfers from has not run yet
+            overrides = _tuned_config(str(root.parent / spec["tuned_rule"]), rules, None, overrides)
         cells = sweep.cells(sweep.parse_rules(rules), spec["tasks"], spec["seeds"], overrides)
         try:
             sweep.validate(cells)
