@@ -51,7 +51,10 @@ synapse's update lazily, at its presynaptic neuron's next spike — which we did
 
 ``--timing`` times the three paths interleaved instead — for each of ``--repeats`` repeats, for
 each thread count (NEST's virtual processes; numba's and BLAS's threads on our side), NEST, our
-online path (traces advanced at every step, ``stepwise=True``) and our per-trial factored path,
+online path (traces advanced and gradients added at every step, weights frozen until the batch
+ends: ``OnlineLearner(factored=False)``, one compiled call per trial), the same online learning by
+our per-step Python loop (``stepwise=True``, bit for bit the same numbers) and our per-trial
+factored path,
 each in a fresh process on the same trials — and writes medians, per-repeat figures and the
 ratios with bootstrap 95 % intervals over repeats to ``results/perf/nest_comparison.json``:
 
@@ -94,11 +97,13 @@ def beta_adapt() -> float:
     return 1.7 * (1 - np.exp(-1 / TAU_A)) / (1 - np.exp(-1 / TAU_M))
 
 
-def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False, stepwise: bool = False) -> dict:
+def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False, path: str = "trial") -> dict:
     """Train on ``trials`` from ``weights``. ``nest_schedule`` steps the optimizer when NEST's
     e-prop optimizer does (models/eprop_optimizer.cpp): an optimization step whenever
     1 + update_index // batch grows — after the very first trial, then after trials 33, 65, ...
-    — with the gradients summed since the previous step divided by ``batch``."""
+    — with the gradients summed since the previous step divided by ``batch``. ``path``: "trial"
+    (the factored whole-trial sum), "online" (traces every step, compiled) or "stepwise" (the
+    same, by the per-step Python loop)."""
     kappa = np.exp(-1 / TAU_OUT)
     net = ll.Network(
         ll.NetworkConfig(
@@ -122,9 +127,15 @@ def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False, ste
     rule.bind(net)
     feedback.B[...] = (1 - kappa) * weights["B"]
     warm = ll.OnlineLearner(
-        net.copy(), ll.rules.make("eprop", feedback="random"), ll.Adam(lr=ETA), loss="ce", update="trial"
+        net.copy(),
+        ll.rules.make("eprop", feedback="random"),
+        ll.Adam(lr=ETA),
+        loss="ce",
+        update="trial",
+        stepwise=path == "stepwise",
+        factored=path == "trial",
     )
-    warm.run_sequence(trials[0].inputs, trials[0].targets, trials[0].mask)  # load compiled kernels
+    warm.run_sequence(trials[0].inputs, trials[0].targets, trials[0].mask)  # load this path's kernels
     learner = ll.OnlineLearner(
         net,
         rule,
@@ -132,7 +143,8 @@ def run_locallearn(weights, trials, batch: int, nest_schedule: bool = False, ste
         loss="ce",
         update="trial",
         batch_size=len(trials) + 1 if nest_schedule else batch,
-        stepwise=stepwise,
+        stepwise=path == "stepwise",
+        factored=path == "trial",
     )
     losses, start = [], time.perf_counter()
     for index, trial in enumerate(trials):
@@ -290,7 +302,7 @@ def run_nest(weights, trials, batch: int, threads: int = 1) -> dict:
     }
 
 
-TIMED = ("nest", "locallearn-online", "locallearn-trial")
+TIMED = ("nest", "locallearn-online", "locallearn-stepwise", "locallearn-trial")
 
 
 def time_one(system: str, threads: int, seed: int, batch: int) -> dict:
@@ -299,7 +311,7 @@ def time_one(system: str, threads: int, seed: int, batch: int) -> dict:
     if system == "nest":
         result = run_nest(weights, trials, batch, threads=threads)
     else:
-        result = run_locallearn(weights, trials, batch, stepwise=system == "locallearn-online")
+        result = run_locallearn(weights, trials, batch, path=system.removeprefix("locallearn-"))
     return {"system": system, "threads": threads, "wall_per_trial": result["wall_per_trial"]}
 
 
@@ -378,7 +390,11 @@ def timing(args) -> dict:
 
 def timing_table(result: dict) -> dict:
     """The README's table of a --timing result (``locallearn report`` renders it)."""
-    names = {"locallearn-online": "online (traces every step)", "locallearn-trial": "per trial (factored)"}
+    names = {
+        "locallearn-online": "online (traces every step), compiled",
+        "locallearn-stepwise": "online (traces every step), per-step Python loop",
+        "locallearn-trial": "per trial (factored)",
+    }
     rows = [
         [
             row["threads"],

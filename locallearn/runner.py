@@ -151,15 +151,22 @@ class OnlineLearner:
         update: str = "step",
         batch_size: int = 1,
         stepwise: bool = False,
+        factored: bool = True,
     ):
         """``stepwise=True`` learns from every sequence step by step in Python, traces advancing
         at each step, even where a compiled path exists (``update="trial"`` otherwise takes the
         factored whole-sequence one, ``update="step"`` with plain SGD the compiled online chunk,
-        ``rule.learn_online``): the reference loop, to time it or to check the others against."""
+        ``rule.learn_online``): the reference loop, to time it or to check the others against.
+        ``factored=False`` keeps ``update="trial"`` online — traces advanced and gradients added
+        at every step, weights frozen until the trial or batch ends, as a streaming or on-chip
+        learner computes them — in one compiled call where the rule offers one
+        (``rule.learn_online`` without a learning rate; the same bits as the stepwise loop),
+        else step by step."""
         _check_rule(rule)
-        if not isinstance(stepwise, bool):
-            raise ValueError(f"OnlineLearner.stepwise must be true or false, got {stepwise!r}")
-        self.stepwise = stepwise
+        for name, value in (("stepwise", stepwise), ("factored", factored)):
+            if not isinstance(value, bool):
+                raise ValueError(f"OnlineLearner.{name} must be true or false, got {value!r}")
+        self.stepwise, self.factored = stepwise, factored
         check_choice("OnlineLearner", "update", update, UPDATE_MODES)
         check_int("OnlineLearner", "batch_size", batch_size, minimum=1)
         self.net, self.rule, self.optimizer = net, rule, optimizer
@@ -234,7 +241,7 @@ class OnlineLearner:
         net.reset_state()
         if learn:
             rule.begin_sequence()
-        if not (learn and self.update == "step") and self._whole_sequence(learn):
+        if not (learn and (self.update == "step" or not self.factored)) and self._whole_sequence(learn):
             # frozen weights for the whole sequence: one compiled forward pass (and, learning,
             # the rule's factored sum over the sequence) instead of T calls into Python
             if learn:
@@ -252,12 +259,17 @@ class OnlineLearner:
             )
         online = learn and self.update == "step"
         direct = online and self.direct
-        if direct and not self.stepwise and rule.can_learn_online(net):
-            # per-step SGD with fixed feedback: the whole stepwise loop below in one compiled
-            # call (the same bits; tests/test_online_chunk.py)
-            outputs, spikes = rule.learn_online(net, inputs, targets, loss, mask, self.optimizer.lr)
+        accumulating = learn and not online and not self.factored
+        if (direct or accumulating) and not self.stepwise and rule.can_learn_online(net):
+            # per-step SGD, or per-step gradients with frozen weights, with fixed feedback: the
+            # whole stepwise loop below in one compiled call (the same bits;
+            # tests/test_online_chunk.py)
+            lr = self.optimizer.lr if direct else None
+            outputs, spikes = rule.learn_online(net, inputs, targets, loss, mask, lr)
             self.steps += inputs.shape[0]
             self.trials += 1
+            if accumulating and self.trials % self.batch_size == 0:
+                self._apply()
             return SequenceResult(
                 loss=loss_value(loss, outputs, targets, mask), outputs=outputs, spikes=spikes
             )

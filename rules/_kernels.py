@@ -345,8 +345,8 @@ def readout_eligibility_step(z, kappa, decay, err, bias_trace, readout_trace, f_
 
 # --------------------------------------------------------------------------- e-prop, online
 # The network and trace arguments of eprop_online_steps are those of
-# ``EligibilityTraces.compiled_arguments(net, net.params)`` (present_steps' fixed arguments with the
-# weights as accumulators), in that order.
+# ``EligibilityTraces.compiled_arguments(net, accum)`` (present_steps' fixed arguments with the
+# weights, or the gradient buffers, as accumulators), in that order.
 def eprop_online_steps_numpy(
     inputs,
     targets,
@@ -401,21 +401,27 @@ def eprop_online_steps_numpy(
     probabilities,
     parallel_in,
     parallel_rec,
+    readout_into,
+    bias_into,
     outputs,
 ):
     """Online e-prop with per-step SGD folded into the weights, for ``len(inputs)`` steps of one
     single-layer recurrent network, in place (what ``EProp.step`` with
-    ``accumulate_into_weights(lr)`` does after every ``Network.step``, in one call). Per step::
+    ``accumulate_into_weights(lr)`` does after every ``Network.step``, in one call) — or, with
+    the gradient buffers as accumulators and ``scale`` 1, what ``EProp.step`` accumulating
+    gradients does (weights frozen; an update per trial or batch). Per step::
 
         forward: I = W_in x + W_rec z_prev, neurons, y <- kappa y + W_out z + b
         err   = m (y - y*)  or  m (softmax(y) - y*)                 (0 on a masked step)
         L     = scale (err @ feedback)  if feedback_left  else  scale (feedback @ err)
-        W_out += scale err (kappa ztilde + z)^T                     (only if err != 0)
+        R_out += scale err (kappa ztilde + z)^T                     (only if err != 0)
         fbar  <- rate_decay fbar + spike_to_khz z; R = c_reg (fbar - f_target)   (regularise)
         W_in, W_rec += L ebar + (scale R) e    (the trace engine's sweep; W_rec's diagonal stays)
-        ztilde <- kappa ztilde + z;  btilde <- kappa btilde + 1;  b += (scale btilde) err
+        ztilde <- kappa ztilde + z;  btilde <- kappa btilde + 1;  R_b += (scale btilde) err
 
-    ``scale`` is -lr; ``feedback`` is W_out itself for symmetric feedback (``feedback_left``:
+    ``scale`` is -lr, and the accumulators (``accum_*``; ``readout_into`` R_out and ``bias_into``
+    R_b) are the weights W_in, W_rec, W_out, b themselves; or ``scale`` is 1 and they are the
+    gradient buffers; ``feedback`` is W_out itself for symmetric feedback (``feedback_left``:
     the signal is err @ W_out, read live) or a fixed B (n_rec, n_out). ``bias_trace`` is a
     one-element array; ``reg_signal`` keeps R and ``scaled_reg`` scale R (both stay 0 without
     regularisation); ``error``, ``probabilities`` are (n_out,) scratch; ``outputs`` (T, n_out)
@@ -444,7 +450,7 @@ def eprop_online_steps_numpy(
             error[:] = m * (y - targets[t])
         if error.any():
             signal = scale * (error @ feedback if feedback_left else feedback @ error)
-            w_out += scale * np.multiply.outer(error, readout_trace * kappa + z)
+            readout_into += scale * np.multiply.outer(error, readout_trace * kappa + z)
         else:
             signal = no_signal
         if regularise:
@@ -464,7 +470,7 @@ def eprop_online_steps_numpy(
         readout_trace *= kappa
         readout_trace += z
         bias_trace[0] = kappa * bias_trace[0] + one
-        b_out += scale * bias_trace[0] * error
+        bias_into += scale * bias_trace[0] * error
     return spikes
 
 
@@ -531,6 +537,8 @@ def eprop_online_steps(
     probabilities,
     parallel_in,
     parallel_rec,
+    readout_into,
+    bias_into,
     outputs,
 ):
     """Compiled twin of :func:`eprop_online_steps_numpy`: a chunk of online steps in one call.
@@ -580,7 +588,7 @@ def eprop_online_steps(
                 signal[j] = scale * product[j]
             for k in range(n_out):
                 for j in range(z.shape[0]):
-                    w_out[k, j] += scale * (error[k] * (readout_trace[j] * kappa + z[j]))
+                    readout_into[k, j] += scale * (error[k] * (readout_trace[j] * kappa + z[j]))
         else:
             signal = no_signal
         if regularise:
@@ -689,7 +697,7 @@ def eprop_online_steps(
         bias_trace[0] = bias
         step = scale * bias
         for k in range(n_out):
-            b_out[k] += step * error[k]
+            bias_into[k] += step * error[k]
     return spikes
 
 

@@ -182,18 +182,20 @@ class EProp(SupervisedRule):
             and self.feedback.compiled_signal() is not None
         )
 
-    def learn_online(self, net, inputs, targets, loss: str, mask, lr: float) -> tuple[np.ndarray, int]:
+    def learn_online(self, net, inputs, targets, loss: str, mask, lr: float | None) -> tuple[np.ndarray, int]:
         """A whole sequence learned online in one compiled call (``eprop_online_steps``): at
-        every step the forward pass, the error, and :meth:`step` with plain SGD folded into the
-        weights (``accumulate_into_weights(lr)``) — the same bits as the stepwise loop
-        (tests/test_online_chunk.py). ``inputs``, ``targets`` (T, n_out), ``mask`` (T,) are
-        prepared arrays of the network's dtype; the network state and traces continue from where
-        they are (``begin_sequence`` and ``reset_state`` come first, as for the stepwise loop).
-        Returns the readout history (T, n_out) and the number of spikes."""
+        every step the forward pass, the error, and :meth:`step` — with plain SGD folded into the
+        weights (``accumulate_into_weights(lr)``), or, ``lr`` None, adding to the gradient
+        buffers with the weights frozen (an update per trial or batch follows) — the same bits as
+        the stepwise loop (tests/test_online_chunk.py). ``inputs``, ``targets`` (T, n_out),
+        ``mask`` (T,) are prepared arrays of the network's dtype; the network state and traces
+        continue from where they are (``begin_sequence`` and ``reset_state`` come first, as for
+        the stepwise loop). Returns the readout history (T, n_out) and the number of spikes."""
         if not self.can_learn_online(net):
             raise NotImplementedError("learn_online needs a single recurrent layer and fixed feedback")
         t = net.dtype.type
         self.traces.settle()
+        accum = net.params if lr is not None else self.grads
         feedback, left = self.feedback.compiled_signal()
         outputs = np.empty((inputs.shape[0], net.n_out), net.dtype)
         bias_trace = np.array([self.bias_trace], net.dtype)
@@ -203,10 +205,10 @@ class EProp(SupervisedRule):
             targets,
             mask,
             loss == "ce",
-            *self.traces.compiled_arguments(net, net.params),
+            *self.traces.compiled_arguments(net, accum),
             feedback,
             left,
-            t(-lr),
+            t(1.0 if lr is None else -lr),
             self.c_reg > 0,
             self._c_reg,
             self.rate_khz,
@@ -221,6 +223,8 @@ class EProp(SupervisedRule):
             np.empty(net.n_out, net.dtype),
             parallel_in,
             parallel_rec,
+            accum["w_out"],
+            accum["b_out"],
             outputs,
         )
         self.bias_trace = bias_trace[0]

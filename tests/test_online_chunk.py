@@ -68,6 +68,70 @@ def test_compiled_online_chunk_is_bit_identical_to_the_stepwise_loop(
         assert not np.array_equal(chunk_state["param/w_rec"], start.w_rec)
 
 
+def _run_trials(path: str, *, seed, dtype, loss, feedback, c_reg, backend, sequences=4):
+    """Trial updates (Adam after every 2 sequences) by the factored path, the compiled online
+    path (``factored=False``) or the stepwise loop."""
+    net = small_network(seed, n_rec=10, n_adaptive=5, dtype=dtype, backend=backend)
+    rule = ll.rules.make("eprop", feedback=feedback, c_reg=c_reg)
+    learner = ll.OnlineLearner(
+        net,
+        rule,
+        ll.Adam(lr=0.02),
+        loss=loss,
+        update="trial",
+        batch_size=2,
+        stepwise=path == "stepwise",
+        factored=path == "factored",
+    )
+    results = []
+    for index in range(sequences):
+        inputs, targets, mask = random_sequence(net, T=40, seed=seed + index, loss=loss)
+        mask = np.asarray(mask, float)
+        mask[5:9] = 0
+        results.append(learner.run_sequence(inputs, targets, mask))
+    return results, _state(net, rule), rule
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+@pytest.mark.parametrize("c_reg", [0.0, 0.5])
+def test_online_trial_updates_in_one_call_are_bit_identical_to_the_stepwise_loop(
+    backend, dtype, loss, feedback, c_reg
+):
+    """factored=False: gradients added at every step with the weights frozen, in one compiled
+    call per sequence — the stepwise loop's bits; the factored path agrees only to rounding."""
+    settings = dict(seed=4, dtype=dtype, loss=loss, feedback=feedback, c_reg=c_reg, backend=backend)
+    online, online_state, online_rule = _run_trials("online", sequences=3, **settings)
+    loop, loop_state, loop_rule = _run_trials("stepwise", sequences=3, **settings)
+    factored, factored_state, _ = _run_trials("factored", sequences=3, **settings)
+    assert sum(r.spikes for r in loop) > 30
+    for a, b in zip(online, loop):
+        np.testing.assert_array_equal(a.outputs, b.outputs)
+        assert a.spikes == b.spikes and a.loss == b.loss
+    for key, value in loop_state.items():
+        np.testing.assert_array_equal(online_state[key], value, err_msg=key)
+    for name, value in loop_rule.gradients().items():  # the third sequence's, not yet applied
+        assert np.any(value != 0)
+        np.testing.assert_array_equal(online_rule.gradients()[name], value, err_msg=name)
+    start = small_network(4, n_rec=10, n_adaptive=5, dtype=dtype, backend=backend)
+    assert not np.array_equal(online_state["param/w_rec"], start.w_rec)  # two Adam steps were taken
+    rtol = 1e-4 if dtype == "float32" else 1e-9
+    for key in ("param/w_in", "param/w_rec", "param/w_out"):
+        np.testing.assert_allclose(factored_state[key], loop_state[key], rtol=rtol, atol=rtol, err_msg=key)
+
+
+def test_online_trial_updates_with_learned_feedback_keep_the_stepwise_loop():
+    settings = dict(seed=5, dtype="float64", loss="mse", feedback="adaptive", c_reg=0.0, backend="numba")
+    online, online_state, _ = _run_trials("online", **settings)
+    loop, loop_state, _ = _run_trials("stepwise", **settings)
+    for key, value in loop_state.items():
+        np.testing.assert_array_equal(online_state[key], value, err_msg=key)
+    with pytest.raises(ValueError, match="factored must be true or false"):
+        ll.OnlineLearner(small_network(1), ll.rules.make("eprop"), ll.SGD(lr=0.1), factored=0)
+
+
 def test_the_compiled_chunk_with_a_thread_split_sweep_is_bit_identical_too():
     """n_rec = 640: 409,600 recurrent synapses, above the engine's threshold for splitting a
     sweep over threads (when numba has more than one)."""
