@@ -16,7 +16,11 @@ never recovering; ``eventprop_yinyang.json``, seeds 6-10). The defaults now foll
 a public EventProp Yin-Yang implementation (tnowotny/genn_eventprop): the learning rate decays by
 ``--lr-decay`` 0.95 per epoch and the output weights start N(``--w-out-mean`` 0.93,
 ``--w-out-std`` 0.1). A seed
-whose last epoch's validation accuracy is below 0.5 is counted as collapsed.
+whose last epoch's validation accuracy is below 0.5 is counted as collapsed. That still left two
+of five seeds collapsed (seeds 11-15, ``eventprop_yinyang_decay.json``); on the validation curves
+of those two seeds Adam at 2e-3 and 1e-3 did not collapse (1e-3 rising to its last epoch), so
+``--lr`` is 1e-3, and the figure with it comes from fresh seeds (16-20,
+``eventprop_yinyang_lr1e-3.json``).
 
     python benchmarks/eventprop_yinyang.py [--seeds 0-4] [--hidden 120] [--epochs 30]
         [--lr-decay 0.95] [--w-out-mean 0.93] [--w-out-std 0.1]
@@ -68,7 +72,7 @@ def train(
     hidden: int = 120,
     epochs: int = 30,
     batch: int = 32,
-    lr: float = 5e-3,
+    lr: float = 1e-3,
     n_train: int = 5000,
     n_test: int = 1000,
     loss: tuple = (0.5, 6.4, 3e-3),
@@ -154,6 +158,7 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--train", type=int, default=5000)
     parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate at epoch 1")
     parser.add_argument("--lr-decay", type=float, default=0.95, help="learning rate factor per epoch")
     parser.add_argument("--w-out-mean", type=float, default=0.93, help="mean of the initial output weights")
     parser.add_argument("--w-out-std", type=float, default=0.1, help="std of the initial output weights")
@@ -167,6 +172,7 @@ def main(argv=None) -> None:
             args.epochs,
             n_train=args.train,
             n_test=args.test,
+            lr=args.lr,
             lr_decay=args.lr_decay,
             w_out=(args.w_out_mean, args.w_out_std),
             progress=lambda row, s=seed: print(f"seed {s} {row}", flush=True),
@@ -193,8 +199,8 @@ def main(argv=None) -> None:
     report.write_benchmark(
         Path(args.out),
         f"EventProp on Yin-Yang: {args.hidden} hidden LIF, first-spike readout, {args.epochs} epochs of "
-        f"{args.train} points, Adam 5e-3 x {args.lr_decay} per epoch, output weights N({args.w_out_mean}, "
-        f"{args.w_out_std}), test accuracy on {args.test} fresh points per seed",
+        f"{args.train} points, Adam {args.lr:g} x {args.lr_decay} per epoch, output weights "
+        f"N({args.w_out_mean}, {args.w_out_std}), test accuracy on {args.test} fresh points per seed",
         "python benchmarks/eventprop_yinyang.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         ["seed", "epoch chosen on validation", "validation accuracy", "last epoch's validation"]
         + ["test accuracy [95 % Wilson]"],
