@@ -622,7 +622,7 @@ def test_benchmark_result_files_render_their_own_tables(tmp_path):
     }
     io.write_json(tmp_path / "nest.json", {**timing, "table": nest.timing_table(timing)})
     text = report.report([tmp_path / "nest.json"])
-    assert "| 1 | online (traces every step) | 80.0 | 160.0 | 2.0x [1.5, 2.5] |" in text
+    assert "| 1 | online (traces every step), compiled | 80.0 | 160.0 | 2.0x [1.5, 2.5] |" in text
     bptt = load_benchmark("peers/online_vs_bptt")
     rows = [
         {"T": 100, "system": s, "ms_per_trial": ms, "peak_above_baseline_mb": mb}
